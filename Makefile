@@ -1,0 +1,41 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Both start from nothing but python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MELTANO_VENV := .venv-meltano
+MELTANO := $(MELTANO_VENV)/bin/meltano
+SANDBOX_PORT ?= 8765
+
+.PHONY: demo test bench install clean about sandbox
+
+$(BIN)/tap-retail-reports: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/tap-retail-reports
+
+# Meltano lives in its own virtualenv: its dependencies are not the tap's.
+$(MELTANO): 
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/pip install --quiet --upgrade pip
+	$(MELTANO_VENV)/bin/pip install --quiet 'meltano~=4.4'
+
+test: install
+	$(BIN)/python -m pytest
+
+demo: install $(MELTANO)
+	$(BIN)/python scripts/demo.py --meltano $(MELTANO) --port $(SANDBOX_PORT)
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+sandbox: install
+	$(BIN)/tap-retail-reports-sandbox --port $(SANDBOX_PORT)
+
+about: install
+	$(BIN)/tap-retail-reports --about --format=markdown
+
+clean:
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano output

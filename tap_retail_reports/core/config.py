@@ -1,0 +1,152 @@
+"""Configuration checks that JSON Schema cannot express, each giving one line.
+
+A line names the setting the way Meltano users write it (`vroom.password`) and
+says what is wrong with it. Nothing here sends a request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import typing as t
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from tap_retail_reports.core.windows import parse_when
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """What the tap needs to know of one vendor to configure and list its streams."""
+
+    key: str  # the config object's name, also the streams' prefix
+    title: str
+    default_base_url: str
+    settings: list[th.Property]  # beside base_url, which every vendor has
+    credential_sets: tuple[tuple[str, ...], ...]  # any one complete set activates the vendor
+    streams: t.Callable[[dict], list[type[Stream]]]  # stream classes, given the vendor config
+    required: tuple[str, ...] = ()  # needed once active
+    check: t.Callable[[dict], list[str]] | None = None  # more checks once active
+    defaults: dict[str, t.Any] = field(default_factory=dict)
+
+    def schema_property(self) -> th.Property:
+        return th.Property(
+            self.key,
+            th.ObjectType(
+                th.Property(
+                    "base_url",
+                    th.StringType,
+                    description=f"API base URL (default {self.default_base_url}); "
+                    "http is accepted only for loopback hosts",
+                ),
+                *self.settings,
+            ),
+            description=f"{self.title}: active when its credentials are set",
+        )
+
+    def credential_keys(self) -> set[str]:
+        return {key for keys in self.credential_sets for key in keys}
+
+    def is_active(self, config: dict) -> bool:
+        vendor_config = config.get(self.key) or {}
+        return any(all(_present(vendor_config.get(k)) for k in keys) for keys in self.credential_sets)
+
+    def problems(self, config: dict) -> list[str]:
+        vendor_config = config.get(self.key)
+        if vendor_config is None:
+            return []
+        present = {k for k in self.credential_keys() if _present(vendor_config.get(k))}
+        if not present:
+            return []  # not configured: inactive, which is fine
+        if not self.is_active(config):
+            options = " or ".join(
+                " and ".join(f"{self.key}.{k}" for k in keys) for keys in self.credential_sets
+            )
+            missing = sorted(
+                {f"{self.key}.{k}" for keys in self.credential_sets for k in keys} - {f"{self.key}.{k}" for k in present}
+            )
+            return [f"{self.key} is half-configured: {', '.join(missing)} missing (set {options})"]
+        problems = [
+            f"{self.key}.{key} is required when {self.key} is configured"
+            for key in self.required
+            if not _present(vendor_config.get(key))
+        ]
+        problems += check_base_url(f"{self.key}.base_url", vendor_config.get("base_url"))
+        if self.check:
+            problems += self.check(vendor_config)
+        return problems
+
+
+def _present(value: object) -> bool:
+    return value not in (None, "", [], {})
+
+
+def check_base_url(setting: str, value: object) -> list[str]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, str):
+        return [f"{setting} must be a URL"]
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [f"{setting} must be an http(s) URL with a host, got {value!r}"]
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return [f"{setting} uses http with non-loopback host {parts.hostname!r}: use https"]
+    if parts.username or parts.password:
+        return [f"{setting} must not carry credentials; use the vendor's credential settings"]
+    return []
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_date(setting: str, value: object) -> tuple[list[str], dt.datetime | None]:
+    if value in (None, ""):
+        return [], None
+    try:
+        return [], parse_when(value)  # type: ignore[arg-type]
+    except ValueError:
+        return [f"{setting} is not a date or date-time (YYYY-MM-DD or ISO-8601): {value!r}"], None
+
+
+def check_choices(setting: str, values: object, allowed: t.Sequence[str]) -> list[str]:
+    if values is None:
+        return []
+    if not isinstance(values, list) or not values:
+        return [f"{setting} must be a non-empty list of: {', '.join(allowed)}"]
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        return [f"{setting} has unknown value(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}"]
+    return []
+
+
+def check_int(setting: str, value: object, minimum: int) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        return [f"{setting} must be a whole number of at least {minimum}, got {value!r}"]
+    return []
+
+
+def secret_values(schema: dict, config: t.Any) -> t.Iterator[str]:
+    """The config values whose schema property is marked secret, at any depth."""
+    if not isinstance(config, dict):
+        return
+    for name, prop in (schema.get("properties") or {}).items():
+        value = config.get(name)
+        if value is None:
+            continue
+        if prop.get("secret") and isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from secret_values(prop, value)

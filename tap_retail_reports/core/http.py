@@ -1,0 +1,100 @@
+"""HTTP plumbing shared by every vendor: client-side rate limits, Retry-After, waits."""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import json
+import threading
+import time
+import typing as t
+
+import requests
+
+# Never wait longer than this on one Retry-After: a vendor asking for an hour is
+# better answered by failing the run clearly than by hanging a scheduler slot.
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+class RateLimiter:
+    """At most `max_calls` in any sliding window of `period` seconds.
+
+    Shared by every stream of a vendor (the budget is per API key, not per stream)
+    and thread-safe, so concurrent jobs draw on one budget.
+    """
+
+    def __init__(self, max_calls: int, period: float = 60.0, clock: t.Callable[[], float] = time.monotonic, sleep: t.Callable[[float], None] = time.sleep) -> None:
+        if max_calls < 1:
+            raise ValueError("max_calls must be at least 1")
+        self.max_calls = max_calls
+        self.period = period
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a call may go out; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._sent and self._sent[0] <= now - self.period:
+                    self._sent.popleft()
+                if len(self._sent) < self.max_calls:
+                    self._sent.append(now)
+                    return waited
+                # A small margin keeps the oldest call safely out of the window.
+                pause = self._sent[0] + self.period - now + 0.001
+            self._sleep(pause)
+            waited += pause
+
+
+class LimitedSession(requests.Session):
+    """A requests session whose every send first takes a slot from a rate limiter."""
+
+    def __init__(self, limiter: RateLimiter | None = None) -> None:
+        super().__init__()
+        self.limiter = limiter
+
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        return super().send(request, **kwargs)
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """The wait a 429/503 asks for: `Retry-After` (seconds or HTTP date) or a JSON body field."""
+    if response is None:
+        return None
+    header = response.headers.get("Retry-After")
+    if header:
+        header = header.strip()
+        try:
+            return _bounded(float(header))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(header) if header else None
+            if when is not None:
+                return _bounded(when.timestamp() - time.time())
+    try:
+        body = json.loads(response.content or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(body, dict):
+        for key in ("retryAfter", "retry_after"):
+            value = body.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return _bounded(float(value))
+    return None
+
+
+def _bounded(seconds: float) -> float:
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def describe_response(response: requests.Response) -> str:
+    """`METHOD /path -> status`, without query string or host: safe for any log line."""
+    request = response.request
+    method = request.method if request is not None else "?"
+    path = requests.utils.urlparse(response.url).path if response.url else "?"
+    return f"{method} {path} -> HTTP {response.status_code}"

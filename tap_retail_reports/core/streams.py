@@ -1,0 +1,271 @@
+"""Base stream classes every vendor builds on.
+
+`ReportStream` is a Singer SDK RESTStream with this project's policies: retries
+with Retry-After, one-line error messages with no secret in them, a shared
+per-vendor rate limit, and no vendor field ever dropped (unknown fields travel
+in `_extra_fields`). `WindowedStream` adds date windows with a bookmark written
+after each finished window, so a run that dies resumes at the first window it
+did not finish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import typing as t
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_retail_reports.core.http import (
+    LimitedSession,
+    RateLimiter,
+    describe_response,
+    retry_after_seconds,
+)
+from tap_retail_reports.core.redact import redact
+from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+
+EXTRA_FIELDS = "_extra_fields"
+EXTRA_FIELDS_SCHEMA = {
+    "type": ["object", "null"],
+    "additionalProperties": True,
+    "description": "Fields the vendor returned that this tap's schema does not declare.",
+}
+
+
+class ReportStream(RESTStream):
+    """A vendor report over HTTP. Subclasses set `vendor` (the config key) and the usual SDK attributes."""
+
+    vendor: t.ClassVar[str]
+    default_base_url: t.ClassVar[str]
+    default_lookback_days: t.ClassVar[int] = 1
+    auth_hint: t.ClassVar[str] = ""  # appended to 401/403 errors: which settings to check
+
+    records_jsonpath = "$[*]"
+    extra_retry_statuses = (429,)
+    backoff_max_tries = 6
+    backoff_factor = 1.0  # seconds before the first retry; doubles each time, capped at 60
+    timeout = 300
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        properties = self.schema.setdefault("properties", {})
+        properties.setdefault(EXTRA_FIELDS, EXTRA_FIELDS_SCHEMA)
+        self._declared_fields = frozenset(properties)
+
+    # -- configuration --------------------------------------------------------
+
+    @property
+    def vendor_config(self) -> dict:
+        return self.config.get(self.vendor) or {}
+
+    @property
+    def url_base(self) -> str:
+        return (self.vendor_config.get("base_url") or self.default_base_url).rstrip("/")
+
+    @property
+    def lookback_days(self) -> int:
+        value = self.config.get("lookback_days")
+        return self.default_lookback_days if value is None else int(value)
+
+    @property
+    def start_date(self) -> dt.datetime:
+        return self._tap.start_date  # type: ignore[attr-defined]
+
+    @property
+    def end_date(self) -> dt.datetime:
+        return self._tap.end_date  # type: ignore[attr-defined]
+
+    def requests_per_minute(self) -> int | None:
+        """The vendor's request budget; None for no client-side limit."""
+        return None
+
+    # -- HTTP -----------------------------------------------------------------
+
+    @property
+    def requests_session(self) -> requests.Session:
+        if not self._requests_session:
+            limit = self.requests_per_minute()
+            limiter = (
+                self._tap.shared(  # type: ignore[attr-defined]
+                    f"{self.vendor}.rate_limiter", lambda: RateLimiter(limit, 60.0)
+                )
+                if limit
+                else None
+            )
+            self._requests_session = LimitedSession(limiter)
+        return self._requests_session
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status in self.extra_retry_statuses or status >= 500:
+            raise RetriableAPIError(self.error_line(response), response)
+        if status >= 400:
+            raise FatalAPIError(self.error_line(response))
+
+    def error_line(self, response: requests.Response) -> str:
+        """One line for a failed call: stream, call, status, the vendor's own words, a hint."""
+        line = f"{self.name}: {describe_response(response)}"
+        detail = self.vendor_error_detail(response)
+        if detail:
+            line += f": {detail}"
+        if response.status_code in (401, 403) and self.auth_hint:
+            line += f" ({self.auth_hint})"
+        return redact(line)
+
+    def vendor_error_detail(self, response: requests.Response) -> str:
+        """The vendor's error text; vendors with another error shape override this."""
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:200].strip()
+        if isinstance(body, dict):
+            for key in ("error", "message", "error_description", "detail"):
+                value = body.get(key)
+                if isinstance(value, str):
+                    return value
+                if isinstance(value, dict) and isinstance(value.get("message"), str):
+                    return value["message"]
+        return json.dumps(body)[:200]
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        """Exponential waits, except when the vendor says how long (Retry-After)."""
+
+        def waits() -> t.Generator[float, t.Any, None]:
+            error = yield  # backoff primes the generator, then sends each exception
+            attempt = 0
+            while True:
+                hinted = retry_after_seconds(getattr(error, "response", None))
+                delay = hinted if hinted is not None else min(self.backoff_factor * 2**attempt, 60.0)
+                attempt += 1
+                error = yield delay
+
+        return waits()
+
+    def backoff_jitter(self, value: float) -> float:
+        return value  # Retry-After means what it says; exponential waits start small enough
+
+    def backoff_handler(self, details: dict) -> None:
+        error = details.get("exception")
+        self.logger.warning(
+            "%s: attempt %d of %d failed (%s); retrying in %.1fs",
+            self.name,
+            details.get("tries", 0),
+            self.backoff_max_tries,
+            redact(_short_error(error)),
+            details.get("wait", 0.0),
+        )
+
+    # -- records --------------------------------------------------------------
+
+    def response_json(self, response: requests.Response) -> t.Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise FatalAPIError(
+                redact(f"{self.name}: {describe_response(response)} returned a body that is not JSON ({kind})")
+            ) from exc
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        from singer_sdk.helpers.jsonpath import extract_jsonpath
+
+        yield from extract_jsonpath(self.records_jsonpath, input=self.response_json(response))
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        unknown = row.keys() - self._declared_fields
+        if unknown:
+            extras = row.get(EXTRA_FIELDS) or {}
+            for key in unknown:
+                extras[key] = row.pop(key)
+            row[EXTRA_FIELDS] = extras
+        return row
+
+    def get_new_paginator(self) -> None:
+        return None  # one response a request; windows are iterated in get_records
+
+
+class WindowedStream(ReportStream):
+    """A date-ranged report fetched window by window, bookmarked after each window.
+
+    The bookmark is the end (exclusive) of the last finished window, as an ISO
+    date-time: everything before it has been emitted. A run resumes at the
+    bookmark less `lookback_days`, so restated rows are read again.
+    """
+
+    window_days_setting: t.ClassVar[str | None] = None  # vendor setting naming the window size
+    fixed_window_days: t.ClassVar[int | None] = None  # reports whose rows are per window (per-day aggregates)
+
+    @property
+    def window_days(self) -> int:
+        if self.fixed_window_days:
+            return self.fixed_window_days
+        if self.window_days_setting:
+            return int(self.vendor_config.get(self.window_days_setting) or 1)
+        return 1
+
+    def bookmark(self, context: Context | None) -> dt.datetime | None:
+        state = self.get_context_state(context)
+        value = state.get("replication_key_value")
+        if value is None or state.get("replication_key") != self.replication_key:
+            return None
+        try:
+            return parse_when(value)
+        except ValueError:
+            self.logger.warning("%s: ignoring unreadable bookmark %r in STATE", self.name, value)
+            return None
+
+    def windows(self, context: Context | None) -> t.Iterator[Window]:
+        bookmark = self.bookmark(context)
+        start = resume_from(bookmark, self.start_date, self.lookback_days)
+        where = f" for {context}" if context else ""
+        if bookmark is None:
+            self.logger.info("%s%s: no bookmark; starting at start_date %s", self.name, where, iso(start))
+        else:
+            self.logger.info(
+                "%s%s: resuming from bookmark %s less %d lookback day(s): first window starts %s",
+                self.name, where, iso(bookmark), self.lookback_days, iso(start),
+            )
+        return day_windows(start, self.end_date, self.window_days)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        for window in self.windows(context):
+            yield from self.records_in_window(window, context)
+            self.checkpoint(context, window.end)
+
+    def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:
+        """The rows of one window. Request hooks get the window from `window_of(context)`;
+        it travels as ISO strings so that metric lines can show it."""
+        return self.request_records(
+            {**(context or {}), "window_start": iso(window.start), "window_end": iso(window.end)}
+        )
+
+    @staticmethod
+    def window_of(context: Context | None) -> Window:
+        assert context and "window_start" in context, "called outside records_in_window"
+        return Window(parse_when(context["window_start"]), parse_when(context["window_end"]))
+
+    def checkpoint(self, context: Context | None, done_until: dt.datetime) -> None:
+        """Record that every row before `done_until` has been emitted, and say so in STATE."""
+        state = self.get_context_state(context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = iso(done_until)
+        self.state_manager.finalize_state(state)
+        self._write_state_message()
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        """Bookmarks advance per finished window (see `checkpoint`), not per record:
+        rows inside a window come in no guaranteed order."""
+
+
+def _short_error(error: BaseException | None) -> str:
+    if error is None:
+        return "unknown error"
+    if isinstance(error, RetriableAPIError) and error.response is not None:
+        return describe_response(error.response)
+    return f"{type(error).__name__}: {str(error)[:200]}"

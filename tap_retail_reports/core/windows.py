@@ -1,0 +1,137 @@
+"""Date windows, calendar periods, lookback and the end bound.
+
+All times are timezone-aware UTC. A window is half-open, [start, end): a row at
+exactly `end` belongs to the next window, so adjacent windows never share a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from dataclasses import dataclass
+
+import pendulum
+
+UTC = dt.timezone.utc
+DURATIONS = ("daily", "weekly", "monthly", "quarterly", "yearly")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: dt.datetime
+    end: dt.datetime  # exclusive
+
+    @property
+    def last_instant(self) -> dt.datetime:
+        """The last millisecond inside the window, for APIs whose end bound is inclusive."""
+        return self.end - dt.timedelta(milliseconds=1)
+
+    def __str__(self) -> str:
+        return f"[{iso(self.start)}, {iso(self.end)})"
+
+
+def parse_when(value: str | dt.date | dt.datetime) -> dt.datetime:
+    """A config or state value (date or date-time) as an aware UTC datetime.
+
+    Raises ValueError with the offending text when it is not a date.
+    """
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime(value.year, value.month, value.day)
+    else:
+        try:
+            parsed = pendulum.parse(str(value), strict=False)
+        except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+            raise ValueError(f"not a date or date-time: {value!r}") from exc
+        if not isinstance(parsed, dt.datetime):
+            if isinstance(parsed, dt.date):
+                parsed = dt.datetime(parsed.year, parsed.month, parsed.day)
+            else:
+                raise ValueError(f"not a date or date-time: {value!r}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return dt.datetime.fromtimestamp(parsed.timestamp(), UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    """ISO-8601 in UTC with a Z, to the second (to the millisecond when it has one)."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def start_of_day(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def resume_from(
+    bookmark: dt.datetime | None,
+    start_date: dt.datetime,
+    lookback_days: int,
+) -> dt.datetime:
+    """Where a run starts: the bookmark less the lookback, never before start_date."""
+    if bookmark is None:
+        return start_date
+    return max(start_date, bookmark - dt.timedelta(days=lookback_days))
+
+
+def day_windows(start: dt.datetime, end: dt.datetime, days: int) -> t.Iterator[Window]:
+    """Windows of `days` days aligned on UTC midnights, the last one cut at `end`."""
+    if days < 1:
+        raise ValueError("a window is at least one day")
+    cursor = start_of_day(start)
+    step = dt.timedelta(days=days)
+    while cursor < end:
+        yield Window(cursor, min(cursor + step, end))
+        cursor += step
+
+
+def period_start(moment: dt.datetime | dt.date, duration: str) -> dt.date:
+    """The first day of the calendar period (by `duration`) that holds `moment`."""
+    day = pendulum.date(moment.year, moment.month, moment.day)
+    if duration == "daily":
+        return day
+    if duration == "weekly":
+        return day.start_of("week")  # ISO weeks: Monday
+    if duration == "monthly":
+        return day.start_of("month")
+    if duration == "quarterly":
+        return pendulum.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    if duration == "yearly":
+        return day.start_of("year")
+    raise ValueError(f"unknown duration {duration!r}; expected one of {', '.join(DURATIONS)}")
+
+
+def next_period_start(start: dt.date, duration: str) -> dt.date:
+    day = pendulum.date(start.year, start.month, start.day)
+    step = {
+        "daily": {"days": 1},
+        "weekly": {"weeks": 1},
+        "monthly": {"months": 1},
+        "quarterly": {"months": 3},
+        "yearly": {"years": 1},
+    }[duration]
+    return day.add(**step)
+
+
+def periods(
+    first: dt.date, end: dt.datetime, duration: str, *, include_current: bool = False
+) -> t.Iterator[tuple[dt.date, dt.date, bool]]:
+    """Calendar periods from the one holding `first` up to `end`.
+
+    Yields (start, end_exclusive, completed). A period is completed when its end
+    is at or before `end`; the one in progress is yielded only with include_current.
+    """
+    cursor = period_start(first, duration)
+    end_day = end.astimezone(UTC).date()
+    while True:
+        following = next_period_start(cursor, duration)
+        completed = following <= end_day
+        if not completed:
+            if include_current and cursor <= end_day:
+                yield cursor, following, False
+            return
+        yield cursor, following, True
+        cursor = following

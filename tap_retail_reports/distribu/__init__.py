@@ -1,0 +1,29 @@
+"""Distribu: synchronous JSON sales, customer and inventory reports, 60 requests a minute."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from tap_retail_reports.core.config import Vendor, check_int
+
+
+def _check(config: dict) -> list[str]:
+    return check_int("distribu.requests_per_minute", config.get("requests_per_minute"), 1)
+
+
+def _streams(config: dict) -> list:
+    return []  # built in the Distribu issue
+
+
+VENDOR = Vendor(
+    key="distribu",
+    title="Distribu",
+    default_base_url="https://distribu.app",
+    settings=[
+        th.Property("api_key", th.StringType, secret=True, description="A dk_ key with the reports:read scope"),
+        th.Property("requests_per_minute", th.IntegerType, description="Client-side request budget; default 60"),
+    ],
+    credential_sets=(("api_key",),),
+    check=_check,
+    streams=_streams,
+)

@@ -1,0 +1,42 @@
+"""Flipkart: asynchronous report jobs with signed, expiring download links."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from tap_retail_reports.core.config import Vendor
+
+RANGE_REPORTS = (
+    "gst_returns_report", "sales_ledger", "settled_transaction_ledger", "financial_year_ledger",
+    "fbf_orders_report", "returns_report", "orders_report",
+)
+WAREHOUSE_REPORTS = ("stock_ledger", "mir_ledger")
+SNAPSHOT_REPORTS = ("current_inventory_report", "stranded_inventory_report", "unsellable_inventory_report")
+REPORT_TYPES = RANGE_REPORTS + WAREHOUSE_REPORTS + SNAPSHOT_REPORTS
+
+
+def _check(config: dict) -> list[str]:
+    ids = config.get("warehouse_ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids)):
+        return [f"flipkart.warehouse_ids must be a list of warehouse ids, got {ids!r}"]
+    return []
+
+
+def _streams(config: dict) -> list:
+    return []  # built in the Flipkart issue
+
+
+VENDOR = Vendor(
+    key="flipkart",
+    title="Flipkart",
+    default_base_url="https://api.flipkart.net",
+    settings=[
+        th.Property("client_id", th.StringType, description="OAuth client id (client-credentials grant)"),
+        th.Property("client_secret", th.StringType, secret=True, description="OAuth client secret"),
+        th.Property("access_token", th.StringType, secret=True, description="A partner access token, instead of client credentials"),
+        th.Property("warehouse_ids", th.ArrayType(th.StringType), description="Warehouses for the warehouse-scoped report types"),
+    ],
+    credential_sets=(("client_id", "client_secret"), ("access_token",)),
+    check=_check,
+    streams=_streams,
+)

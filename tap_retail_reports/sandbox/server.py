@@ -1,0 +1,320 @@
+"""One loopback HTTP server that simulates every vendor under its own prefix.
+
+Each vendor is a `VendorApp` (one module per vendor in this package) mounted at
+`/<prefix>`. The server adds what no vendor module should have to think about:
+routing, a request log the tests read, and injected faults (5xx, 429 bursts,
+connections reset mid-body) controlled at start-up or at run time through
+`/_sandbox/faults`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    """What a vendor app sees of an HTTP request. `path` is relative to the prefix."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: t.Mapping[str, str]
+    body: bytes
+    base_url: str  # e.g. http://127.0.0.1:8765/foxycart, for links the vendor hands out
+
+    def json(self) -> t.Any:
+        if not self.body:
+            return None
+        return json.loads(self.body)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | t.Iterable[bytes] = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_length: int | None = None  # required when body is an iterable
+
+    @classmethod
+    def json(cls, payload: t.Any, status: int = 200, **headers: str) -> Response:
+        data = json.dumps(payload).encode()
+        return cls(status, data, {"Content-Type": "application/json", **headers})
+
+
+class VendorApp:
+    """Base class of a simulated vendor. Subclasses set `prefix` and implement `handle`."""
+
+    prefix: str = ""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def handle(self, request: Request) -> Response:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass
+class Faults:
+    """Faults injected before a vendor app answers. Rates are probabilities per request."""
+
+    error_rate: float = 0.0  # answer 503 instead
+    reset_rate: float = 0.0  # send half the body, then drop the connection
+    throttle_every: int = 0  # every Nth request answers 429 ...
+    throttle_burst: int = 1  # ... this many in a row
+    retry_after: float = 1.0  # seconds, in Retry-After of injected 429s
+    vendors: list[str] | None = None  # None: all vendors
+
+    def applies_to(self, vendor: str) -> bool:
+        return self.vendors is None or vendor in self.vendors
+
+
+@dataclass
+class LoggedRequest:
+    vendor: str
+    method: str
+    path: str
+    status: int
+    at: float
+    fault: str | None = None
+
+
+class Sandbox:
+    """The server's shared state: apps, faults, request log."""
+
+    def __init__(self, seed: int = 42, faults: Faults | None = None) -> None:
+        self.seed = seed
+        self.faults = faults or Faults()
+        self.apps: dict[str, VendorApp] = {}
+        self.log: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._counter = 0
+        for app_class in _vendor_app_classes():
+            app = app_class(seed)
+            self.apps[app.prefix] = app
+
+    def next_fault(self, vendor: str) -> str | None:
+        with self._lock:
+            faults = self.faults
+            if not faults.applies_to(vendor):
+                return None
+            self._counter += 1
+            if faults.throttle_every and (
+                (self._counter - 1) % faults.throttle_every < faults.throttle_burst
+            ):
+                return "throttle"
+            roll = self._rng.random()
+            if roll < faults.error_rate:
+                return "error"
+            if roll < faults.error_rate + faults.reset_rate:
+                return "reset"
+            return None
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def set_faults(self, payload: dict) -> None:
+        with self._lock:
+            self.faults = Faults(**payload)
+            self._counter = 0
+
+
+def _vendor_app_classes() -> list[type[VendorApp]]:
+    """Every vendor module that exists; a vendor not yet simulated answers 404."""
+    import importlib
+
+    classes = []
+    for name in ("vroom", "retrend", "distribu", "foxycart", "flipkart"):
+        try:
+            module = importlib.import_module(f"tap_retail_reports.sandbox.{name}")
+        except ModuleNotFoundError:
+            continue
+        classes.append(module.App)
+    return classes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _dispatch(self) -> None:
+        sandbox = self.server.sandbox
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = split.path.lstrip("/").split("/", 1)
+        prefix, rest = parts[0], "/" + (parts[1] if len(parts) > 1 else "")
+
+        if prefix == "_sandbox":
+            self._send(self._control(rest, body))
+            return
+        app = sandbox.apps.get(prefix)
+        if app is None:
+            self._send(Response.json({"error": f"no vendor at /{prefix}"}, 404))
+            return
+
+        host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"
+        request = Request(
+            method=self.command,
+            path=rest,
+            query=parse_qs(split.query),
+            headers=self.headers,
+            body=body,
+            base_url=f"http://{host}/{prefix}",
+        )
+        fault = sandbox.next_fault(prefix)
+        if fault == "throttle":
+            response = Response.json(
+                {"error": "Too many requests", "retryAfter": sandbox.faults.retry_after},
+                429,
+                **{"Retry-After": f"{sandbox.faults.retry_after:g}"},
+            )
+        elif fault == "error":
+            response = Response.json({"error": "injected fault"}, 503)
+        else:
+            try:
+                response = app.handle(request)
+            except Exception as exc:  # a sandbox bug must show as a 500, not hang
+                response = Response.json({"error": f"sandbox error: {exc!r}"}, 500)
+        sandbox.record(
+            LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault)
+        )
+        self._send(response, reset=fault == "reset")
+
+    def _control(self, path: str, body: bytes) -> Response:
+        sandbox = self.server.sandbox
+        if path == "/faults" and self.command == "POST":
+            sandbox.set_faults(json.loads(body or b"{}"))
+            return Response.json({"ok": True})
+        if path == "/log":
+            with sandbox._lock:
+                entries = [entry.__dict__ for entry in sandbox.log]
+            return Response.json(entries)
+        if path == "/log/clear" and self.command == "POST":
+            with sandbox._lock:
+                sandbox.log.clear()
+            return Response.json({"ok": True})
+        if path == "/health":
+            return Response.json({"ok": True, "vendors": sorted(sandbox.apps)})
+        return Response.json({"error": "unknown control path"}, 404)
+
+    def _send(self, response: Response, *, reset: bool = False) -> None:
+        body = response.body
+        if isinstance(body, (bytes, bytearray)):
+            length = len(body)
+            chunks: t.Iterable[bytes] = [bytes(body)]
+        else:
+            if response.content_length is None:
+                raise ValueError("streamed sandbox bodies need content_length")
+            length = response.content_length
+            chunks = body
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        sent = 0
+        for chunk in chunks:
+            if reset and sent + len(chunk) >= length // 2:
+                self.wfile.write(chunk[: max(0, length // 2 - sent)])
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            self.wfile.write(chunk)
+            sent += len(chunk)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox, verbose: bool) -> None:
+        super().__init__(address, _Handler)
+        self.sandbox = sandbox
+        self.verbose = verbose
+
+
+class RunningSandbox:
+    """A sandbox served from a background thread: what tests and benchmarks use."""
+
+    def __init__(self, port: int = 0, seed: int = 42, faults: Faults | None = None) -> None:
+        self.sandbox = Sandbox(seed=seed, faults=faults)
+        self.server = _Server(("127.0.0.1", port), self.sandbox, verbose=False)
+        self.port = self.server.server_port
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, vendor: str) -> str:
+        suffix = "/api/retailer/v1" if vendor == "vroom" else ""
+        return f"http://127.0.0.1:{self.port}/{vendor}{suffix}"
+
+    def __enter__(self) -> RunningSandbox:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="tap-retail-reports-sandbox",
+        description="Serve simulated Retrend, FoxyCart, Distribu, Flipkart and Vroom "
+        "APIs on loopback, with seeded data and optional injected faults.",
+    )
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1", help="loopback only")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of 503s")
+    parser.add_argument("--reset-rate", type=float, default=0.0, help="share of resets mid-body")
+    parser.add_argument("--throttle-every", type=int, default=0, help="every Nth request 429s")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    if args.host not in {"127.0.0.1", "localhost", "::1"}:
+        parser.error("the sandbox serves loopback only")
+    faults = Faults(
+        error_rate=args.error_rate,
+        reset_rate=args.reset_rate,
+        throttle_every=args.throttle_every,
+    )
+    sandbox = Sandbox(seed=args.seed, faults=faults)
+    server = _Server((args.host, args.port), sandbox, verbose=args.verbose)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(
+        f"sandbox serving {', '.join(sorted(sandbox.apps))} on http://{args.host}:{server.server_port}",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The tap: its settings, which vendors are active, their streams, and the command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import threading
+import typing as t
+from functools import cached_property
+
+import requests
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+from tap_retail_reports.core.config import Vendor, check_date, check_int, secret_values
+from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.redact import install_log_redaction, redact
+from tap_retail_reports.core.windows import UTC
+from tap_retail_reports.distribu import VENDOR as DISTRIBU
+from tap_retail_reports.flipkart import VENDOR as FLIPKART
+from tap_retail_reports.foxycart import VENDOR as FOXYCART
+from tap_retail_reports.retrend import VENDOR as RETREND
+from tap_retail_reports.vroom import VENDOR as VROOM
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+VENDORS: tuple[Vendor, ...] = (RETREND, FOXYCART, DISTRIBU, FLIPKART, VROOM)
+DEFAULT_START_DAYS_AGO = 30
+
+install_log_redaction()
+
+
+class TapRetailReports(Tap):
+    """Reports from Retrend, FoxyCart, Distribu, Flipkart and Vroom, one stream per report."""
+
+    name = "tap-retail-reports"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "start_date",
+            th.StringType,
+            description="Earliest date to read (date or date-time); default 30 days before today",
+        ),
+        th.Property("end_date", th.StringType, description="Latest moment to read; default now"),
+        th.Property(
+            "lookback_days",
+            th.IntegerType,
+            description="Days before the bookmark to read again for restated data; vendor default if absent",
+        ),
+        th.Property(
+            "max_concurrent_jobs",
+            th.IntegerType,
+            default=8,
+            description="Asynchronous report jobs in flight at once",
+        ),
+        th.Property(
+            "job_timeout_minutes",
+            th.IntegerType,
+            default=120,
+            description="Give up on an asynchronous report job after this long",
+        ),
+        th.Property("user_agent", th.StringType, description="User-Agent sent with every request"),
+        *(vendor.schema_property() for vendor in VENDORS),
+    ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # Secrets first, so that no message below can ever show one.
+        redact.add(*secret_values(self.config_jsonschema, self._config))
+        errors = super()._validate_config(raise_errors=False) + self.config_problems(self._config)
+        errors = [redact(error) for error in errors]
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
+
+    @classmethod
+    def config_problems(cls, config: dict) -> list[str]:
+        """Every semantic problem with a config, one line each; empty when it is usable."""
+        problems, start = check_date("start_date", config.get("start_date"))
+        more, end = check_date("end_date", config.get("end_date"))
+        problems += more
+        if start and end and end <= start:
+            problems.append(f"end_date ({config['end_date']}) must be after start_date ({config['start_date']})")
+        problems += check_int("lookback_days", config.get("lookback_days"), 0)
+        problems += check_int("max_concurrent_jobs", config.get("max_concurrent_jobs"), 1)
+        problems += check_int("job_timeout_minutes", config.get("job_timeout_minutes"), 1)
+        for vendor in VENDORS:
+            problems += vendor.problems(config)
+        return problems
+
+    def discover_streams(self) -> list[Stream]:
+        streams: list[Stream] = []
+        for vendor in self.active_vendors:
+            classes = vendor.streams(self.config.get(vendor.key) or {})
+            if not classes:
+                self.logger.warning("%s is configured, but this version has no streams for it yet", vendor.key)
+            streams += [stream_class(tap=self) for stream_class in classes]
+        if not streams:
+            self.logger.warning(
+                "No vendor is configured: set the credentials of at least one of %s",
+                ", ".join(vendor.key for vendor in VENDORS),
+            )
+        return streams
+
+    @cached_property
+    def active_vendors(self) -> list[Vendor]:
+        return [vendor for vendor in VENDORS if vendor.is_active(self.config)]
+
+    @cached_property
+    def end_date(self) -> dt.datetime:
+        """One end bound for the whole run, so every stream stops at the same moment."""
+        value = self.config.get("end_date")
+        return check_date("end_date", value)[1] if value else dt.datetime.now(UTC).replace(microsecond=0)
+
+    @cached_property
+    def start_date(self) -> dt.datetime:
+        value = self.config.get("start_date")
+        if value:
+            return check_date("start_date", value)[1]  # type: ignore[return-value]
+        today = dt.datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return today - dt.timedelta(days=DEFAULT_START_DAYS_AGO)
+
+    def shared(self, key: str, factory: t.Callable[[], t.Any]) -> t.Any:
+        """One object per key for the whole run: a vendor's rate limiter, its session token."""
+        with self._shared_lock:
+            if key not in self._shared:
+                self._shared[key] = factory()
+            return self._shared[key]
+
+    @cached_property
+    def _shared(self) -> dict[str, t.Any]:
+        return {}
+
+    _shared_lock = threading.Lock()
+
+
+def main() -> None:
+    """Console script: the SDK's command, with expected failures shown as one line."""
+    try:
+        TapRetailReports.cli()
+    except (TapError, FatalAPIError) as exc:
+        _fail(str(exc))
+    except RetriableAPIError as exc:
+        _fail(f"gave up after repeated failures: {exc}")
+    except requests.RequestException as exc:
+        _fail(f"network error: {type(exc).__name__}: {exc}")
+
+
+def _fail(message: str) -> t.NoReturn:
+    print(f"tap-retail-reports: error: {redact(message)}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Vroom: eight analytics reports, JSON arrays over HTTP Basic."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from tap_retail_reports.core.config import Vendor, check_int
+
+
+def _check(config: dict) -> list[str]:
+    problems = check_int("vroom.window_days", config.get("window_days"), 1)
+    site_ids = config.get("site_ids")
+    if site_ids is not None and (not isinstance(site_ids, list) or not all(isinstance(s, str) for s in site_ids)):
+        problems.append(f"vroom.site_ids must be a list of strings, got {site_ids!r}")
+    return problems
+
+
+def _streams(config: dict) -> list:
+    from tap_retail_reports.vroom.streams import STREAMS
+
+    return list(STREAMS)
+
+
+VENDOR = Vendor(
+    key="vroom",
+    title="Vroom",
+    default_base_url="https://www.vroomdelivery.com/api/retailer/v1",
+    settings=[
+        th.Property("username", th.StringType, description="Management portal e-mail"),
+        th.Property("password", th.StringType, secret=True, description="Management portal password"),
+        th.Property("site_ids", th.ArrayType(th.StringType), description="Site IDs to read; default all stores"),
+        th.Property("window_days", th.IntegerType, description="Days per request window; default 1"),
+    ],
+    credential_sets=(("username", "password"),),
+    check=_check,
+    streams=_streams,
+)

@@ -81,8 +81,11 @@ class ReportStream(RESTStream):
     def end_date(self) -> dt.datetime:
         return self._tap.end_date  # type: ignore[attr-defined]
 
+    # The limiter's window; tests shrink it together with the sandbox's clock.
+    rate_limit_period: t.ClassVar[float] = 60.0
+
     def requests_per_minute(self) -> int | None:
-        """The vendor's request budget; None for no client-side limit."""
+        """The vendor's request budget per `rate_limit_period`; None for no client-side limit."""
         return None
 
     # -- HTTP -----------------------------------------------------------------
@@ -93,7 +96,7 @@ class ReportStream(RESTStream):
             limit = self.requests_per_minute()
             limiter = (
                 self._tap.shared(  # type: ignore[attr-defined]
-                    f"{self.vendor}.rate_limiter", lambda: RateLimiter(limit, 60.0)
+                    f"{self.vendor}.rate_limiter", lambda: RateLimiter(limit, self.rate_limit_period)
                 )
                 if limit
                 else None

@@ -68,6 +68,10 @@ class VendorApp:
     def handle(self, request: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def configure(self, settings: dict) -> dict:
+        """Vendor-specific knobs set through `POST /_sandbox/vendor/<prefix>` (tests use it)."""
+        raise ValueError(f"{self.prefix} has no settings")
+
 
 @dataclass
 class Faults:
@@ -215,6 +219,14 @@ class _Handler(BaseHTTPRequestHandler):
             with sandbox._lock:
                 sandbox.log.clear()
             return Response.json({"ok": True})
+        if path.startswith("/vendor/") and self.command == "POST":
+            app = sandbox.apps.get(path.removeprefix("/vendor/"))
+            if app is None:
+                return Response.json({"error": "no such vendor"}, 404)
+            try:
+                return Response.json(app.configure(json.loads(body or b"{}")))
+            except ValueError as exc:
+                return Response.json({"error": str(exc)}, 400)
         if path == "/health":
             return Response.json({"ok": True, "vendors": sorted(sandbox.apps)})
         return Response.json({"error": "unknown control path"}, 404)

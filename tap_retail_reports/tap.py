@@ -13,7 +13,13 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
-from tap_retail_reports.core.config import Vendor, check_date, check_int, secret_values
+from tap_retail_reports.core.config import (
+    Vendor,
+    check_date,
+    check_int,
+    readable_schema_error,
+    secret_values,
+)
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact
 from tap_retail_reports.core.windows import UTC
@@ -68,8 +74,9 @@ class TapRetailReports(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.
         redact.add(*secret_values(self.config_jsonschema, self._config))
-        errors = super()._validate_config(raise_errors=False) + self.config_problems(self._config)
-        errors = [redact(error) for error in errors]
+        schema_errors = super()._validate_config(raise_errors=False)
+        errors = [readable_schema_error(error, self.config_jsonschema) for error in schema_errors]
+        errors = [redact(error) for error in errors + self.config_problems(self._config)]
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors

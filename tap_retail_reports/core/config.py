@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import typing as t
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -136,6 +137,24 @@ def check_int(setting: str, value: object, minimum: int) -> list[str]:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         return [f"{setting} must be a whole number of at least {minimum}, got {value!r}"]
     return []
+
+
+_SCHEMA_ERROR_PATH = re.compile(r"^(?P<message>.*) in config(?P<path>(?:\[[^\]]+\])+)$", re.S)
+
+
+def readable_schema_error(error: str, schema: dict) -> str:
+    """The SDK's `... in config['vroom']['password']` as `vroom.password: ...`, never echoing a secret."""
+    match = _SCHEMA_ERROR_PATH.match(error)
+    if not match:
+        return error
+    path = [part.strip("'\"") for part in re.findall(r"\[([^\]]+)\]", match["path"])]
+    setting = ".".join(path)
+    node: dict = schema
+    for part in path:
+        node = (node.get("properties") or {}).get(part) or {}
+    if node.get("secret"):
+        return f"{setting}: has the wrong type (the value is not shown: it is a secret)"
+    return f"{setting}: {match['message']}"
 
 
 def secret_values(schema: dict, config: t.Any) -> t.Iterator[str]:

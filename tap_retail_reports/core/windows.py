@@ -41,7 +41,7 @@ def parse_when(value: str | dt.date | dt.datetime) -> dt.datetime:
         parsed = dt.datetime(value.year, value.month, value.day)
     else:
         try:
-            parsed = pendulum.parse(str(value), strict=False)
+            parsed = pendulum.parse(str(value))  # strict: ISO-8601 only, no day/month guessing
         except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
             raise ValueError(f"not a date or date-time: {value!r}") from exc
         if not isinstance(parsed, dt.datetime):

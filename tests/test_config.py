@@ -1,0 +1,70 @@
+"""A bad config stops the tap before any request, with one line naming the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
+from tap_retail_reports.tap import TapRetailReports
+from tests.conftest import run_tap
+
+GOOD = tap_config("http://127.0.0.1:9", vendors=("vroom",))
+
+
+def with_(base: dict, **changes) -> dict:
+    config = {key: dict(value) if isinstance(value, dict) else value for key, value in base.items()}
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        target = config
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        if value is None:
+            target.pop(leaf, None)
+        else:
+            target[leaf] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"start_date": "last tuesday"}, "start_date is not a date"),
+        ({"start_date": "2026-02-01", "end_date": "2026-01-01"}, "end_date (2026-01-01) must be after start_date"),
+        ({"lookback_days": -1}, "lookback_days must be a whole number of at least 0"),
+        ({"vroom__password": None}, "vroom is half-configured: vroom.password missing"),
+        ({"vroom__base_url": "http://vroom.example.com/api"}, "vroom.base_url uses http with non-loopback host"),
+        ({"vroom__window_days": 0}, "vroom.window_days must be a whole number of at least 1"),
+        ({"retrend": {"organization_id": "o", "api_key": "k", "store_nums": [1], "reports": ["sales"]}},
+         "retrend.reports has unknown value(s) 'sales'"),
+        ({"retrend": {"organization_id": "o", "api_key": "k"}}, "retrend.store_nums is required"),
+        ({"foxycart": {"client_id": "c", "client_secret": "s", "refresh_token": "r", "store_id": "12ab"}},
+         "foxycart.store_id must be a string of digits"),
+    ],
+)
+def test_bad_value_is_named_in_one_line(changes, expected):
+    problems = TapRetailReports.config_problems(with_(GOOD, **changes))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_good_config_has_no_problems():
+    assert TapRetailReports.config_problems(GOOD) == []
+    assert TapRetailReports.config_problems({}) == []  # nothing configured: nothing to check
+
+
+def test_cli_stops_before_any_request_with_clear_lines_and_no_traceback():
+    # Port 9 (discard) on loopback: had the tap sent a request, it would fail differently.
+    config = with_(GOOD, start_date="31/12/2026", vroom__base_url="http://10.1.2.3/api")
+    run = run_tap(config)
+    assert run.returncode == 1
+    assert "start_date is not a date or date-time" in run.stderr
+    assert "vroom.base_url uses http with non-loopback host '10.1.2.3'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not run.records
+
+
+def test_a_wrongly_typed_secret_is_not_echoed():
+    config = with_(GOOD, vroom__password=None)
+    config["vroom"]["password"] = ["not", "a", "string", VROOM_PASSWORD]
+    run = run_tap(config)
+    assert run.returncode == 1
+    assert VROOM_PASSWORD not in run.stderr

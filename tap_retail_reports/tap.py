@@ -11,6 +11,7 @@ from functools import cached_property
 import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_retail_reports.core.config import (
@@ -42,6 +43,9 @@ class TapRetailReports(Tap):
     """Reports from Retrend, FoxyCart, Distribu, Flipkart and Vroom, one stream per report."""
 
     name = "tap-retail-reports"
+    # msgspec writes Singer messages several times faster than the json module and writes
+    # Decimal (vendors' money) as plain JSON numbers.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

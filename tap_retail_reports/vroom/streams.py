@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import typing as t
 
@@ -130,14 +131,23 @@ class TransactionsStream(VroomWindowedStream):
 
 
 class HashedEventStream(VroomWindowedStream):
-    """Event rows with no id of their own: keyed on site, time and a hash of the whole row."""
+    """Event rows with no id of their own: keyed on site, time and a hash of the whole row.
+
+    Two identical events (the same search twice in one second) are two rows, so the
+    hash also covers how many identical rows came before in the same answer. Identical
+    rows share a timestamp, so they always arrive in the same window: the key is stable.
+    """
 
     primary_keys = ("site_id", "created_at", "_row_hash")
     replication_key = "created_at"
 
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        row["_row_hash"] = row_hash(row)
-        return super().post_process(row, context)
+    def records_in_window(self, window, context):  # noqa: ANN001, ANN201
+        seen: collections.Counter[str] = collections.Counter()
+        for row in super().records_in_window(window, context):
+            content = row_hash(row)
+            row["_row_hash"] = row_hash({"row": content, "occurrence": seen[content]}) if seen[content] else content
+            seen[content] += 1
+            yield row
 
 
 class SearchTermsStream(HashedEventStream):
@@ -152,7 +162,7 @@ class SearchTermsStream(HashedEventStream):
         th.Property("selected_product_upc_or_plu", th.StringType),
         th.Property("selected_product_title", th.StringType),
         th.Property("selection_position", th.IntegerType),
-        th.Property("_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it"),
+        th.Property("_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it (and of its repeat count, for identical rows)"),
     ).to_dict()
 
 
@@ -165,7 +175,7 @@ class AuditLogsStream(HashedEventStream):
         th.Property("action", th.StringType),
         th.Property("additional_details", th.StringType),
         th.Property("user", th.StringType),
-        th.Property("_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it"),
+        th.Property("_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it (and of its repeat count, for identical rows)"),
     ).to_dict()
 
 

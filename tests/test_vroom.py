@@ -1,0 +1,198 @@
+"""Vroom end to end: the real tap command against the sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tap_retail_reports.core.windows import iso, parse_when
+from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
+from tap_retail_reports.sandbox.vroom import App as VroomApp
+from tests.conftest import TAP, catalog_selecting, parse_messages, run_tap, sandbox_log, set_faults, TapRun
+
+START, END = "2026-10-01", "2026-10-08"
+WINDOWED = {
+    "vroom_orders": ("orders", ("order_id",)),
+    "vroom_line_items": ("line_items", ("order_id", "cart_position")),
+    "vroom_transactions": ("transactions", ("transaction_id",)),
+    "vroom_search_terms": ("search_terms", ("site_id", "created_at", "_row_hash")),
+    "vroom_audit_logs": ("audit_logs", ("site_id", "created_at", "_row_hash")),
+}
+
+
+def vroom_config(running, **extra) -> dict:
+    config = tap_config(f"http://127.0.0.1:{running.port}", vendors=("vroom",))
+    config.update({"start_date": START, "end_date": END})
+    for key, value in extra.items():
+        config["vroom"][key] = value
+    return config
+
+
+def expected_rows(endpoint: str, start: str = START, end: str = END, **body) -> list[dict]:
+    """What the sandbox holds for [start, end): asked in one call, inclusive of its last instant."""
+    last = parse_when(end) - dt.timedelta(milliseconds=1)
+    return VroomApp(42).rows(endpoint, {"from_time": start, "to_time": iso(last), **body})
+
+
+def keys(rows: list[dict], key: tuple[str, ...]) -> list[tuple]:
+    return sorted(tuple(str(row.get(k)) for k in key) for row in rows)
+
+
+@pytest.fixture(scope="module")
+def full_run(sandbox) -> TapRun:
+    return run_tap(vroom_config(sandbox)).ok()
+
+
+@pytest.mark.parametrize("stream", sorted(WINDOWED))
+def test_every_row_in_range_arrives_exactly_once(full_run, stream):
+    endpoint, key = WINDOWED[stream]
+    expected = expected_rows(endpoint)
+    assert expected, "the sandbox should hold rows in this range"
+    got = full_run.records[stream]
+    # Exactly once: a row stamped at midnight belongs to one window only.
+    identity = tuple(k for k in key if k != "_row_hash")
+    assert keys(got, identity) == keys(expected, identity)
+    assert len(set(keys(got, key))) == len(got), "duplicate primary keys"
+
+
+def test_midnight_rows_are_read_once(full_run):
+    midnight = [row for row in expected_rows("orders") if row["created_at"].endswith("T00:00:00Z")]
+    assert midnight, "the sandbox should place some orders exactly at midnight"
+    ids = [row["order_id"] for row in full_run.records["vroom_orders"]]
+    for row in midnight:
+        assert ids.count(row["order_id"]) == 1
+
+
+def test_sales_by_product_is_one_row_per_product_per_day(full_run):
+    got = full_run.records["vroom_sales_by_product"]
+    day = parse_when(START)
+    while day < parse_when(END):
+        following = day + dt.timedelta(days=1)
+        expected = expected_rows("sales_by_product", iso(day), iso(following))
+        rows = [row for row in got if row["date"] == day.date().isoformat()]
+        assert sorted((r["upc_or_plu"], float(r["total_sales"]), r["units_sold"]) for r in rows) == sorted(
+            (r["upc_or_plu"], float(r["total_sales"]), r["units_sold"]) for r in expected
+        )
+        day = following
+
+
+def test_orders_are_typed_and_keep_undeclared_fields(full_run):
+    orders = full_run.records["vroom_orders"]
+    schema = full_run.schemas["vroom_orders"]["schema"]["properties"]
+    assert "number" in schema["total"]["type"] and schema["created_at"]["format"] == "date-time"
+    assert all(isinstance(order["total"], (int, float)) for order in orders if order.get("total") is not None)
+    # Fields Vroom adds that the schema does not know are kept, not dropped.
+    sent = {k for row in expected_rows("orders") for k in row}
+    declared = set(schema)
+    for field in sent - declared:
+        assert any(field in (order.get("_extra_fields") or {}) for order in orders), field
+
+
+def test_full_table_and_snapshot_streams(full_run):
+    contacts = full_run.records["vroom_customer_contacts"]
+    assert contacts and len({c["email"] for c in contacts}) == len(contacts)
+    statuses = full_run.records["vroom_order_statuses"]
+    assert statuses and all(row["snapshot_at"] and row["site_id"] for row in statuses)
+
+
+def test_site_ids_are_passed_through_except_to_transactions(sandbox):
+    run = run_tap(vroom_config(sandbox, site_ids=["1001"])).ok()
+    assert {row["site_id"] for row in run.records["vroom_orders"]} == {"1001"}
+    # Transactions take no site_ids (the document lists only the two times): every site arrives.
+    assert len({row["site_id"] for row in run.records["vroom_transactions"]}) > 1
+
+
+def test_bookmark_is_written_per_window_and_resume_uses_it(sandbox):
+    config = vroom_config(sandbox)
+    config["end_date"] = "2026-10-05"
+    catalog = catalog_selecting(config, ["vroom_orders"])
+    first = run_tap(config, catalog=catalog).ok()
+    bookmarks = [s["bookmarks"]["vroom_orders"]["replication_key_value"] for s in first.states if "vroom_orders" in s.get("bookmarks", {})]
+    # One STATE per finished window, each a window's end.
+    assert bookmarks[:4] == ["2026-10-02T00:00:00Z", "2026-10-03T00:00:00Z", "2026-10-04T00:00:00Z", "2026-10-05T00:00:00Z"]
+    config["end_date"] = END
+    second = run_tap({**config, "lookback_days": 1}, catalog=catalog, state=first.last_state).ok()
+    assert "resuming from bookmark 2026-10-05T00:00:00Z less 1 lookback day(s): first window starts 2026-10-04" in second.stderr
+    union = {row["order_id"] for run in (first, second) for row in run.records["vroom_orders"]}
+    assert union == {row["order_id"] for row in expected_rows("orders")}
+
+
+def test_every_row_arrives_through_5xx_and_resets(fresh_sandbox):
+    set_faults(fresh_sandbox, error_rate=0.10, reset_rate=0.05, vendors=["vroom"])
+    config = vroom_config(fresh_sandbox)
+    catalog = catalog_selecting(config, ["vroom_orders", "vroom_line_items", "vroom_sales_by_product"])
+    run = run_tap(config, catalog=catalog).ok()
+    faults = [entry for entry in sandbox_log(fresh_sandbox) if entry["fault"]]
+    assert faults, "the sandbox should have injected faults"
+    assert keys(run.records["vroom_orders"], ("order_id",)) == keys(expected_rows("orders"), ("order_id",))
+    assert len(run.records["vroom_line_items"]) == len(expected_rows("line_items"))
+    assert "retrying in" in run.stderr
+
+
+def test_a_run_killed_half_way_resumes_without_loss(fresh_sandbox):
+    config = vroom_config(fresh_sandbox)
+    catalog = catalog_selecting(config, ["vroom_orders"])
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "config.json").write_text(json.dumps(config))
+        (Path(tmp) / "catalog.json").write_text(json.dumps(catalog))
+        process = subprocess.Popen(
+            [*TAP, "--config", f"{tmp}/config.json", "--catalog", f"{tmp}/catalog.json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        lines, states = [], 0
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if '"type":"STATE"' in line.replace(" ", ""):
+                states += 1
+                if states == 3:
+                    process.send_signal(signal.SIGKILL)
+                    break
+        process.wait(timeout=30)
+    killed = parse_messages("".join(lines), TapRun(-9, "", ""))
+    assert killed.last_state and len(killed.records["vroom_orders"]) < len(expected_rows("orders"))
+    resumed = run_tap({**config, "lookback_days": 0}, catalog=catalog, state=killed.last_state).ok()
+    union = {row["order_id"] for run in (killed, resumed) for row in run.records["vroom_orders"]}
+    assert union == {row["order_id"] for row in expected_rows("orders")}
+
+
+def test_wrong_password_is_one_clear_line_without_the_secret(sandbox):
+    config = vroom_config(sandbox, password="not-the-password-123")
+    run = run_tap(config)
+    assert run.returncode == 1
+    error_lines = [line for line in run.stderr.splitlines() if "error" in line.lower()]
+    assert any("HTTP 401" in line and "check vroom.username and vroom.password" in line for line in error_lines), run.stderr
+    assert "Traceback" not in run.stderr
+    assert "not-the-password-123" not in run.stderr + run.stdout
+
+
+def test_no_secret_in_stderr_state_or_records(full_run):
+    assert VROOM_PASSWORD not in full_run.stderr
+    assert VROOM_PASSWORD not in full_run.stdout
+    assert full_run.states and VROOM_PASSWORD not in json.dumps(full_run.states)
+
+
+def test_rows_land_in_a_real_target(sandbox, tmp_path):
+    """tap | target-duckdb: the rows a user queries are the rows the tap read."""
+    duckdb = pytest.importorskip("duckdb")
+    config = vroom_config(sandbox)
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    warehouse = tmp_path / "warehouse.duckdb"
+    (tmp_path / "target.json").write_text(json.dumps({"filepath": str(warehouse), "default_target_schema": "vroom"}))
+    target_bin = Path(os.path.dirname(os.sys.executable)) / "target-duckdb"
+    tap = subprocess.Popen([*TAP, "--config", str(tmp_path / "tap.json")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    target = subprocess.run([str(target_bin), "--config", str(tmp_path / "target.json")], stdin=tap.stdout, capture_output=True, timeout=300, check=False)
+    tap.wait(timeout=60)
+    assert tap.returncode == 0 and target.returncode == 0, target.stderr.decode()[-2000:]
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        (orders,) = db.execute("select count(distinct order_id) from vroom.vroom_orders").fetchone()
+        (line_items,) = db.execute("select count(*) from vroom.vroom_line_items").fetchone()
+    assert orders == len(expected_rows("orders"))
+    assert line_items == len(expected_rows("line_items"))

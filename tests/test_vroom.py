@@ -119,7 +119,7 @@ def test_bookmark_is_written_per_window_and_resume_uses_it(sandbox):
     assert bookmarks[:4] == ["2026-10-02T00:00:00Z", "2026-10-03T00:00:00Z", "2026-10-04T00:00:00Z", "2026-10-05T00:00:00Z"]
     config["end_date"] = END
     second = run_tap({**config, "lookback_days": 1}, catalog=catalog, state=first.last_state).ok()
-    assert "resuming from bookmark 2026-10-05T00:00:00Z less 1 lookback day(s): first window starts 2026-10-04" in second.stderr
+    assert "resuming from bookmark 2026-10-05T00:00:00Z less 1 lookback day(s): 4 window(s) from 2026-10-04T00:00:00Z" in second.stderr
     union = {row["order_id"] for run in (first, second) for row in run.records["vroom_orders"]}
     assert union == {row["order_id"] for row in expected_rows("orders")}
 

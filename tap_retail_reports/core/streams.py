@@ -223,18 +223,23 @@ class WindowedStream(ReportStream):
             self.logger.warning("%s: ignoring unreadable bookmark %r in STATE", self.name, value)
             return None
 
-    def windows(self, context: Context | None) -> t.Iterator[Window]:
+    def windows(self, context: Context | None) -> list[Window]:
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
+        windows = list(day_windows(start, self.end_date, self.window_days))
         where = f" for {context}" if context else ""
+        first = iso(windows[0].start) if windows else "nothing to read"
         if bookmark is None:
-            self.logger.info("%s%s: no bookmark; starting at start_date %s", self.name, where, iso(start))
+            self.logger.info(
+                "%s%s: no bookmark; starting at start_date %s: %d window(s) from %s",
+                self.name, where, iso(start), len(windows), first,
+            )
         else:
             self.logger.info(
-                "%s%s: resuming from bookmark %s less %d lookback day(s): first window starts %s",
-                self.name, where, iso(bookmark), self.lookback_days, iso(start),
+                "%s%s: resuming from bookmark %s less %d lookback day(s): %d window(s) from %s",
+                self.name, where, iso(bookmark), self.lookback_days, len(windows), first,
             )
-        return day_windows(start, self.end_date, self.window_days)
+        return windows
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         for window in self.windows(context):

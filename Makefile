@@ -35,7 +35,7 @@ sandbox: install
 	$(BIN)/tap-retail-reports-sandbox --port $(SANDBOX_PORT)
 
 about: install
-	$(BIN)/tap-retail-reports --about --format=markdown
+	$(BIN)/python scripts/sync_about.py
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano output

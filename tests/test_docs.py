@@ -43,3 +43,13 @@ def test_readme_names_every_active_stream_and_vendor_setting():
     for vendor in VENDORS:
         for prop in vendor.settings:
             assert f"{vendor.key}.{prop.name}" in readme, f"README does not mention {vendor.key}.{prop.name}"
+
+
+def test_readme_settings_reference_is_the_current_about_output():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from sync_about import about_markdown, readme_with_about
+
+    readme = (ROOT / "README.md").read_text()
+    assert readme == readme_with_about(readme, about_markdown()), "README is stale: run `make about`"

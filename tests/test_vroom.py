@@ -196,3 +196,15 @@ def test_rows_land_in_a_real_target(sandbox, tmp_path):
         (line_items,) = db.execute("select count(*) from vroom.vroom_line_items").fetchone()
     assert orders == len(expected_rows("orders"))
     assert line_items == len(expected_rows("line_items"))
+
+
+def test_429_bursts_are_waited_out_for_as_long_as_retry_after_says(fresh_sandbox):
+    set_faults(fresh_sandbox, throttle_every=4, throttle_burst=1, retry_after=1.5, vendors=["vroom"])
+    config = vroom_config(fresh_sandbox)
+    config["end_date"] = "2026-10-04"
+    catalog = catalog_selecting(config, ["vroom_orders"])
+    run = run_tap(config, catalog=catalog).ok()
+    throttled = [entry for entry in sandbox_log(fresh_sandbox) if entry["fault"] == "throttle"]
+    assert throttled
+    assert "HTTP 429); retrying in 1.5s" in run.stderr
+    assert keys(run.records["vroom_orders"], ("order_id",)) == keys(expected_rows("orders", end="2026-10-04"), ("order_id",))

@@ -131,6 +131,14 @@ def check_choices(setting: str, values: object, allowed: t.Sequence[str]) -> lis
     return []
 
 
+def check_string_list(setting: str, value: object) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        return [f"{setting} must be a list of non-empty strings, got {value!r}"]
+    return []
+
+
 def check_int(setting: str, value: object, minimum: int) -> list[str]:
     if value is None:
         return []

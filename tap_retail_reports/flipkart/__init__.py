@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.config import Vendor
+from tap_retail_reports.core.config import Vendor, check_string_list
 
 RANGE_REPORTS = (
     "gst_returns_report", "sales_ledger", "settled_transaction_ledger", "financial_year_ledger",
@@ -16,10 +16,7 @@ REPORT_TYPES = RANGE_REPORTS + WAREHOUSE_REPORTS + SNAPSHOT_REPORTS
 
 
 def _check(config: dict) -> list[str]:
-    ids = config.get("warehouse_ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids)):
-        return [f"flipkart.warehouse_ids must be a list of warehouse ids, got {ids!r}"]
-    return []
+    return check_string_list("flipkart.warehouse_ids", config.get("warehouse_ids"))
 
 
 def _streams(config: dict) -> list:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.config import Vendor, check_int
+from tap_retail_reports.core.config import Vendor, check_int, check_string_list
 
 
 def _check(config: dict) -> list[str]:
-    problems = check_int("vroom.window_days", config.get("window_days"), 1)
-    site_ids = config.get("site_ids")
-    if site_ids is not None and (not isinstance(site_ids, list) or not all(isinstance(s, str) for s in site_ids)):
-        problems.append(f"vroom.site_ids must be a list of strings, got {site_ids!r}")
-    return problems
+    return check_int("vroom.window_days", config.get("window_days"), 1) + check_string_list(
+        "vroom.site_ids", config.get("site_ids")
+    )
 
 
 def _streams(config: dict) -> list:

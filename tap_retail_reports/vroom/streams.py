@@ -150,6 +150,11 @@ class HashedEventStream(VroomWindowedStream):
             yield row
 
 
+ROW_HASH = th.Property(
+    "_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it (and of its repeat count, for identical rows)"
+)
+
+
 class SearchTermsStream(HashedEventStream):
     name = "vroom_search_terms"
     endpoint = "search_terms"
@@ -162,7 +167,7 @@ class SearchTermsStream(HashedEventStream):
         th.Property("selected_product_upc_or_plu", th.StringType),
         th.Property("selected_product_title", th.StringType),
         th.Property("selection_position", th.IntegerType),
-        th.Property("_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it (and of its repeat count, for identical rows)"),
+        ROW_HASH,
     ).to_dict()
 
 
@@ -175,7 +180,7 @@ class AuditLogsStream(HashedEventStream):
         th.Property("action", th.StringType),
         th.Property("additional_details", th.StringType),
         th.Property("user", th.StringType),
-        th.Property("_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it (and of its repeat count, for identical rows)"),
+        ROW_HASH,
     ).to_dict()
 
 

@@ -92,7 +92,8 @@ class ReportStream(RESTStream):
 
     @property
     def requests_session(self) -> requests.Session:
-        if not self._requests_session:
+        # RESTStream.__init__ already made a plain Session: replace it, or nothing is limited.
+        if not isinstance(self._requests_session, LimitedSession):
             limit = self.requests_per_minute()
             limiter = (
                 self._tap.shared(  # type: ignore[attr-defined]

@@ -12,7 +12,9 @@ def _check(config: dict) -> list[str]:
 
 
 def _streams(config: dict) -> list:
-    return []  # built in the Distribu issue
+    from tap_retail_reports.distribu.streams import STREAMS
+
+    return list(STREAMS)
 
 
 VENDOR = Vendor(

@@ -1,0 +1,112 @@
+"""Distribu's reports, one stream each: sales per day, per status and per customer, and inventory.
+
+Field names are Distribu's own (camelCase); the tap adds `date` to per-day rows and
+`snapshot_date` to inventory rows. Range totals are not streamed: they are sums of the rows.
+"""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from tap_retail_reports.distribu.client import DistribuDayStream, DistribuRangeStream, DistribuSnapshotStream
+
+Money = th.NumberType
+DAY = th.Property("date", th.DateType, required=True, description="The UTC day the figures cover")
+SNAPSHOT_DAY = th.Property(
+    "snapshot_date", th.DateType, required=True, description="The UTC date of the run that read the snapshot"
+)
+
+
+class SalesDailyStream(DistribuRangeStream):
+    """`daily[]` of /reports/sales: one row per day, zeros on quiet days."""
+
+    name = "distribu_sales_daily"
+    path = "/api/v1/reports/sales"
+    records_jsonpath = "$.data.daily[*]"
+    primary_keys = ("date",)
+    # `daily[]` is already per day, so one call covers many days. A year is the largest range
+    # the vendor serves as a preset (`year`; `all` is unbounded): a bounded aggregation that
+    # answers within its timeout, a body of at most 366 small rows, and a retry that repeats
+    # one year, not the account's history. A 365-day backfill is one call.
+    fixed_window_days = 366
+    schema = th.PropertiesList(
+        DAY,
+        th.Property("orderCount", th.IntegerType),
+        th.Property("revenue", Money, description="All orders placed that day, cancelled ones included"),
+    ).to_dict()
+
+
+class SalesByStatusStream(DistribuDayStream):
+    """`byStatus[]` of /reports/sales for one day: orders placed that day, by their current status."""
+
+    name = "distribu_sales_by_status"
+    path = "/api/v1/reports/sales"
+    records_jsonpath = "$.data.byStatus[*]"
+    primary_keys = ("date", "status")
+    schema = th.PropertiesList(
+        DAY,
+        th.Property("status", th.StringType, required=True),
+        th.Property("orderCount", th.IntegerType),
+        th.Property("revenue", Money),
+    ).to_dict()
+
+
+class CustomerSalesStream(DistribuDayStream):
+    """`rows[]` of /reports/customers for one day: customers with at least one order that day."""
+
+    name = "distribu_customer_sales"
+    path = "/api/v1/reports/customers"
+    records_jsonpath = "$.data.rows[*]"
+    primary_keys = ("date", "customerId")
+    schema = th.PropertiesList(
+        DAY,
+        th.Property("customerId", th.StringType, required=True),
+        th.Property("customerName", th.StringType, description="The name on the customer record today"),
+        th.Property("customerEmail", th.StringType),
+        th.Property("orderCount", th.IntegerType),
+        th.Property("revenue", Money),
+        th.Property("lastOrderAt", th.DateTimeType),
+    ).to_dict()
+
+
+class InventoryStream(DistribuSnapshotStream):
+    """`rows[]` of /reports/inventory: active products; stock may be negative, kept as reported."""
+
+    name = "distribu_inventory"
+    part = "rows"
+    primary_keys = ("snapshot_date", "productId")
+    schema = th.PropertiesList(
+        SNAPSHOT_DAY,
+        th.Property("productId", th.StringType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("sku", th.StringType),
+        th.Property("category", th.StringType),
+        th.Property("stock", th.IntegerType),
+        th.Property("unitPrice", Money),
+        th.Property("value", Money, description="stock x unitPrice at the current price"),
+        th.Property("isActive", th.BooleanType),
+    ).to_dict()
+
+
+class InventoryCategoriesStream(DistribuSnapshotStream):
+    """`groups[]` of /reports/inventory: one row per category, "Uncategorised" for products without one."""
+
+    name = "distribu_inventory_categories"
+    part = "groups"
+    primary_keys = ("snapshot_date", "category")
+    schema = th.PropertiesList(
+        SNAPSHOT_DAY,
+        th.Property("category", th.StringType, required=True),
+        th.Property("productCount", th.IntegerType),
+        th.Property("totalUnits", th.IntegerType),
+        th.Property("totalValue", Money),
+    ).to_dict()
+
+
+STREAMS = (
+    SalesDailyStream,
+    SalesByStatusStream,
+    CustomerSalesStream,
+    InventoryStream,
+    InventoryCategoriesStream,
+)

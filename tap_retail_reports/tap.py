@@ -47,7 +47,8 @@ class TapRetailReports(Tap):
     # Decimal (vendors' money) as plain JSON numbers.
     message_writer_class = MsgSpecWriter
 
-    config_jsonschema = th.PropertiesList(
+    # The tap's own settings; the SDK adds its built-in ones (stream maps, ...) to config_jsonschema.
+    OWN_SETTINGS = th.PropertiesList(
         th.Property(
             "start_date",
             th.StringType,
@@ -73,7 +74,8 @@ class TapRetailReports(Tap):
         ),
         th.Property("user_agent", th.StringType, description="User-Agent sent with every request"),
         *(vendor.schema_property() for vendor in VENDORS),
-    ).to_dict()
+    )
+    config_jsonschema = OWN_SETTINGS.to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.

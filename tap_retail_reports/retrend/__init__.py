@@ -22,7 +22,9 @@ def _check(config: dict) -> list[str]:
 
 
 def _streams(config: dict) -> list:
-    return []  # built in the Retrend issue
+    from tap_retail_reports.retrend.streams import STREAMS
+
+    return [STREAMS[report] for report in REPORTS if report in (config.get("reports") or REPORTS)]
 
 
 VENDOR = Vendor(

@@ -1,0 +1,398 @@
+"""Retrend's session auth and base stream.
+
+Auth: `POST /session` with the `organization-id` and `api-key` headers returns
+`{"token", "expires"}`; every report call then sends `organization-id` and
+`x-session` (plus the kiosk headers when configured). One session serves the
+whole run, all three streams: it is renewed shortly before it expires, and once
+when a report call answers 401. A configured `session_token` is used as given;
+without an api_key it cannot be renewed, so a 401 is an error that names it.
+
+Reports: one typed JSON report object per (store_num, report, duration, period
+start), read period by period per (store_num, duration) partition, with a
+bookmark after each finished period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import typing as t
+from functools import cached_property
+
+import requests
+from singer_sdk import typing as th
+from singer_sdk.authenticators import APIAuthenticatorBase
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_retail_reports.core.http import describe_response
+from tap_retail_reports.core.redact import redact
+from tap_retail_reports.core.streams import WindowedStream
+from tap_retail_reports.core.windows import UTC, iso, parse_when, periods, resume_from
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from singer_sdk.helpers.types import Context
+
+# Renew this long before the vendor's expiry (at most a fifth of the token's life),
+# so that a token never runs out between the check and the vendor reading it.
+RENEW_MARGIN_SECONDS = 60.0
+
+KIOSK_HEADERS = {"kiosk_id": "kiosk-id", "kiosk": "x-kiosk", "temp_kiosk": "x-temp-kiosk", "device_id": "x-device-id"}
+
+
+def expiry_epoch(value: t.Any, now: float) -> float | None:
+    """When a token expires (epoch seconds), read from the vendor's `expires`; None if unreadable.
+
+    The document does not give its form, so take what is plausible: an ISO
+    date-time, epoch seconds or milliseconds, or a lifetime in seconds.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            try:
+                return parse_when(value.strip()).timestamp()
+            except ValueError:
+                return None
+    else:
+        return None
+    if number >= 1e12:
+        return number / 1000.0  # epoch milliseconds
+    if number >= 1e9:
+        return number  # epoch seconds (anything after 2001)
+    return now + number  # a lifetime
+
+
+def report_rows(body: t.Any) -> t.Iterator[dict]:
+    """The report objects in a response body.
+
+    The document says the response's `report` is one of three typed report
+    objects, so expect `{"report": {...}}`; take a bare report object (or a list
+    of either) as well. Fields beside `report` in the wrapper are kept, renamed
+    `response_<name>` only when the report has a field of that name.
+    """
+    if isinstance(body, list):
+        for item in body:
+            yield from report_rows(item)
+        return
+    if not isinstance(body, dict) or not body:
+        return
+    inner = body.get("report")
+    if not isinstance(inner, dict):
+        yield dict(body)  # a bare report (its own `report` field, if any, is a plain value)
+        return
+    row = dict(inner)
+    for key, value in body.items():
+        if key != "report":
+            row[key if key not in row else f"response_{key}"] = value
+    yield row
+
+
+class RetrendSession:
+    """The run's session token, shared by the Retrend streams (thread-safe).
+
+    `token(create)` returns a live token, calling `create()` for a new one when
+    there is none or it is about to expire. `rejected(token)` is told of a 401
+    and says whether a retry with a new token is worth it: yes once; not when
+    the token cannot be renewed or a token made after a 401 is refused too.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        renewable: bool,
+        logger: logging.Logger | None = None,
+        clock: t.Callable[[], float] = time.time,
+    ) -> None:
+        if token is None and not renewable:
+            raise ValueError("a session needs a token or a way to create one")
+        self._token = token
+        self._renew_at: float | None = None  # None: no known expiry, renewed on 401 only
+        self._renewable = renewable
+        self._after_rejection = False  # the current token replaced one the vendor refused
+        self._logger = logger
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def token(self, create: t.Callable[[], tuple[str, float | None]]) -> str:
+        with self._lock:
+            due = self._renew_at is not None and self._clock() >= self._renew_at
+            if self._renewable and (self._token is None or due):
+                self._install(*create())
+            assert self._token is not None
+            return self._token
+
+    def _install(self, token: str, expires_at: float | None) -> None:
+        now = self._clock()
+        self._token = token
+        self._renew_at = None
+        if expires_at is not None and expires_at <= now:
+            # A clock that disagrees with the vendor's: trust the vendor's 401 instead.
+            if self._logger:
+                self._logger.warning("retrend: the new session's expiry is already past by this machine's clock; "
+                                     "it will be renewed when the API refuses it")
+        elif expires_at is not None:
+            self._renew_at = expires_at - min(RENEW_MARGIN_SECONDS, (expires_at - now) / 5)
+
+    def rejected(self, token: str) -> bool:
+        """A call made with `token` answered 401. True: retry, a new token will be used."""
+        with self._lock:
+            if token != self._token:
+                return True  # already replaced, by another call or a renewal
+            if not self._renewable or self._after_rejection:
+                return False
+            self._token = None
+            self._after_rejection = True
+            return True
+
+    def accepted(self, token: str) -> None:
+        """A call made with `token` succeeded: a later 401 may be renewed again."""
+        if token == self._token:
+            self._after_rejection = False
+
+
+class SessionAuthenticator(APIAuthenticatorBase):
+    """Sends organization-id, the kiosk headers and the run's current x-session with every call.
+
+    The SDK calls it again on every retry, so a retry after a renewal carries the new token.
+    """
+
+    def __init__(self, session: RetrendSession, create: t.Callable[[], tuple[str, float | None]], headers: dict) -> None:
+        super().__init__()
+        self.auth_headers = dict(headers)
+        self._session = session
+        self._create = create
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["x-session"] = self._session.token(self._create)
+        return super().authenticate_request(request)
+
+
+class SessionRejected(RetriableAPIError):
+    """A 401 on a report call whose session can be renewed: retried at once with a new token."""
+
+
+def report_schema() -> dict:
+    """The fields common to the three reports; every other field travels in `_extra_fields`.
+
+    The document names the reports' metrics and series but not their field names,
+    so they are not declared: a guessed column would stay empty while the real
+    field went to `_extra_fields` anyway.
+    """
+    return th.PropertiesList(
+        th.Property("store_num", th.IntegerType, required=True),
+        th.Property("duration", th.StringType, required=True, description="daily, weekly, monthly, quarterly or yearly"),
+        th.Property("start_date", th.DateType, required=True, description="First day of the period"),
+        th.Property("end_date", th.DateType, description="End of the period, as Retrend gives it"),
+        th.Property("report_name", th.StringType),
+        th.Property("client_id", th.CustomType({"type": ["string", "integer", "null"]})),
+        th.Property("created_at", th.DateTimeType, description="When Retrend computed the report"),
+        th.Property(
+            "_period_completed",
+            th.BooleanType,
+            description="False for a period still in progress (from run-now, with refresh_current_period); "
+            "a later run replaces the row once the period is over",
+        ),
+    ).to_dict()
+
+
+class RetrendStream(WindowedStream):
+    """One Retrend report, read per (store_num, duration) partition, one calendar period at a time.
+
+    Bookmarks follow `WindowedStream`: per partition, the end (exclusive) of the
+    last period read, which is the start of the next one. A run resumes at the
+    bookmark less `lookback_days`, from the period holding that day: the lookback
+    is read in days and rounded out to whole periods.
+    """
+
+    vendor = "retrend"
+    default_base_url = "https://api.retrend.ai"
+    http_method = "POST"
+    path = "/v2/reports/{endpoint}"  # general or run-now, from the request's context
+    primary_keys = ("store_num", "duration", "start_date")
+    replication_key = "start_date"
+    report: t.ClassVar[str]
+
+    # -- configuration -----------------------------------------------------------
+
+    @property
+    def auth_hint(self) -> str:  # type: ignore[override]
+        if self.vendor_config.get("api_key"):
+            return "check retrend.organization_id and retrend.api_key"
+        return ("retrend.session_token was refused: it may have expired or belong to another organization; "
+                "set a fresh retrend.session_token, or retrend.api_key so that the tap creates its own sessions")
+
+    @property
+    def partitions(self) -> list[dict]:
+        """One partition, and one bookmark, per configured store and duration."""
+        stores = dict.fromkeys(self.vendor_config["store_nums"])  # duplicates would repeat requests
+        durations = dict.fromkeys(self.vendor_config.get("durations") or ["daily"])
+        return [{"store_num": store, "duration": duration} for store in stores for duration in durations]
+
+    # -- session -------------------------------------------------------------------
+
+    @property
+    def session(self) -> RetrendSession:
+        config = self.vendor_config
+        return self._tap.shared(  # type: ignore[attr-defined]
+            "retrend.session",
+            lambda: RetrendSession(config.get("session_token") or None, renewable=bool(config.get("api_key")),
+                                   logger=self.logger),
+        )
+
+    def identity_headers(self) -> dict[str, str]:
+        headers = {"organization-id": str(self.vendor_config["organization_id"])}
+        for setting, header in KIOSK_HEADERS.items():
+            value = self.vendor_config.get(setting)
+            if value not in (None, ""):
+                headers[header] = str(value)
+        return headers
+
+    @cached_property
+    def authenticator(self) -> SessionAuthenticator:
+        return SessionAuthenticator(self.session, self.create_session, self.identity_headers())
+
+    def create_session(self) -> tuple[str, float | None]:
+        """`POST /session`: a new token and its expiry (epoch seconds; None when not given)."""
+        request = requests.Request(
+            "POST",
+            f"{self.url_base}/session",
+            headers={**self.identity_headers(), "api-key": self.vendor_config["api_key"], "User-Agent": self.user_agent},
+        ).prepare()
+        response = self.request_decorator(self._send_session_request)(request)
+        body = self.response_json(response)
+        token = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            raise FatalAPIError(f"{self.name}: {describe_response(response)} returned no token")
+        redact.add(token)  # before anything could log it
+        expires = expiry_epoch(body.get("expires"), time.time())
+        if expires is None:
+            self.logger.info("retrend: new session, with no readable expiry: renewed when the API refuses it")
+        else:
+            self.logger.info("retrend: new session, expires %s", iso(dt.datetime.fromtimestamp(expires, UTC)))
+        return token, expires
+
+    def _send_session_request(self, request: requests.PreparedRequest) -> requests.Response:
+        response = self.requests_session.send(request, timeout=self.timeout)
+        # The base policy: here a 401 means the api-key or organization, not a session.
+        super().validate_response(response)
+        return response
+
+    def validate_response(self, response: requests.Response) -> None:
+        token = response.request.headers.get("x-session") if response.request is not None else None
+        if response.status_code == 401 and token:
+            if self.session.rejected(token):
+                self.logger.warning("%s: session refused (HTTP 401); retrying with a new session", self.name)
+                raise SessionRejected(self.error_line(response), response)
+            raise FatalAPIError(self.error_line(response))
+        if response.status_code == 404:
+            return  # no report for this period (yet): see parse_response
+        super().validate_response(response)
+        if token:
+            self.session.accepted(token)
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        """The core policy, except that a retry after a session renewal need not wait."""
+        policy = super().backoff_wait_generator()
+        next(policy)
+
+        def waits() -> t.Generator[float, t.Any, None]:
+            error = yield  # primed by backoff, then sent each exception
+            while True:
+                error = yield 0.0 if isinstance(error, SessionRejected) else policy.send(error)
+
+        return waits()
+
+    # -- requests and records ------------------------------------------------------
+
+    def prepare_request_payload(self, context: Context | None, next_page_token: t.Any) -> dict:
+        assert context is not None
+        return {
+            "store_num": context["store_num"],
+            "report": self.report,
+            "duration": context["duration"],
+            "start_date": context["start_date"],  # always explicit: "latest" would drift between calls
+        }
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        if response.status_code == 404:
+            asked = json.loads(response.request.body or b"{}")
+            self.logger.warning(
+                "%s; no report for store_num %s, %s period %s: asked again next run unless a later period has one",
+                self.error_line(response), asked.get("store_num"), asked.get("duration"), asked.get("start_date"),
+            )
+            return
+        rows = list(report_rows(self.response_json(response)))
+        if not rows:
+            self.logger.warning("%s: %s returned no report object", self.name, describe_response(response))
+        yield from rows
+
+    def periods_to_read(self, context: Context) -> t.Iterator[tuple[dt.date, dt.date, bool]]:
+        """(start, end exclusive, completed) of each period this run reads for a partition."""
+        duration = context["duration"]
+        bookmark = self.bookmark(context)
+        first = resume_from(bookmark, self.start_date, self.lookback_days)
+        where = f"{self.name} store_num {context['store_num']}, {duration}"
+        if bookmark is None:
+            self.logger.info("%s: no bookmark; first period holds start_date %s", where, first.date())
+        else:
+            self.logger.info(
+                "%s: bookmark %s less %d lookback day(s): first period holds %s",
+                where, iso(bookmark), self.lookback_days, first.date(),
+            )
+        include_current = bool(self.vendor_config.get("refresh_current_period"))
+        return periods(first, self.end_date, duration, include_current=include_current)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        assert context is not None, "Retrend streams run per partition"
+        store, duration = context["store_num"], context["duration"]
+        for start, end, completed in self.periods_to_read(context):
+            rows = self.fetch(store, duration, start, "general" if completed else "run-now")
+            for row in rows:
+                yield self.stamp(row, store, duration, start, completed=completed)
+            # A period without a report (404) is not bookmarked: if no later period has one,
+            # the next run asks again, since the vendor may not have finished it yet.
+            if completed and rows:
+                self.checkpoint(context, dt.datetime.combine(end, dt.time(), UTC))
+
+    def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:
+        """The report rows for one period, from the run's cache when this run has asked already."""
+        key = (store, self.report, duration, start.isoformat())
+        cache = self._tap.shared("retrend.responses", dict)  # type: ignore[attr-defined]
+        if key in cache:
+            self.logger.debug("%s: %s from this run's cache", self.name, key)
+            return json.loads(cache[key])
+        rows = list(
+            self.request_records(
+                {"store_num": store, "duration": duration, "start_date": start.isoformat(), "endpoint": endpoint}
+            )
+        )
+        cache[key] = json.dumps(rows)  # a snapshot: the rows below are changed on their way out
+        return rows
+
+    def stamp(self, row: dict, store: int, duration: str, start: dt.date, *, completed: bool) -> dict:
+        """Give a row its key as requested; a vendor value that disagrees is kept as `vendor_<field>`."""
+        for field, value in (("store_num", store), ("duration", duration), ("start_date", start.isoformat())):
+            sent = row.get(field)
+            if sent is not None and not _agrees(field, sent, value):
+                self.logger.warning(
+                    "%s: Retrend sent %s %r for a request with %r; the row keeps the requested value, "
+                    "and Retrend's in _extra_fields.vendor_%s", self.name, field, sent, value, field,
+                )
+                row[f"vendor_{field}"] = sent
+            row[field] = value
+        row["_period_completed"] = completed
+        return row
+
+
+def _agrees(field: str, sent: t.Any, value: t.Any) -> bool:
+    text = str(sent).strip().lower()
+    return text[:10] == value if field == "start_date" else text == str(value).lower()

@@ -66,8 +66,9 @@ def main() -> int:
             return run.returncode
         print("\nWhere each stream started (full log in output/last-run.log):")
         for line in log.splitlines():
-            if re.search(r"resuming from bookmark|no bookmark; starting", line):
-                print("  " + re.sub(r"^.*?(\w+_\w+\S*: )", r"\1", line.strip()))
+            if re.search(r"no bookmark|lookback day", line):
+                message = re.search(r"\b(?:vroom|retrend|distribu|foxycart|flipkart)_\w+.*$", line)
+                print("  " + (message.group(0) if message else line.strip()))
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)

@@ -21,9 +21,11 @@ def to_numbers(row: dict, fields: t.Iterable[str]) -> None:
                 row[name] = None
                 continue
             try:
-                row[name] = decimal.Decimal(text)
+                number = decimal.Decimal(text)
             except decimal.InvalidOperation:
-                pass  # not a number: the schema check will say so, the value is not lost
+                continue  # not a number: left as sent, so the value is not lost
+            if number.is_finite():  # JSON has no NaN or Infinity
+                row[name] = number
 
 
 def row_hash(row: dict) -> str:

@@ -50,7 +50,7 @@ class ReportStream(RESTStream):
     extra_retry_statuses = (429,)
     backoff_max_tries = 6
     backoff_factor = 1.0  # seconds before the first retry; doubles each time, capped at 60
-    timeout = 300
+    timeout = (30, 300)  # seconds to connect, seconds between bytes of the answer
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -170,6 +170,10 @@ class ReportStream(RESTStream):
     def response_json(self, response: requests.Response) -> t.Any:
         try:
             return response.json()
+        except ValueError:
+            pass
+        try:  # a byte-order mark, or a charset header that does not match the body
+            return json.loads(response.content.decode("utf-8-sig"))
         except ValueError as exc:
             kind = response.headers.get("Content-Type", "no content type")
             raise FatalAPIError(

@@ -20,10 +20,18 @@ import time
 from pathlib import Path
 
 import requests
+from singer_sdk.io_base import SingerWriter
 
 from tap_retail_reports.core.windows import day_windows, iso, parse_when
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, VROOM_USERNAME, tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
+from tap_retail_reports.tap import TapRetailReports
+
+
+class JsonWriterTap(TapRetailReports):
+    """The same tap with the SDK's default writer, to measure what msgspec buys."""
+
+    message_writer_class = SingerWriter
 
 STREAMS = {"vroom_orders": "orders", "vroom_line_items": "line_items", "vroom_transactions": "transactions"}
 
@@ -50,6 +58,18 @@ def tap(config: dict, catalog: dict) -> int:
             capture_output=True, text=True, check=True,
         )
     return sum(1 for line in done.stdout.splitlines() if line.startswith('{"type":"RECORD"'))
+
+
+def in_process(tap_class: type, config: dict, catalog: dict) -> int:
+    """A sync inside this process (no start-up cost), its messages written to /dev/null."""
+    import contextlib
+    import io
+
+    sink = io.TextIOWrapper(open("/dev/null", "wb"), write_through=True)
+    tap_instance = tap_class(config=config, catalog=catalog, state={})
+    with contextlib.redirect_stdout(sink):
+        tap_instance.sync_all()
+    return 0
 
 
 def catalog_for(config: dict) -> dict:
@@ -90,10 +110,15 @@ def main() -> None:
         catalog = catalog_for(config)
         bare_seconds, bare_rows = best_of(args.repeat, lambda: bare(base, start, end))
         tap_seconds, tap_rows = best_of(args.repeat, lambda: tap(config, catalog))
+        msgspec_seconds, _ = best_of(args.repeat, lambda: in_process(TapRetailReports, config, catalog))
+        json_seconds, _ = best_of(args.repeat, lambda: in_process(JsonWriterTap, config, catalog))
     print(f"Vroom {', '.join(STREAMS)}: {args.days} days, 1-day windows, best of {args.repeat}")
     print(f"  bare requests+json : {bare_rows:>7} rows in {bare_seconds:6.2f}s = {bare_rows / bare_seconds:8.0f} rows/s")
     print(f"  tap-retail-reports : {tap_rows:>7} rows in {tap_seconds:6.2f}s = {tap_rows / tap_seconds:8.0f} rows/s")
     print(f"  tap / bare time    : {tap_seconds / bare_seconds:.2f}x (includes the tap's ~1 s start-up)")
+    print("In process, no start-up: the Singer message writer")
+    print(f"  msgspec writer (the tap's)  : {msgspec_seconds:6.2f}s")
+    print(f"  SDK default json writer     : {json_seconds:6.2f}s = {json_seconds / msgspec_seconds:.2f}x the msgspec time")
     if tap_rows != bare_rows:
         print(f"  WARNING: row counts differ ({tap_rows} vs {bare_rows})")
 

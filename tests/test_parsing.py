@@ -73,3 +73,23 @@ def test_numeric_strings_become_exact_numbers_and_others_are_kept():
 def test_row_hash_ignores_key_order_but_not_values():
     assert row_hash({"a": 1, "b": 2}) == row_hash({"b": 2, "a": 1})
     assert row_hash({"a": 1, "b": 2}) != row_hash({"a": 1, "b": 3})
+
+
+def test_schema_coercion_types_loose_values_as_declared(orders_stream):
+    row = orders_stream.post_process(
+        {
+            "order_id": "1",
+            "total": "12.50",
+            "mix_match_combo_final_count": "2",
+            "created_at": "2026-10-01 12:00:00",
+            "placed_time": "2026-10-01T12:00:00+02:00",
+            "promotion_code": "1234",  # a string field that looks numeric stays a string
+            "confirm_time": "soon",  # not a date: kept as sent, not lost
+        }
+    )
+    assert row["total"] == decimal.Decimal("12.50")
+    assert row["mix_match_combo_final_count"] == 2 and type(row["mix_match_combo_final_count"]) is int
+    assert row["created_at"] == "2026-10-01T12:00:00Z"
+    assert row["placed_time"] == "2026-10-01T12:00:00+02:00"  # already ISO: untouched
+    assert row["promotion_code"] == "1234"
+    assert row["confirm_time"] == "soon"

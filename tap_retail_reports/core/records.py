@@ -5,7 +5,12 @@ from __future__ import annotations
 import decimal
 import hashlib
 import json
+import re
 import typing as t
+
+from tap_retail_reports.core.windows import iso, parse_when
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 
 
 def to_numbers(row: dict, fields: t.Iterable[str]) -> None:
@@ -26,6 +31,50 @@ def to_numbers(row: dict, fields: t.Iterable[str]) -> None:
                 continue  # not a number: left as sent, so the value is not lost
             if number.is_finite():  # JSON has no NaN or Infinity
                 row[name] = number
+
+
+def to_iso_datetimes(row: dict, fields: t.Iterable[str]) -> None:
+    """Rewrite date-times that are not ISO-8601 with an offset ("2026-10-01 12:00:00") as ISO UTC.
+
+    Values already in that form (almost all) are left untouched and cost one regex match;
+    values that are not dates at all are left as sent.
+    """
+    for name in fields:
+        value = row.get(name)
+        if isinstance(value, str) and value and not _ISO_DATETIME.fullmatch(value):
+            try:
+                row[name] = iso(parse_when(value))
+            except ValueError:
+                pass
+
+
+class SchemaCoercion:
+    """Numbers and date-times as the stream's schema declares them, whatever the vendor sent.
+
+    Only top-level fields typed purely as numbers, or as date-times, are touched.
+    """
+
+    def __init__(self, schema: dict) -> None:
+        self.number_fields: list[str] = []
+        self.integer_fields: list[str] = []
+        self.datetime_fields: list[str] = []
+        for name, prop in (schema.get("properties") or {}).items():
+            types = prop.get("type") or []
+            types = {types} if isinstance(types, str) else set(types)
+            if types & {"number", "integer"} and "string" not in types:
+                self.number_fields.append(name)
+                if "number" not in types:
+                    self.integer_fields.append(name)
+            elif prop.get("format") == "date-time":
+                self.datetime_fields.append(name)
+
+    def __call__(self, row: dict) -> None:
+        to_numbers(row, self.number_fields)
+        for name in self.integer_fields:
+            value = row.get(name)
+            if isinstance(value, decimal.Decimal) and value == value.to_integral_value():
+                row[name] = int(value)
+        to_iso_datetimes(row, self.datetime_fields)
 
 
 def row_hash(row: dict) -> str:

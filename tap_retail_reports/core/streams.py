@@ -24,6 +24,7 @@ from tap_retail_reports.core.http import (
     describe_response,
     retry_after_seconds,
 )
+from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
@@ -57,6 +58,7 @@ class ReportStream(RESTStream):
         properties = self.schema.setdefault("properties", {})
         properties.setdefault(EXTRA_FIELDS, EXTRA_FIELDS_SCHEMA)
         self._declared_fields = frozenset(properties)
+        self._coerce = SchemaCoercion(self.schema)
 
     # -- configuration --------------------------------------------------------
 
@@ -186,6 +188,8 @@ class ReportStream(RESTStream):
         yield from extract_jsonpath(self.records_jsonpath, input=self.response_json(response))
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        """Type what the vendor sent loosely (numeric strings, non-ISO times); keep unknown fields."""
+        self._coerce(row)
         unknown = row.keys() - self._declared_fields
         if unknown:
             extras = row.get(EXTRA_FIELDS) or {}

@@ -11,12 +11,12 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.records import row_hash, to_numbers
+from tap_retail_reports.core.records import row_hash
 from tap_retail_reports.core.windows import iso
 from tap_retail_reports.vroom.client import VroomStream, VroomWindowedStream
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.helpers.types import Context
 
 Money = th.NumberType  # Vroom's "Decimal": sent as numbers, sometimes as strings; typed as numbers
 When = th.DateTimeType
@@ -89,9 +89,6 @@ class OrdersStream(VroomWindowedStream):
         th.Property("line_items", th.ArrayType(th.ObjectType(*LINE_ITEM_PROPERTIES, additional_properties=True))),
     ).to_dict()
 
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        to_numbers(row, ORDER_MONEY_FIELDS)
-        return super().post_process(row, context)
 
 
 class LineItemsStream(VroomWindowedStream):
@@ -101,9 +98,6 @@ class LineItemsStream(VroomWindowedStream):
     replication_key = "created_at"
     schema = th.PropertiesList(*LINE_ITEM_PROPERTIES).to_dict()
 
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        to_numbers(row, ("product_price", "product_container_deposit"))
-        return super().post_process(row, context)
 
 
 class TransactionsStream(VroomWindowedStream):
@@ -125,9 +119,6 @@ class TransactionsStream(VroomWindowedStream):
         th.Property("additional_details", th.StringType),
     ).to_dict()
 
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        to_numbers(row, ("amount",))
-        return super().post_process(row, context)
 
 
 class HashedEventStream(VroomWindowedStream):
@@ -208,9 +199,6 @@ class SalesByProductStream(VroomWindowedStream):
             row["date"] = day
             yield row
 
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        to_numbers(row, ("total_sales",))
-        return super().post_process(row, context)
 
 
 class CustomerContactsStream(VroomStream):

@@ -86,6 +86,23 @@ def run_tap(
     return parse_messages(done.stdout, run)
 
 
+def env_setting_class_attributes(folder: Path, settings: dict[str, object]) -> dict:
+    """An environment for `run_tap` in which class attributes take test values, e.g.
+    `{"tap_retail_reports.core.streams:ReportStream.timeout": (5, 1)}`.
+
+    Python imports a `sitecustomize` module found on PYTHONPATH at start-up, so this sets
+    the attributes inside the tap's own process while the tap command itself runs unchanged:
+    for knobs that only tests turn (a shorter limiter minute, a shorter read timeout).
+    """
+    lines = []
+    for target, value in settings.items():
+        module, attribute = target.split(":")
+        owner, name = attribute.split(".")
+        lines.append(f"from {module} import {owner}\n{owner}.{name} = {value!r}\n")
+    (folder / "sitecustomize.py").write_text("".join(lines))
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}
+
+
 def _write(folder: str, name: str, payload: dict) -> str:
     path = Path(folder) / name
     path.write_text(json.dumps(payload))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 import pytest
 import requests
@@ -18,7 +17,7 @@ from tap_retail_reports.sandbox.distribu import App as DistribuApp
 from tap_retail_reports.sandbox.distribu import end_of, parse_js_date, preset_range, start_of
 from tap_retail_reports.sandbox.server import Request
 from tap_retail_reports.tap import TapRetailReports
-from tests.conftest import TapRun, run_tap, sandbox_log, set_faults
+from tests.conftest import TapRun, env_setting_class_attributes, run_tap, sandbox_log, set_faults
 
 UTC = dt.timezone.utc
 START, END = "2025-03-01", "2025-03-11"  # ten days, long settled: every order has its final status
@@ -106,16 +105,12 @@ def scaled_minute(tmp_path, seconds: float, slack: float = 0.1) -> dict:
 
     The limiter's window is the class attribute `DistribuStream.rate_limit_period`: 61 s, the
     vendor's minute plus a second of slack for calls that reach the vendor later than we sent
-    them. Python imports a `sitecustomize` module found on PYTHONPATH at start-up, so this one
-    sets the attribute inside the tap's own process; the tap command itself runs unchanged.
-    The slack does not shrink with the clock: the delays it absorbs (a garbage collection,
+    them; it is set inside the tap's own process (see `env_setting_class_attributes`). The slack does not shrink with the clock: the delays it absorbs (a garbage collection,
     a thread switch, in either process) take the same milliseconds whatever the window.
     """
-    (tmp_path / "sitecustomize.py").write_text(
-        "from tap_retail_reports.distribu.client import DistribuStream\n"
-        f"DistribuStream.rate_limit_period = {seconds + slack!r}\n"
+    return env_setting_class_attributes(
+        tmp_path, {"tap_retail_reports.distribu.client:DistribuStream.rate_limit_period": seconds + slack}
     )
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
 
 
 def tap_for(config: dict, state: dict | None = None) -> TapRetailReports:

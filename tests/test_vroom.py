@@ -15,7 +15,16 @@ import pytest
 from tap_retail_reports.core.windows import iso, parse_when
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
 from tap_retail_reports.sandbox.vroom import App as VroomApp
-from tests.conftest import TAP, catalog_selecting, parse_messages, run_tap, sandbox_log, set_faults, TapRun
+from tests.conftest import (
+    TAP,
+    TapRun,
+    catalog_selecting,
+    env_setting_class_attributes,
+    parse_messages,
+    run_tap,
+    sandbox_log,
+    set_faults,
+)
 
 START, END = "2026-10-01", "2026-10-08"
 WINDOWED = {
@@ -207,4 +216,22 @@ def test_429_bursts_are_waited_out_for_as_long_as_retry_after_says(fresh_sandbox
     throttled = [entry for entry in sandbox_log(fresh_sandbox) if entry["fault"] == "throttle"]
     assert throttled
     assert "HTTP 429); retrying in 1.5s" in run.stderr
+    assert keys(run.records["vroom_orders"], ("order_id",)) == keys(expected_rows("orders", end="2026-10-04"), ("order_id",))
+
+
+def test_a_vendor_that_stops_answering_is_timed_out_and_retried(fresh_sandbox, tmp_path):
+    """Stalled answers: the read timeout fires, the call is retried, no row is lost.
+
+    The production timeouts (30 s to connect, 300 s between bytes) are shortened in the
+    tap's process only, so that the test waits seconds, not minutes.
+    """
+    set_faults(fresh_sandbox, stall_rate=0.3, stall_seconds=3, vendors=["vroom"])
+    config = vroom_config(fresh_sandbox)
+    config["end_date"] = "2026-10-04"
+    catalog = catalog_selecting(config, ["vroom_orders"])
+    env = env_setting_class_attributes(tmp_path, {"tap_retail_reports.core.streams:ReportStream.timeout": (5, 1)})
+    run = run_tap(config, catalog=catalog, env=env).ok()
+    stalls = [entry for entry in sandbox_log(fresh_sandbox) if entry["fault"] == "stall"]
+    assert stalls, "the sandbox should have stalled some answers"
+    assert "ReadTimeout" in run.stderr and "retrying in" in run.stderr
     assert keys(run.records["vroom_orders"], ("order_id",)) == keys(expected_rows("orders", end="2026-10-04"), ("order_id",))

@@ -89,6 +89,8 @@ class Faults:
     throttle_every: int = 0  # every Nth request answers 429 ...
     throttle_burst: int = 1  # ... this many in a row
     retry_after: float = 1.0  # seconds, in Retry-After of injected 429s
+    stall_rate: float = 0.0  # wait `stall_seconds` before answering (a client timeout)
+    stall_seconds: float = 5.0
     vendors: list[str] | None = None  # None: all vendors
 
     def applies_to(self, vendor: str) -> bool:
@@ -135,6 +137,8 @@ class Sandbox:
                 return "error"
             if roll < faults.error_rate + faults.reset_rate:
                 return "reset"
+            if roll < faults.error_rate + faults.reset_rate + faults.stall_rate:
+                return "stall"
             return None
 
     def record(self, entry: LoggedRequest) -> None:
@@ -207,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "error":
             response = Response.json({"error": "injected fault"}, 503)
         else:
+            if fault == "stall":
+                time.sleep(sandbox.faults.stall_seconds)
             try:
                 response = app.handle(request)
             except BadRequest as exc:
@@ -216,7 +222,10 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox.record(
             LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault)
         )
-        self._send(response, reset=fault == "reset")
+        try:
+            self._send(response, reset=fault == "reset")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a stall outlived its timeout)
 
     def _control(self, path: str, body: bytes) -> Response:
         sandbox = self.server.sandbox

@@ -38,9 +38,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     meltano = str(Path(args.meltano).resolve())
+    base = f"http://127.0.0.1:{args.port}"
     env = {
         **os.environ,
-        "SANDBOX_PORT": str(args.port),
+        # meltano.yml's sandbox environment says port 8765; these override it for any other port.
+        "TAP_RETAIL_REPORTS_VROOM_BASE_URL": f"{base}/vroom/api/retailer/v1",
+        "TAP_RETAIL_REPORTS_RETREND_BASE_URL": f"{base}/retrend",
+        "TAP_RETAIL_REPORTS_DISTRIBU_BASE_URL": f"{base}/distribu",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         # A first run reads one week; later runs resume from Meltano's stored state.
         "TAP_RETAIL_REPORTS_START_DATE": (dt.date.today() - dt.timedelta(days=7)).isoformat(),

@@ -43,6 +43,9 @@ class TapRetailReports(Tap):
     """Reports from Retrend, FoxyCart, Distribu, Flipkart and Vroom, one stream per report."""
 
     name = "tap-retail-reports"
+    # The catalog depends on the config (only configured vendors have streams), so
+    # discovery validates the config too.
+    dynamic_catalog = True
     # msgspec writes Singer messages several times faster than the json module and writes
     # Decimal (vendors' money) as plain JSON numbers.
     message_writer_class = MsgSpecWriter
@@ -54,7 +57,9 @@ class TapRetailReports(Tap):
             th.StringType,
             description="Earliest date to read (date or date-time); default 30 days before today",
         ),
-        th.Property("end_date", th.StringType, description="Latest moment to read; default now"),
+        th.Property(
+            "end_date", th.StringType, description="End of the range read (exclusive); default now, never later than now"
+        ),
         th.Property(
             "lookback_days",
             th.IntegerType,
@@ -80,9 +85,15 @@ class TapRetailReports(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.
         redact.add(*secret_values(self.config_jsonschema, self._config))
-        schema_errors = super()._validate_config(raise_errors=False)
-        errors = [readable_schema_error(error, self.config_jsonschema) for error in schema_errors]
-        errors = [redact(error) for error in errors + self.config_problems(self._config)]
+        try:
+            super()._validate_config(raise_errors=True)
+            schema_errors: list[str] = []
+        except ConfigValidationError as exc:
+            schema_errors = [readable_schema_error(error, self.config_jsonschema) for error in exc.errors]
+        # A setting of the wrong type is named once, by the schema check.
+        wrong_type = {error.split(":", 1)[0] for error in schema_errors}
+        problems = [p for p in self.config_problems(self._config) if p.split(" ", 1)[0] not in wrong_type]
+        errors = [redact(error) for error in schema_errors + problems]
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
@@ -109,12 +120,15 @@ class TapRetailReports(Tap):
             if not classes:
                 self.logger.warning("%s is configured, but this version has no streams for it yet", vendor.key)
             streams += [stream_class(tap=self) for stream_class in classes]
-        if not streams:
-            self.logger.warning(
-                "No vendor is configured: set the credentials of at least one of %s",
-                ", ".join(vendor.key for vendor in VENDORS),
-            )
         return streams
+
+    def sync_all(self) -> None:
+        if not self.streams:
+            raise TapError(
+                "no vendor is configured: set the credentials of at least one of "
+                + ", ".join(vendor.key for vendor in VENDORS)
+            )
+        super().sync_all()
 
     @cached_property
     def active_vendors(self) -> list[Vendor]:
@@ -122,9 +136,17 @@ class TapRetailReports(Tap):
 
     @cached_property
     def end_date(self) -> dt.datetime:
-        """One end bound for the whole run, so every stream stops at the same moment."""
+        """One end bound for the whole run, so every stream stops at the same moment.
+
+        Never later than now: a bookmark past now would make the next run skip the days
+        between now and it.
+        """
+        now = dt.datetime.now(UTC).replace(microsecond=0)
         value = self.config.get("end_date")
-        return check_date("end_date", value)[1] if value else dt.datetime.now(UTC).replace(microsecond=0)
+        configured = check_date("end_date", value)[1] if value else None
+        if configured is not None and configured > now:
+            self.logger.warning("end_date %s is in the future: reading up to now (%s)", value, now.isoformat())
+        return min(configured, now) if configured is not None else now
 
     @cached_property
     def start_date(self) -> dt.datetime:

@@ -39,6 +39,8 @@ def with_(base: dict, **changes) -> dict:
         ({"retrend": {"organization_id": "o", "api_key": "k"}}, "retrend.store_nums is required"),
         ({"foxycart": {"client_id": "c", "client_secret": "s", "refresh_token": "r", "store_id": "12ab"}},
          "foxycart.store_id must be a string of digits"),
+        ({"distribu": {"base_url": "https://distribu.example", "requests_per_minute": 30}},
+         "distribu has settings (distribu.base_url, distribu.requests_per_minute) but no credentials: set distribu.api_key"),
     ],
 )
 def test_bad_value_is_named_in_one_line(changes, expected):
@@ -68,3 +70,16 @@ def test_a_wrongly_typed_secret_is_not_echoed():
     run = run_tap(config)
     assert run.returncode == 1
     assert VROOM_PASSWORD not in run.stderr
+
+
+def test_a_sync_with_no_vendor_configured_fails_clearly():
+    run = run_tap({"start_date": "2026-10-01"})
+    assert run.returncode == 1
+    assert "tap-retail-reports: error: no vendor is configured" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_discovery_validates_the_config_too():
+    run = run_tap(with_(GOOD, start_date="someday"), args=["--discover"])
+    assert run.returncode == 1
+    assert "start_date is not a date or date-time" in run.stderr

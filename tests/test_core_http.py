@@ -53,3 +53,10 @@ def test_retry_after_from_header_seconds_body_or_nothing():
 def test_retry_after_is_bounded():
     assert retry_after_seconds(response(429, {"Retry-After": "86400"})) == 300.0
     assert retry_after_seconds(response(429, {"Retry-After": "-3"})) == 0.0
+
+
+def test_a_malformed_retry_after_falls_back_to_the_body_or_to_our_own_waits():
+    assert retry_after_seconds(response(429, {"Retry-After": "soon"})) is None
+    assert retry_after_seconds(response(429, {"Retry-After": "soon"}, b'{"retryAfter": 4}')) == 4.0
+    http_date = retry_after_seconds(response(503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))
+    assert http_date == 0.0  # a date in the past: retry at once

@@ -65,9 +65,12 @@ def test_undeclared_fields_are_kept_in_extra_fields(orders_stream):
 
 
 def test_numeric_strings_become_exact_numbers_and_others_are_kept():
-    row = {"a": "12.50", "b": " 1,204.10 ", "c": "n/a", "d": "", "e": "NaN", "f": 3}
-    to_numbers(row, "abcdef")
-    assert row == {"a": decimal.Decimal("12.50"), "b": decimal.Decimal("1204.10"), "c": "n/a", "d": None, "e": "NaN", "f": 3}
+    row = {"a": "12.50", "b": " 1,204.10 ", "c": "n/a", "d": "", "e": "NaN", "f": 3, "g": "12,50"}
+    to_numbers(row, "abcdefg")
+    assert row == {
+        "a": decimal.Decimal("12.50"), "b": decimal.Decimal("1204.10"), "c": "n/a", "d": None, "e": "NaN", "f": 3,
+        "g": "12,50",  # a decimal comma is not a thousands separator: kept as sent, not read as 1250
+    }
 
 
 def test_row_hash_ignores_key_order_but_not_values():
@@ -93,3 +96,17 @@ def test_schema_coercion_types_loose_values_as_declared(orders_stream):
     assert row["placed_time"] == "2026-10-01T12:00:00+02:00"  # already ISO: untouched
     assert row["promotion_code"] == "1234"
     assert row["confirm_time"] == "soon"
+
+
+def test_distribu_parts_the_document_does_not_show_are_kept_with_every_row():
+    config = tap_config("http://127.0.0.1:9", vendors=("distribu",))
+    stream = TapRetailReports(config=config).streams["distribu_sales_daily"]
+    body = (
+        b'{"data": {"range": {}, "totals": {}, "daily": [{"date": "2026-04-01", "orderCount": 1, "revenue": 2}],'
+        b' "byStatus": [], "currency": "EUR"}}'
+    )
+    (row,) = stream.parse_response(answer(body))
+    assert row["_extra_fields"] == {"data.currency": "EUR"}
+    plain = body.replace(b', "currency": "EUR"', b"")
+    (row,) = stream.parse_response(answer(plain))
+    assert "_extra_fields" not in row

@@ -318,12 +318,26 @@ def test_a_period_the_vendor_has_not_finished_is_asked_again(fresh_sandbox: Runn
     first = run_tap(config).ok()
     assert keys_of(first, stream) == [(1, "daily", d) for d in days("2024-03-05", "2024-03-07")]
     assert partition_values(first.last_state, stream) == {(1, "daily"): "2024-03-08T00:00:00Z"}
-    assert "no report for store_num 1, daily period 2024-03-08" in first.stderr
+    assert "no report yet for store_num 1, daily period 2024-03-08" in first.stderr
 
     configure(fresh_sandbox, today="2024-03-11")
     second = run_tap(config, state=first.last_state).ok()
     assert keys_of(second, stream) == [(1, "daily", "2024-03-08"), (1, "daily", "2024-03-09")]
     assert partition_values(second.last_state, stream) == {(1, "daily"): "2024-03-10T00:00:00Z"}
+
+
+def test_a_report_missing_for_an_old_period_stops_the_run_instead_of_being_skipped(sandbox: RunningSandbox) -> None:
+    # A wrong base_url path answers 404 to everything: that is not "not ready yet".
+    config = config_for(sandbox, "2024-03-05", "2024-03-10", store_nums=[1], reports=["category_interest_trends"])
+    config["retrend"]["base_url"] += "x"
+    config["retrend"].pop("api_key")
+    config["retrend"]["session_token"] = "rts_some_session_token_value"
+    run = run_tap(config)
+    assert run.returncode == 1
+    assert "Retrend has no report for store_num 1, daily period 2024-03-05, which ended on 2024-03-06" in run.stderr
+    assert "check retrend.base_url and retrend.store_nums" in run.stderr
+    assert "Traceback" not in run.stderr and "rts_some_session_token_value" not in run.stderr
+    assert not run.states or not run.last_state["bookmarks"].get("retrend_category_interest_trends", {}).get("partitions")
 
 
 def test_refresh_current_period_reads_the_period_in_progress_without_bookmarking_it(fresh_sandbox: RunningSandbox) -> None:

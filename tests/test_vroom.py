@@ -111,11 +111,15 @@ def test_full_table_and_snapshot_streams(full_run):
     assert statuses and all(row["snapshot_at"] and row["site_id"] for row in statuses)
 
 
-def test_site_ids_are_passed_through_except_to_transactions(sandbox):
+def test_site_ids_restrict_every_stream(sandbox):
     run = run_tap(vroom_config(sandbox, site_ids=["1001"])).ok()
     assert {row["site_id"] for row in run.records["vroom_orders"]} == {"1001"}
-    # Transactions take no site_ids (the document lists only the two times): every site arrives.
-    assert len({row["site_id"] for row in run.records["vroom_transactions"]}) > 1
+    # Transactions take no site_ids (the document lists only the two times), so the tap
+    # filters them itself: another store's money does not reach a user who asked for one store.
+    transactions = run.records["vroom_transactions"]
+    assert transactions and {row["site_id"] for row in transactions} == {"1001"}
+    expected = [row for row in expected_rows("transactions") if row["site_id"] == "1001"]
+    assert keys(transactions, ("transaction_id",)) == keys(expected, ("transaction_id",))
 
 
 def test_bookmark_is_written_per_window_and_resume_uses_it(sandbox):
@@ -235,3 +239,14 @@ def test_a_vendor_that_stops_answering_is_timed_out_and_retried(fresh_sandbox, t
     assert stalls, "the sandbox should have stalled some answers"
     assert "ReadTimeout" in run.stderr and "retrying in" in run.stderr
     assert keys(run.records["vroom_orders"], ("order_id",)) == keys(expected_rows("orders", end="2026-10-04"), ("order_id",))
+
+
+def test_a_future_end_date_never_bookmarks_past_now(sandbox):
+    today = dt.datetime.now(dt.timezone.utc)
+    config = vroom_config(sandbox)
+    config.update(start_date=(today - dt.timedelta(days=2)).date().isoformat(), end_date="2099-01-01")
+    catalog = catalog_selecting(config, ["vroom_orders"])
+    run = run_tap(config, catalog=catalog).ok()
+    assert "end_date 2099-01-01 is in the future: reading up to now" in run.stderr
+    bookmark = parse_when(run.last_state["bookmarks"]["vroom_orders"]["replication_key_value"])
+    assert bookmark <= dt.datetime.now(dt.timezone.utc)

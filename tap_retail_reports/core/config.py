@@ -62,12 +62,15 @@ class Vendor:
         if vendor_config is None:
             return []
         present = {k for k in self.credential_keys() if _present(vendor_config.get(k))}
+        options = " or ".join(" and ".join(f"{self.key}.{k}" for k in keys) for keys in self.credential_sets)
         if not present:
-            return []  # not configured: inactive, which is fine
+            # Settings without credentials are most likely a secret that did not arrive
+            # (a mistyped environment variable): say so rather than skip the vendor quietly.
+            others = sorted(f"{self.key}.{k}" for k, v in vendor_config.items() if _present(v))
+            if others:
+                return [f"{self.key} has settings ({', '.join(others)}) but no credentials: set {options}"]
+            return []
         if not self.is_active(config):
-            options = " or ".join(
-                " and ".join(f"{self.key}.{k}" for k in keys) for keys in self.credential_sets
-            )
             missing = sorted(
                 {f"{self.key}.{k}" for keys in self.credential_sets for k in keys} - {f"{self.key}.{k}" for k in present}
             )

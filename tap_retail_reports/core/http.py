@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import email.utils
 import json
 import threading
@@ -73,9 +74,15 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
         try:
             return _bounded(float(header))
         except ValueError:
-            when = email.utils.parsedate_to_datetime(header) if header else None
-            if when is not None:
-                return _bounded(when.timestamp() - time.time())
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None  # neither seconds nor an HTTP date: fall back to the body, then our own waits
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.timezone.utc)
+            return _bounded(when.timestamp() - time.time())
     try:
         body = json.loads(response.content or b"null")
     except (ValueError, UnicodeDecodeError):

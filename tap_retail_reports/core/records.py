@@ -10,6 +10,7 @@ import typing as t
 
 from tap_retail_reports.core.windows import iso, parse_when
 
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 
 
@@ -21,7 +22,9 @@ def to_numbers(row: dict, fields: t.Iterable[str]) -> None:
     for name in fields:
         value = row.get(name)
         if isinstance(value, str):
-            text = value.strip().replace(",", "")
+            text = value.strip()
+            if _THOUSANDS.fullmatch(text):
+                text = text.replace(",", "")  # "1,204.10"; a decimal comma ("12,50") is left as sent
             if not text:
                 row[name] = None
                 continue

@@ -12,7 +12,7 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.http import describe_response
 from tap_retail_reports.core.redact import redact
-from tap_retail_reports.core.streams import ReportStream, WindowedStream
+from tap_retail_reports.core.streams import EXTRA_FIELDS, ReportStream, WindowedStream
 from tap_retail_reports.core.windows import UTC, Window, iso
 
 if t.TYPE_CHECKING:
@@ -20,6 +20,16 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 DEFAULT_REQUESTS_PER_MINUTE = 60  # the document's budget: 60 requests a minute per key
+
+
+# The parts of `data` the document shows; range and totals are request echoes and sums of rows.
+DOCUMENTED_DATA_PARTS = frozenset({"range", "totals", "daily", "byStatus", "rows", "groups"})
+
+
+def with_extra_fields(row: dict, extra: dict) -> dict:
+    if extra:
+        row[EXTRA_FIELDS] = {**(row.get(EXTRA_FIELDS) or {}), **extra}
+    return row
 
 
 class DistribuStream(ReportStream):
@@ -56,7 +66,23 @@ class DistribuStream(ReportStream):
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
             # Without `data` there are no rows; passing it as an empty report would move the bookmark over them.
             raise FatalAPIError(redact(f"{self.name}: {describe_response(response)} returned no `data` object"))
-        yield from extract_jsonpath(self.records_jsonpath, input=body)
+        unread = self.unread_parts(body["data"])
+        for row in extract_jsonpath(self.records_jsonpath, input=body):
+            yield with_extra_fields(row, unread) if unread else row
+
+    def unread_parts(self, data: dict) -> dict:
+        """Parts of `data` the documented shape does not have, so that no field is dropped:
+        they travel with every row, in `_extra_fields`, under `data.<name>`."""
+        unread = {f"data.{key}": value for key, value in data.items() if key not in DOCUMENTED_DATA_PARTS}
+        if unread and not self._warned_unread:
+            self._warned_unread = True
+            self.logger.warning(
+                "%s: Distribu sent parts this tap does not read (%s); they are kept in _extra_fields",
+                self.name, ", ".join(sorted(unread)),
+            )
+        return unread
+
+    _warned_unread = False
 
 
 class DistribuRangeStream(DistribuStream, WindowedStream):
@@ -107,6 +133,7 @@ class DistribuSnapshotStream(DistribuStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         snapshot = self.snapshot(context)
+        unread = self.unread_parts(snapshot["data"])
         for row in snapshot["data"].get(self.part) or []:
             # A copy: post_process edits rows in place, and the cached snapshot is shared.
-            yield {**row, "snapshot_date": snapshot["snapshot_date"]}
+            yield with_extra_fields({**row, "snapshot_date": snapshot["snapshot_date"]}, unread)

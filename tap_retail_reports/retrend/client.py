@@ -14,6 +14,7 @@ bookmark after each finished period.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import threading
@@ -29,12 +30,19 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_retail_reports.core.http import describe_response
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.streams import WindowedStream
-from tap_retail_reports.core.windows import UTC, iso, parse_when, periods, resume_from
+from tap_retail_reports.core.windows import UTC, iso, next_period_start, parse_when, periods, resume_from
 
 if t.TYPE_CHECKING:
     import logging
 
     from singer_sdk.helpers.types import Context
+
+# Responses kept for the run (a few KB each). Repeats come close together (a period asked
+# by general and, in the same run, again), so the most recent ones are the ones to keep.
+RESPONSE_CACHE_SIZE = 512
+
+# A period that ended this recently may still be in the making at the vendor (a 404).
+NOT_READY_GRACE_DAYS = 2
 
 # Renew this long before the vendor's expiry (at most a fifth of the token's life),
 # so that a token never runs out between the check and the vendor reading it.
@@ -324,16 +332,30 @@ class RetrendStream(WindowedStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         if response.status_code == 404:
-            asked = json.loads(response.request.body or b"{}")
-            self.logger.warning(
-                "%s; no report for store_num %s, %s period %s: asked again next run unless a later period has one",
-                self.error_line(response), asked.get("store_num"), asked.get("duration"), asked.get("start_date"),
-            )
+            self.not_ready(response)
             return
         rows = list(report_rows(self.response_json(response)))
         if not rows:
             self.logger.warning("%s: %s returned no report object", self.name, describe_response(response))
         yield from rows
+
+    def not_ready(self, response: requests.Response) -> None:
+        """A 404 for a period: "not ready yet" if the period ended lately, an error otherwise.
+
+        The document does not describe a 404. A vendor may not have finished a period that
+        ended a day or two ago (a store in a timezone behind UTC); a report missing for an
+        older period is more likely a wrong base_url or store, and skipping it would lose it.
+        """
+        asked = json.loads(response.request.body or b"{}")
+        start = dt.date.fromisoformat(str(asked.get("start_date")))
+        ended = dt.datetime.combine(next_period_start(start, asked["duration"]), dt.time(), UTC)
+        what = f"store_num {asked.get('store_num')}, {asked.get('duration')} period {start}"
+        if ended < self.end_date - dt.timedelta(days=NOT_READY_GRACE_DAYS):
+            raise FatalAPIError(
+                f"{self.error_line(response)}: Retrend has no report for {what}, which ended on "
+                f"{ended.date()} (check retrend.base_url and retrend.store_nums, or start later with start_date)"
+            )
+        self.logger.warning("%s; no report yet for %s: asked again next run", self.error_line(response), what)
 
     def periods_to_read(self, context: Context) -> t.Iterator[tuple[dt.date, dt.date, bool]]:
         """(start, end exclusive, completed) of each period this run reads for a partition."""
@@ -354,21 +376,24 @@ class RetrendStream(WindowedStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         assert context is not None, "Retrend streams run per partition"
         store, duration = context["store_num"], context["duration"]
+        settled = True  # every period so far had its report
         for start, end, completed in self.periods_to_read(context):
             rows = self.fetch(store, duration, start, "general" if completed else "run-now")
             for row in rows:
                 yield self.stamp(row, store, duration, start, completed=completed)
-            # A period without a report (404) is not bookmarked: if no later period has one,
-            # the next run asks again, since the vendor may not have finished it yet.
-            if completed and rows:
+            # The bookmark never passes a period without a report (not ready yet): the next
+            # run starts there again, whatever later periods brought.
+            settled = settled and bool(rows)
+            if completed and settled:
                 self.checkpoint(context, dt.datetime.combine(end, dt.time(), UTC))
 
     def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:
         """The report rows for one period, from the run's cache when this run has asked already."""
         key = (store, self.report, duration, start.isoformat())
-        cache = self._tap.shared("retrend.responses", dict)  # type: ignore[attr-defined]
+        cache: collections.OrderedDict = self._tap.shared("retrend.responses", collections.OrderedDict)  # type: ignore[attr-defined]
         if key in cache:
             self.logger.debug("%s: %s from this run's cache", self.name, key)
+            cache.move_to_end(key)
             return json.loads(cache[key])
         rows = list(
             self.request_records(
@@ -376,6 +401,8 @@ class RetrendStream(WindowedStream):
             )
         )
         cache[key] = json.dumps(rows)  # a snapshot: the rows below are changed on their way out
+        if len(cache) > RESPONSE_CACHE_SIZE:  # bounded: a multi-year backfill must not grow memory
+            cache.popitem(last=False)
         return rows
 
     def stamp(self, row: dict, store: int, duration: str, start: dt.date, *, completed: bool) -> dict:

@@ -16,7 +16,7 @@ from tap_retail_reports.core.windows import iso
 from tap_retail_reports.vroom.client import VroomStream, VroomWindowedStream
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 Money = th.NumberType  # Vroom's "Decimal": sent as numbers, sometimes as strings; typed as numbers
 When = th.DateTimeType
@@ -106,6 +106,13 @@ class TransactionsStream(VroomWindowedStream):
     primary_keys = ("transaction_id",)
     replication_key = "time"
     sends_site_ids = False  # the endpoint documents only from_time and to_time, both required
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        """Vroom cannot filter transactions by store, so vroom.site_ids is applied here."""
+        site_ids = self.vendor_config.get("site_ids")
+        if site_ids and row.get("site_id") not in site_ids:
+            return None
+        return super().post_process(row, context)
     schema = th.PropertiesList(
         th.Property("site_id", th.StringType),
         th.Property("amount", Money),

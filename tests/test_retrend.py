@@ -318,7 +318,7 @@ def test_a_period_the_vendor_has_not_finished_is_asked_again(fresh_sandbox: Runn
     first = run_tap(config).ok()
     assert keys_of(first, stream) == [(1, "daily", d) for d in days("2024-03-05", "2024-03-07")]
     assert partition_values(first.last_state, stream) == {(1, "daily"): "2024-03-08T00:00:00Z"}
-    assert "no report yet for store_num 1, daily period 2024-03-08" in first.stderr
+    assert "no report for store_num 1, daily period 2024-03-08" in first.stderr
 
     configure(fresh_sandbox, today="2024-03-11")
     second = run_tap(config, state=first.last_state).ok()
@@ -326,7 +326,7 @@ def test_a_period_the_vendor_has_not_finished_is_asked_again(fresh_sandbox: Runn
     assert partition_values(second.last_state, stream) == {(1, "daily"): "2024-03-10T00:00:00Z"}
 
 
-def test_a_report_missing_for_an_old_period_stops_the_run_instead_of_being_skipped(sandbox: RunningSandbox) -> None:
+def test_reports_missing_for_every_old_period_stop_the_run_instead_of_being_skipped(sandbox: RunningSandbox) -> None:
     # A wrong base_url path answers 404 to everything: that is not "not ready yet".
     config = config_for(sandbox, "2024-03-05", "2024-03-10", store_nums=[1], reports=["category_interest_trends"])
     config["retrend"]["base_url"] += "x"
@@ -334,10 +334,20 @@ def test_a_report_missing_for_an_old_period_stops_the_run_instead_of_being_skipp
     config["retrend"]["session_token"] = "rts_some_session_token_value"
     run = run_tap(config)
     assert run.returncode == 1
-    assert "Retrend has no report for store_num 1, daily period 2024-03-05, which ended on 2024-03-06" in run.stderr
+    assert "Retrend has no report for any of the 2 daily period(s) of store_num 1 from 2024-03-05 to 2024-03-06" in run.stderr
     assert "check retrend.base_url and retrend.store_nums" in run.stderr
     assert "Traceback" not in run.stderr and "rts_some_session_token_value" not in run.stderr
     assert not run.states or not run.last_state["bookmarks"].get("retrend_category_interest_trends", {}).get("partitions")
+
+
+def test_an_old_period_without_a_report_is_passed_with_a_warning(fresh_sandbox: RunningSandbox) -> None:
+    configure(fresh_sandbox, missing_periods=["2024-03-06"])
+    config = config_for(fresh_sandbox, "2024-03-05", "2024-03-10", store_nums=[1], reports=["category_interest_trends"])
+    run = run_tap(config).ok()
+    stream = "retrend_category_interest_trends"
+    assert keys_of(run, stream) == [(1, "daily", d) for d in ("2024-03-05", "2024-03-07", "2024-03-08", "2024-03-09")]
+    assert "no report for 1 past period(s) (2024-03-06)" in run.stderr
+    assert partition_values(run.last_state, stream) == {(1, "daily"): "2024-03-10T00:00:00Z"}
 
 
 def test_refresh_current_period_reads_the_period_in_progress_without_bookmarking_it(fresh_sandbox: RunningSandbox) -> None:

@@ -41,7 +41,8 @@ if t.TYPE_CHECKING:
 # by general and, in the same run, again), so the most recent ones are the ones to keep.
 RESPONSE_CACHE_SIZE = 512
 
-# A period that ended this recently may still be in the making at the vendor (a 404).
+# A period that ended this recently may still be in the making at the vendor (a 404);
+# one that ended earlier and has no report will not get one.
 NOT_READY_GRACE_DAYS = 2
 
 # Renew this long before the vendor's expiry (at most a fifth of the token's life),
@@ -340,22 +341,17 @@ class RetrendStream(WindowedStream):
         yield from rows
 
     def not_ready(self, response: requests.Response) -> None:
-        """A 404 for a period: "not ready yet" if the period ended lately, an error otherwise.
-
-        The document does not describe a 404. A vendor may not have finished a period that
-        ended a day or two ago (a store in a timezone behind UTC); a report missing for an
-        older period is more likely a wrong base_url or store, and skipping it would lose it.
-        """
+        """A 404 for a period: logged here; what it means is decided per partition in get_records."""
         asked = json.loads(response.request.body or b"{}")
-        start = dt.date.fromisoformat(str(asked.get("start_date")))
-        ended = dt.datetime.combine(next_period_start(start, asked["duration"]), dt.time(), UTC)
-        what = f"store_num {asked.get('store_num')}, {asked.get('duration')} period {start}"
-        if ended < self.end_date - dt.timedelta(days=NOT_READY_GRACE_DAYS):
-            raise FatalAPIError(
-                f"{self.error_line(response)}: Retrend has no report for {what}, which ended on "
-                f"{ended.date()} (check retrend.base_url and retrend.store_nums, or start later with start_date)"
-            )
-        self.logger.warning("%s; no report yet for %s: asked again next run", self.error_line(response), what)
+        self.logger.warning(
+            "%s; no report for store_num %s, %s period %s",
+            self.error_line(response), asked.get("store_num"), asked.get("duration"), asked.get("start_date"),
+        )
+
+    def is_settled(self, period_end: dt.date) -> bool:
+        """Whether a period ended long enough ago that a missing report will not come later."""
+        ended = dt.datetime.combine(period_end, dt.time(), UTC)
+        return ended < self.end_date - dt.timedelta(days=NOT_READY_GRACE_DAYS)
 
     def periods_to_read(self, context: Context) -> t.Iterator[tuple[dt.date, dt.date, bool]]:
         """(start, end exclusive, completed) of each period this run reads for a partition."""
@@ -376,16 +372,37 @@ class RetrendStream(WindowedStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         assert context is not None, "Retrend streams run per partition"
         store, duration = context["store_num"], context["duration"]
-        settled = True  # every period so far had its report
+        # The document does not describe a 404 ("no report"). For a period that ended lately it
+        # may mean "not ready yet" (a store in a timezone behind UTC): the bookmark stops before
+        # it so the next run asks again. For an older period there is nothing to wait for, but
+        # the bookmark passes it only once a report has been found: when every period 404s
+        # (a wrong base_url path, an unknown store) the run stops and nothing is skipped.
+        waiting = False  # a period not ready yet: no bookmark past it
+        found = False
+        missing: list[dt.date] = []
         for start, end, completed in self.periods_to_read(context):
             rows = self.fetch(store, duration, start, "general" if completed else "run-now")
             for row in rows:
                 yield self.stamp(row, store, duration, start, completed=completed)
-            # The bookmark never passes a period without a report (not ready yet): the next
-            # run starts there again, whatever later periods brought.
-            settled = settled and bool(rows)
-            if completed and settled:
+            if rows:
+                found = True
+            elif completed and self.is_settled(end):
+                missing.append(start)
+            else:
+                waiting = True
+            if completed and found and not waiting:
                 self.checkpoint(context, dt.datetime.combine(end, dt.time(), UTC))
+        if missing and not found:
+            raise FatalAPIError(
+                f"{self.name}: Retrend has no report for any of the {len(missing)} {duration} period(s) of "
+                f"store_num {store} from {missing[0]} to {missing[-1]} (check retrend.base_url and "
+                "retrend.store_nums, or start later with start_date)"
+            )
+        if missing:
+            self.logger.warning(
+                "%s store_num %s, %s: no report for %d past period(s) (%s): Retrend has none to give",
+                self.name, store, duration, len(missing), ", ".join(map(str, missing[:10])),
+            )
 
     def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:
         """The report rows for one period, from the run's cache when this run has asked already."""

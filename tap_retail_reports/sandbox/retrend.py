@@ -120,13 +120,14 @@ class App(VendorApp):
         self.refuse_sessions = False
         self.calls: dict[tuple, list[int]] = {}  # (endpoint, store, report, duration, start) -> statuses
         self.kiosk_seen: list[dict[str, str]] = []
+        self.missing_periods: set[str] = set()  # period starts with no report at all (404)
 
     # -- test knobs -------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
         unknown = set(settings) - {
             "token_lifetime_seconds", "latency_seconds", "revoke_tokens", "refuse_sessions", "wrap_reports",
-            "today", "reset_calls",
+            "today", "reset_calls", "missing_periods",
         }
         if unknown:
             raise ValueError(f"unknown retrend setting(s): {', '.join(sorted(unknown))}")
@@ -139,6 +140,8 @@ class App(VendorApp):
                 self.wrap_reports = bool(settings["wrap_reports"])
             if "today" in settings:
                 self.today = dt.date.fromisoformat(settings["today"]) if settings["today"] else None
+            if "missing_periods" in settings:
+                self.missing_periods = set(settings["missing_periods"] or ())
             if "refuse_sessions" in settings:
                 self.refuse_sessions = bool(settings["refuse_sessions"])
             if settings.get("revoke_tokens"):
@@ -256,6 +259,8 @@ class App(VendorApp):
                  f"{period_end(start, duration)}; use run-now for a partial report"},
                 404,
             )
+        if start.isoformat() in self.missing_periods:
+            return Response.json({"error": f"no report for the {duration} period starting {start}"}, 404)
         created = dt.datetime.now(dt.timezone.utc) if endpoint == "run-now" else None
         payload = self.report(store, report, duration, start, created_at=created)
         return Response.json({"report": payload} if self.wrap_reports else payload)

@@ -17,6 +17,7 @@ import typing as t
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.http import (
     LimitedSession,
@@ -37,6 +38,13 @@ EXTRA_FIELDS_SCHEMA = {
     "additionalProperties": True,
     "description": "Fields the vendor returned that this tap's schema does not declare.",
 }
+
+
+def add_extra_fields(row: dict, extra: dict) -> dict:
+    """Put fields the schema does not declare into the row's `_extra_fields`, beside any already there."""
+    if extra:
+        row[EXTRA_FIELDS] = {**(row.get(EXTRA_FIELDS) or {}), **extra}
+    return row
 
 
 class ReportStream(RESTStream):
@@ -169,6 +177,10 @@ class ReportStream(RESTStream):
 
     # -- records --------------------------------------------------------------
 
+    def unreadable(self, response: requests.Response, problem: str) -> FatalAPIError:
+        """The error for an answer the tap cannot read: one line, stream and call first."""
+        return FatalAPIError(redact(f"{self.name}: {describe_response(response)} {problem}"))
+
     def response_json(self, response: requests.Response) -> t.Any:
         try:
             return response.json()
@@ -178,13 +190,9 @@ class ReportStream(RESTStream):
             return json.loads(response.content.decode("utf-8-sig"))
         except ValueError as exc:
             kind = response.headers.get("Content-Type", "no content type")
-            raise FatalAPIError(
-                redact(f"{self.name}: {describe_response(response)} returned a body that is not JSON ({kind})")
-            ) from exc
+            raise self.unreadable(response, f"returned a body that is not JSON ({kind})") from exc
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        from singer_sdk.helpers.jsonpath import extract_jsonpath
-
         yield from extract_jsonpath(self.records_jsonpath, input=self.response_json(response))
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
@@ -192,10 +200,7 @@ class ReportStream(RESTStream):
         self._coerce(row)
         unknown = row.keys() - self._declared_fields
         if unknown:
-            extras = row.get(EXTRA_FIELDS) or {}
-            for key in unknown:
-                extras[key] = row.pop(key)
-            row[EXTRA_FIELDS] = extras
+            add_extra_fields(row, {key: row.pop(key) for key in unknown})
         return row
 
     def get_new_paginator(self) -> None:

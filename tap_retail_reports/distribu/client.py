@@ -7,12 +7,9 @@ import typing as t
 from functools import cached_property
 
 from singer_sdk.authenticators import BearerTokenAuthenticator
-from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
-from tap_retail_reports.core.http import describe_response
-from tap_retail_reports.core.redact import redact
-from tap_retail_reports.core.streams import EXTRA_FIELDS, ReportStream, WindowedStream
+from tap_retail_reports.core.streams import ReportStream, WindowedStream, add_extra_fields
 from tap_retail_reports.core.windows import UTC, Window, iso
 
 if t.TYPE_CHECKING:
@@ -24,12 +21,6 @@ DEFAULT_REQUESTS_PER_MINUTE = 60  # the document's budget: 60 requests a minute 
 
 # The parts of `data` the document shows; range and totals are request echoes and sums of rows.
 DOCUMENTED_DATA_PARTS = frozenset({"range", "totals", "daily", "byStatus", "rows", "groups"})
-
-
-def with_extra_fields(row: dict, extra: dict) -> dict:
-    if extra:
-        row[EXTRA_FIELDS] = {**(row.get(EXTRA_FIELDS) or {}), **extra}
-    return row
 
 
 class DistribuStream(ReportStream):
@@ -65,10 +56,10 @@ class DistribuStream(ReportStream):
         body = self.response_json(response)
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
             # Without `data` there are no rows; passing it as an empty report would move the bookmark over them.
-            raise FatalAPIError(redact(f"{self.name}: {describe_response(response)} returned no `data` object"))
+            raise self.unreadable(response, "returned no `data` object")
         unread = self.unread_parts(body["data"])
         for row in extract_jsonpath(self.records_jsonpath, input=body):
-            yield with_extra_fields(row, unread) if unread else row
+            yield add_extra_fields(row, unread)
 
     def unread_parts(self, data: dict) -> dict:
         """Parts of `data` the documented shape does not have, so that no field is dropped:
@@ -136,4 +127,4 @@ class DistribuSnapshotStream(DistribuStream):
         unread = self.unread_parts(snapshot["data"])
         for row in snapshot["data"].get(self.part) or []:
             # A copy: post_process edits rows in place, and the cached snapshot is shared.
-            yield with_extra_fields({**row, "snapshot_date": snapshot["snapshot_date"]}, unread)
+            yield add_extra_fields({**row, "snapshot_date": snapshot["snapshot_date"]}, unread)

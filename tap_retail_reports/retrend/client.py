@@ -30,7 +30,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_retail_reports.core.http import describe_response
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.streams import WindowedStream
-from tap_retail_reports.core.windows import UTC, iso, next_period_start, parse_when, periods, resume_from
+from tap_retail_reports.core.windows import UTC, iso, parse_when, periods, resume_from
 
 if t.TYPE_CHECKING:
     import logging
@@ -280,7 +280,7 @@ class RetrendStream(WindowedStream):
         body = self.response_json(response)
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token.strip():
-            raise FatalAPIError(f"{self.name}: {describe_response(response)} returned no token")
+            raise self.unreadable(response, "returned no token")
         redact.add(token)  # before anything could log it
         expires = expiry_epoch(body.get("expires"), time.time())
         if expires is None:
@@ -333,14 +333,14 @@ class RetrendStream(WindowedStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         if response.status_code == 404:
-            self.not_ready(response)
+            self.log_missing_report(response)
             return
         rows = list(report_rows(self.response_json(response)))
         if not rows:
             self.logger.warning("%s: %s returned no report object", self.name, describe_response(response))
         yield from rows
 
-    def not_ready(self, response: requests.Response) -> None:
+    def log_missing_report(self, response: requests.Response) -> None:
         """A 404 for a period: logged here; what it means is decided per partition in get_records."""
         asked = json.loads(response.request.body or b"{}")
         self.logger.warning(

@@ -7,9 +7,7 @@ from functools import cached_property
 
 import requests
 from singer_sdk.authenticators import BasicAuthenticator
-from singer_sdk.exceptions import FatalAPIError
 
-from tap_retail_reports.core.http import describe_response
 from tap_retail_reports.core.streams import ReportStream, WindowedStream
 from tap_retail_reports.core.windows import iso
 
@@ -45,18 +43,15 @@ class VroomStream(ReportStream):
         if isinstance(body, dict):
             lists = [value for key, value in body.items() if isinstance(value, list) and key in ("data", "results", "items")]
             if len(lists) != 1:
-                raise FatalAPIError(
-                    f"{self.name}: {describe_response(response)} answered an object with keys "
-                    f"{sorted(body)[:10]}, not the documented array"
-                )
+                raise self.unreadable(response, f"answered an object with keys {sorted(body)[:10]}, not the documented array")
             body = lists[0]
         if not isinstance(body, list):
-            raise FatalAPIError(f"{self.name}: {describe_response(response)} answered {type(body).__name__}, not an array")
+            raise self.unreadable(response, f"answered {type(body).__name__}, not an array")
         for row in body:
             if isinstance(row, dict):
                 yield row
             else:
-                raise FatalAPIError(f"{self.name}: {describe_response(response)} has a non-object row: {str(row)[:80]!r}")
+                raise self.unreadable(response, f"has a non-object row: {str(row)[:80]!r}")
 
     def request_body(self, context: Context | None) -> dict:
         body: dict[str, t.Any] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import typing as t
+from functools import cached_property
 
 from singer_sdk import typing as th
 
@@ -109,10 +110,13 @@ class TransactionsStream(VroomWindowedStream):
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Vroom cannot filter transactions by store, so vroom.site_ids is applied here."""
-        site_ids = self.vendor_config.get("site_ids")
-        if site_ids and row.get("site_id") not in site_ids:
+        if self.wanted_sites and row.get("site_id") not in self.wanted_sites:
             return None
         return super().post_process(row, context)
+
+    @cached_property
+    def wanted_sites(self) -> frozenset[str]:
+        return frozenset(self.vendor_config.get("site_ids") or ())
     schema = th.PropertiesList(
         th.Property("site_id", th.StringType),
         th.Property("amount", Money),

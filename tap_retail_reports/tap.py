@@ -14,6 +14,8 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
+from tap_retail_reports.core.async_jobs import Downloader, JobRecord, JobSpec
+from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.config import (
     Vendor,
     check_date,
@@ -23,6 +25,7 @@ from tap_retail_reports.core.config import (
 )
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact
+from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
 from tap_retail_reports.flipkart import VENDOR as FLIPKART
@@ -128,7 +131,44 @@ class TapRetailReports(Tap):
                 "no vendor is configured: set the credentials of at least one of "
                 + ", ".join(vendor.key for vendor in VENDORS)
             )
-        super().sync_all()
+        self.job_scheduler = JobScheduler(int(self.config.get("max_concurrent_jobs") or 8), self.logger)
+        try:
+            self.plan_report_jobs()
+            super().sync_all()
+        finally:
+            self.job_scheduler.shutdown()
+        if self.failures:
+            lines = "; ".join(f"{stream}: {reason}" for stream, reason in self.failures)
+            raise TapError(f"{len(self.failures)} failure(s): {lines}")
+
+    def plan_report_jobs(self) -> None:
+        """Submit the jobs of every selected asynchronous stream before the first stream syncs,
+        so that reports of every type are made at the vendors at once (see core/scheduler.py)."""
+        timeout = 60.0 * int(self.config.get("job_timeout_minutes") or 120)
+        downloader = Downloader(user_agent=self.config.get("user_agent") or f"{self.name}")
+        total = 0
+        for stream in self.streams.values():
+            if isinstance(stream, AsyncReportStream) and stream.selected:
+                runner = stream.runner(stream.repository(), downloader, timeout, self.job_scheduler.created)
+                total += stream.plan(self.job_scheduler, runner)
+        if total:
+            self.logger.info("%d report job(s) planned, at most %d in flight at once",
+                             total, self.job_scheduler.max_in_flight)
+
+    def apply_job_event(self, spec: JobSpec, record: JobRecord | None) -> None:
+        """Main thread: a worker created a job; its stream puts it in STATE at once."""
+        stream = self.streams[spec.stream]
+        assert isinstance(stream, AsyncReportStream)
+        stream.remember_job(spec, record)
+
+    def record_failure(self, stream: str, reason: str) -> None:
+        """A part of a stream failed for good while the rest went on: reported at the end, exit 1."""
+        self.logger.error("%s", redact(reason))
+        self.failures.append((stream, redact(reason)))
+
+    @cached_property
+    def failures(self) -> list[tuple[str, str]]:
+        return []
 
     @cached_property
     def active_vendors(self) -> list[Vendor]:

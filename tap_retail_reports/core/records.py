@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import hashlib
 import json
 import re
 import typing as t
 
-from tap_retail_reports.core.windows import iso, parse_when
+import pendulum
+
+from tap_retail_reports.core.windows import UTC, iso
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
@@ -36,30 +39,71 @@ def to_numbers(row: dict, fields: t.Iterable[str]) -> None:
                 row[name] = number
 
 
-def to_iso_datetimes(row: dict, fields: t.Iterable[str]) -> None:
+def to_iso_datetimes(row: dict, fields: t.Iterable[str], zone: dt.tzinfo = UTC) -> None:
     """Rewrite date-times that are not ISO-8601 with an offset ("2026-10-01 12:00:00") as ISO UTC.
 
-    Values already in that form (almost all) are left untouched and cost one regex match;
+    A time without an offset is read in `zone` (the vendor's), never silently as UTC.
+    Values already in ISO form with an offset (almost all) cost one regex match;
     values that are not dates at all are left as sent.
     """
     for name in fields:
         value = row.get(name)
         if isinstance(value, str) and value and not _ISO_DATETIME.fullmatch(value):
+            text = value.strip()
+            if not text:
+                row[name] = None
+                continue
             try:
-                row[name] = iso(parse_when(value))
+                moment = dt.datetime.fromisoformat(text)  # fast for "YYYY-MM-DD HH:MM:SS"
             except ValueError:
-                pass
+                try:
+                    moment = pendulum.parse(text, tz=None)  # type: ignore[assignment]
+                except (ValueError, pendulum.parsing.exceptions.ParserError):
+                    continue
+                if not isinstance(moment, dt.datetime):
+                    if not isinstance(moment, dt.date):
+                        continue
+                    moment = dt.datetime(moment.year, moment.month, moment.day)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+            row[name] = iso(moment)
+
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def to_booleans(row: dict, fields: t.Iterable[str]) -> None:
+    """"true"/"false", "1"/"0", "yes"/"no" as booleans: the SDK would read any non-empty string as true."""
+    for name in fields:
+        value = row.get(name)
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE:
+                row[name] = True
+            elif text in _FALSE:
+                row[name] = False
+            elif not text:
+                row[name] = None
+        elif isinstance(value, int) and value in (0, 1) and not isinstance(value, bool):
+            row[name] = bool(value)
 
 
 class SchemaCoercion:
-    """Numbers and date-times as the stream's schema declares them, whatever the vendor sent.
+    """Numbers, booleans and date-times as the stream's schema declares them, whatever the vendor sent.
 
-    Only top-level fields typed purely as numbers, or as date-times, are touched.
+    Only top-level fields typed purely as numbers, booleans or date-times are touched.
+    A value that still does not fit its type afterwards ("N/A" for a total) would make
+    the record break its own SCHEMA, and a validating target reject the load: it is
+    moved to `_extra_fields` under its own name and the column is left null, so it is
+    neither lost nor invalid.
     """
 
-    def __init__(self, schema: dict) -> None:
+    def __init__(self, schema: dict, zone: dt.tzinfo = UTC) -> None:
+        self.zone = zone
         self.number_fields: list[str] = []
         self.integer_fields: list[str] = []
+        self.boolean_fields: list[str] = []
         self.datetime_fields: list[str] = []
         for name, prop in (schema.get("properties") or {}).items():
             types = prop.get("type") or []
@@ -68,16 +112,39 @@ class SchemaCoercion:
                 self.number_fields.append(name)
                 if "number" not in types:
                     self.integer_fields.append(name)
+            elif "boolean" in types and "string" not in types:
+                self.boolean_fields.append(name)
             elif prop.get("format") == "date-time":
                 self.datetime_fields.append(name)
 
     def __call__(self, row: dict) -> None:
+        misfits: dict[str, t.Any] | None = None
         to_numbers(row, self.number_fields)
-        for name in self.integer_fields:
+        for name in self.number_fields:
             value = row.get(name)
-            if isinstance(value, decimal.Decimal) and value == value.to_integral_value():
-                row[name] = int(value)
-        to_iso_datetimes(row, self.datetime_fields)
+            if isinstance(value, decimal.Decimal):
+                if name in self.integer_fields:
+                    if value == value.to_integral_value():
+                        row[name] = int(value)
+                    else:
+                        misfits = _set_aside(row, name, misfits)
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                misfits = _set_aside(row, name, misfits)
+        if self.boolean_fields:
+            to_booleans(row, self.boolean_fields)
+            for name in self.boolean_fields:
+                if row.get(name) is not None and not isinstance(row[name], bool):
+                    misfits = _set_aside(row, name, misfits)
+        to_iso_datetimes(row, self.datetime_fields, self.zone)
+        if misfits:
+            row["_extra_fields"] = {**(row.get("_extra_fields") or {}), **misfits}
+
+
+def _set_aside(row: dict, name: str, misfits: dict | None) -> dict:
+    misfits = misfits if misfits is not None else {}
+    misfits[name] = row[name]
+    row[name] = None
+    return misfits
 
 
 def row_hash(row: dict) -> str:

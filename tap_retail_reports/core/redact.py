@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from urllib.parse import parse_qsl, urlsplit
 
 MASK = "***"
 
@@ -34,6 +35,11 @@ class Redactor:
             for value in values:
                 if isinstance(value, str) and len(value) >= 4:
                     self._secrets.add(value)
+
+    def add_link(self, url: str) -> None:
+        """Register a signed link as it arrives: the whole URL, its query and each query value."""
+        query = urlsplit(url).query
+        self.add(url, query, *(value for _, value in parse_qsl(query, keep_blank_values=True)))
 
     def __call__(self, text: str) -> str:
         if not text:

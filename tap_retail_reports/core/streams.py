@@ -19,6 +19,7 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
+from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected
 from tap_retail_reports.core.http import (
     LimitedSession,
     RateLimiter,
@@ -115,7 +116,48 @@ class ReportStream(RESTStream):
             self._requests_session = LimitedSession(limiter)
         return self._requests_session
 
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        authenticated: bool = True,
+        context: Context | None = None,
+        **request: t.Any,
+    ) -> requests.Response:
+        """One request to the vendor's API, by path or absolute URL (a HAL href, a job link),
+        with the stream's authenticator, headers, retries, rate limit and metrics.
+
+        `authenticated=False` is for the token call itself: no token, and a 401 means the
+        configured credentials.
+        """
+        if not url.startswith(("http://", "https://")):
+            url = f"{self.url_base}{url}"
+        headers = {**self.http_headers, **request.pop("headers", {})}
+        if authenticated:
+            prepared = self.build_prepared_request(method=method, url=url, headers=headers, **request)
+            return self.request_decorator(self._request)(prepared, context)
+        prepared = requests.Request(method, url, headers=headers, **request).prepare()
+        return self.request_decorator(self._send_unauthenticated)(prepared)
+
+    def _send_unauthenticated(self, request: requests.PreparedRequest) -> requests.Response:
+        response = self.requests_session.send(request, timeout=self.timeout)
+        ReportStream.validate_response(self, response)  # no token to renew: a 401 is the credentials
+        return response
+
     def validate_response(self, response: requests.Response) -> None:
+        auth = self.authenticator
+        token = auth.token_of(response.request) if isinstance(auth, TokenAuthenticator) else None
+        if token is not None and response.status_code == 401:
+            if auth.token.rejected(token):
+                self.logger.warning("%s: token refused (HTTP 401); retrying with a new one", self.name)
+                raise TokenRejected(self.error_line(response), response)
+            raise FatalAPIError(self.error_line(response))
+        ReportStream.check_status(self, response)
+        if token is not None:
+            auth.token.accepted(token)
+
+    def check_status(self, response: requests.Response) -> None:
         status = response.status_code
         if status in self.extra_retry_statuses or status >= 500:
             raise RetriableAPIError(self.error_line(response), response)
@@ -154,6 +196,9 @@ class ReportStream(RESTStream):
             error = yield  # backoff primes the generator, then sends each exception
             attempt = 0
             while True:
+                if isinstance(error, TokenRejected):  # a new token is ready: no reason to wait
+                    error = yield 0.0
+                    continue
                 hinted = retry_after_seconds(getattr(error, "response", None))
                 delay = hinted if hinted is not None else min(self.backoff_factor * 2**attempt, 60.0)
                 attempt += 1
@@ -278,6 +323,11 @@ class WindowedStream(ReportStream):
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = iso(done_until)
         self.state_manager.finalize_state(state)
+        self.write_state_now()
+
+    def write_state_now(self) -> None:
+        """Write STATE even when no record came since the last one (the SDK skips it then)."""
+        self.state_manager.is_flushed = False
         self._write_state_message()
 
     def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:

@@ -135,3 +135,30 @@ def periods(
             return
         yield cursor, following, True
         cursor = following
+
+
+def local_day_windows(start: dt.datetime, end: dt.datetime, days: int, zone: dt.tzinfo) -> t.Iterator[Window]:
+    """Windows of `days` local calendar days in `zone`, aligned on its midnights, the last cut at `end`.
+
+    Built from local dates, so a day of 23 or 25 hours (a DST change) is still one
+    day; bounds are returned in UTC.
+    """
+    if days < 1:
+        raise ValueError("a window is at least one day")
+    day = start.astimezone(zone).date()
+    while True:
+        cursor = local_midnight(day, zone)
+        if cursor >= end:
+            return
+        day = day + dt.timedelta(days=days)
+        yield Window(cursor, min(local_midnight(day, zone), end))
+
+
+def local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """The instant a local day starts, in UTC (the first of two at a repeated hour)."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def local_naive(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    """`YYYY-MM-DD HH:MM:SS` as a wall clock in `zone` shows it, for vendors that take local times."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -20,7 +20,11 @@ def _check(config: dict) -> list[str]:
 
 
 def _streams(config: dict) -> list:
-    return []  # built in the Flipkart issue
+    """Every report type; the warehouse-scoped ones only when warehouses are configured."""
+    from tap_retail_reports.flipkart.streams import STREAMS, WAREHOUSE_TYPES
+
+    warehouses = bool(config.get("warehouse_ids"))
+    return [STREAMS[r] for r in REPORT_TYPES if warehouses or r not in WAREHOUSE_TYPES]
 
 
 VENDOR = Vendor(

@@ -21,7 +21,9 @@ def _check(config: dict) -> list[str]:
 
 
 def _streams(config: dict) -> list:
-    return []  # built in the FoxyCart issue
+    from tap_retail_reports.foxycart.streams import STREAMS
+
+    return [STREAMS[report] for report in REPORTS if report in (config.get("reports") or DEFAULT_REPORTS)]
 
 
 VENDOR = Vendor(

@@ -1,0 +1,269 @@
+"""Streams whose reports come from asynchronous vendor jobs as CSV files.
+
+A stream plans one job per (partition, window) before any stream syncs (see
+core/scheduler.py), then, when the SDK syncs it, takes each window's file in
+order and emits its rows. Its STATE per partition holds:
+
+- the bookmark (`replication_key_value`): a contiguous low-water mark, the end of
+  the last window whose files were fully emitted with every earlier window done;
+  a window that fails for good holds it back, while later windows still emit;
+- `jobs`: the jobs in flight, by window, with the parameters they were created
+  with, written as soon as each job is created, so a run that dies resumes
+  polling them instead of creating new ones.
+
+Every CSV column reaches the target under its header's name: columns the stream
+does not declare are learned from each file's header and announced with a new
+SCHEMA message before the first row that has them.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import datetime as dt
+import typing as t
+import zoneinfo
+
+from singer_sdk.helpers._typing import TypeConformanceLevel
+
+from tap_retail_reports.core.async_jobs import (
+    JobRecord,
+    JobRepository,
+    JobResult,
+    JobRunner,
+    JobSpec,
+    PollSchedule,
+)
+from tap_retail_reports.core.files import csv_files
+from tap_retail_reports.core.records import SchemaCoercion
+from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream
+from tap_retail_reports.core.windows import UTC, Window, iso, local_day_windows, resume_from
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_retail_reports.core.scheduler import JobScheduler
+
+JOBS_KEY = "jobs"
+
+FILE_FIELDS = {
+    "_source_file": {"type": ["string"], "description": "The file's name inside the download"},
+    "_row_number": {"type": ["integer"], "description": "Data row number inside the file, from 1"},
+    "_report_window_start": {
+        "type": ["string"], "format": "date-time", "description": "Start of the report window (inclusive), UTC",
+    },
+    "_report_window_end": {
+        "type": ["string"], "format": "date-time", "description": "End of the report window (exclusive), UTC",
+    },
+}
+LEARNED_COLUMN = {"type": ["string", "null"], "description": "Column learned from the file's header"}
+
+
+def file_schema(columns: t.Mapping[str, dict] | None = None) -> dict:
+    """A CSV stream's schema: the declared columns (typed) beside the file fields."""
+    return {"type": "object", "properties": {**FILE_FIELDS, **(columns or {})}}
+
+
+class AsyncReportStream(WindowedStream):
+    """A report made by vendor jobs and delivered as CSV, gzip'd CSV or a zip of CSVs.
+
+    A vendor subclass supplies `repository()` (create and poll jobs), `job_params()`
+    (what one window's job is created with) and, when its windows are not plain
+    local days, `job_windows()`.
+    """
+
+    primary_keys = ("_source_file", "_report_window_start", "_row_number")
+    replication_key = "_report_window_start"
+    is_sorted = False
+    # Values are typed once, in post_process (SchemaCoercion): the SDK's own pass per
+    # record would only repeat that work (measured in `make bench`).
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    default_window_days: t.ClassVar[int] = 7
+    default_lookback_days = 2
+    report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
+
+    # Test knobs: the engine's waits, shortened by tests that run the tap as a command.
+    poll_first_seconds: t.ClassVar[float] = 2.0
+    poll_cap_seconds: t.ClassVar[float] = 60.0
+    retry_wait_seconds: t.ClassVar[float] = 30.0
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # Learned columns are added to the schema: each instance gets its own copy.
+        self.schema = copy.deepcopy(type(self).schema)
+        super().__init__(*args, **kwargs)
+        self._plans: dict[tuple, list[JobSpec]] = {}
+        self._coercion: SchemaCoercion | None = None
+
+    # -- what the vendor supplies ----------------------------------------------------
+
+    def repository(self) -> JobRepository:
+        raise NotImplementedError
+
+    def job_params(self, window: Window, context: Context | None) -> dict:
+        raise NotImplementedError
+
+    @property
+    def vendor_timezone(self) -> dt.tzinfo:
+        """The zone of the vendor's days and of naive times in its files."""
+        return UTC
+
+    @property
+    def window_days(self) -> int:
+        return self.default_window_days
+
+    def job_windows(self, context: Context | None) -> list[Window]:
+        """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end."""
+        bookmark = self.bookmark(context)
+        start = resume_from(bookmark, self.start_date, self.lookback_days)
+        windows = list(local_day_windows(start, self.end_date, self.window_days, self.vendor_timezone))
+        self.log_plan(context, bookmark, start, windows)
+        return windows
+
+    def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,
+                 windows: list[Window]) -> None:
+        where = f" for {context}" if context else ""
+        origin = (f"bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
+                  if bookmark is not None else f"no bookmark; start_date {iso(start)}")
+        self.logger.info("%s%s: %s: %d report job(s)%s", self.name, where, origin, len(windows),
+                         f" from {iso(windows[0].start)}" if windows else "")
+
+    # -- planning (main thread, before any stream syncs) -----------------------------
+
+    def plan(self, scheduler: JobScheduler, runner: JobRunner) -> int:
+        """Submit every job this stream needs in this run; return how many."""
+        count = 0
+        for context in self.partitions or [None]:
+            state = self.get_context_state(context)
+            stored = state.get(JOBS_KEY) or {}
+            specs = [
+                JobSpec(self.name, tuple(sorted((context or {}).items())), window, self.job_params(window, context))
+                for window in self.job_windows(context)
+            ]
+            planned = {spec.key for spec in specs}
+            for key in [key for key in stored if key not in planned]:
+                self.logger.info("%s: forgetting stored job %s for window %s, outside this run's windows",
+                                 self.name, (stored[key] or {}).get("job_id"), key)
+                del stored[key]
+            for spec in specs:
+                record = JobRecord.from_state(stored.get(spec.key))
+                scheduler.submit(spec, lambda spec=spec, record=record: runner.run(spec, record, self.file_name(spec)))
+            self._plans[_partition_key(context)] = specs
+            count += len(specs)
+        return count
+
+    def file_name(self, spec: JobSpec) -> str:
+        """The `_source_file` of a download that is a single CSV: stable across runs, unlike job ids."""
+        return f"{self.report_name}.csv"
+
+    def runner(self, repository: JobRepository, downloader: t.Any, timeout_seconds: float,
+               on_created: t.Callable[[JobSpec, JobRecord], None]) -> JobRunner:
+        return JobRunner(
+            repository=repository,
+            downloader=downloader,
+            logger=self.logger,
+            timeout_seconds=timeout_seconds,
+            schedule=PollSchedule(first=self.poll_first_seconds, cap=self.poll_cap_seconds),
+            retry_wait_seconds=self.retry_wait_seconds,
+            on_created=on_created,
+        )
+
+    def remember_job(self, spec: JobSpec, record: JobRecord | None) -> None:
+        """On the main thread: a job was created (record) or is finished with (None); write STATE."""
+        jobs = self.get_context_state(spec.context).setdefault(JOBS_KEY, {})
+        if record is None:
+            jobs.pop(spec.key, None)
+        else:
+            jobs[spec.key] = record.to_state()
+        self.write_state_now()
+
+    # -- syncing (main thread) -------------------------------------------------------
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        specs = self._plans.pop(_partition_key(context), None)
+        if specs is None:
+            raise RuntimeError(f"{self.name}: no jobs were planned for {context}")  # a bug, not a vendor problem
+        scheduler: JobScheduler = self._tap.job_scheduler  # type: ignore[attr-defined]
+        held_at: Window | None = None  # the first window that failed: the bookmark stays before it
+        for spec in specs:
+            result = scheduler.result(spec, self._tap.apply_job_event)  # type: ignore[attr-defined]
+            self.count_job(result)
+            if result.error is None and result.path is not None:
+                try:
+                    yield from self.rows_of(result)
+                except (csv.Error, UnicodeError, OSError) as exc:
+                    result.error = f"{spec}: the downloaded file cannot be read as CSV: {exc}"
+                finally:
+                    result.path.unlink(missing_ok=True)
+            if result.error is not None:
+                self._tap.record_failure(self.name, result.error)  # type: ignore[attr-defined]
+                held_at = held_at or spec.window
+            self.get_context_state(context).get(JOBS_KEY, {}).pop(spec.key, None)
+            if held_at is None:
+                self.checkpoint(context, spec.window.end)
+            else:
+                self.write_state_now()
+
+    def count_job(self, result: JobResult) -> None:
+        """Per-job figures for the run's summary; the run-level summary reads them."""
+        stats = getattr(self, "job_stats", None)
+        if stats is None:
+            stats = self.job_stats = {"jobs": 0, "creations": 0, "polls": 0, "downloads": 0, "waited": 0.0}
+        stats["jobs"] += 1
+        stats["creations"] += result.creations
+        stats["polls"] += result.polls
+        stats["downloads"] += result.downloads
+        stats["waited"] += result.waited
+
+    def rows_of(self, result: JobResult) -> t.Iterator[dict]:
+        spec = result.spec
+        assert result.path is not None
+        window_start, window_end = iso(spec.window.start), iso(spec.window.end)
+        # Files of two partitions (warehouses) may share a name: the key must tell them apart.
+        prefix = "".join(f"{value}/" for _, value in spec.partition)
+        for csv_file in csv_files(result.path, result.file_name):
+            source = prefix + csv_file.name
+            clashes: list[str] | None = None
+            for number, values in csv_file.rows():
+                if clashes is None:
+                    # A vendor column named like one of ours keeps its value under another name.
+                    clashes = [name for name in values if name in FILE_FIELDS or name == EXTRA_FIELDS]
+                    self.learn_columns([f"{name}_vendor" if name in clashes else name for name in values])
+                row: dict[str, t.Any] = values
+                for name in clashes:
+                    row[f"{name}_vendor"] = row.pop(name)
+                row["_source_file"] = source
+                row["_row_number"] = number
+                row["_report_window_start"] = window_start
+                row["_report_window_end"] = window_end
+                yield row
+
+    def learn_columns(self, columns: list[str]) -> None:
+        """Declare the file's columns the schema does not have yet, and announce the new SCHEMA."""
+        properties = self.schema["properties"]
+        new = [name for name in columns if name not in properties]
+        if not new:
+            return
+        for name in new:
+            properties[name] = dict(LEARNED_COLUMN)
+        self._declared_fields = frozenset(properties)
+        self._coercion = None
+        # The SDK's stream maps hold the schema they were built with: build them again.
+        self._tap.mapper.register_raw_stream_schema(self.name, self.schema, self.primary_keys)
+        self._stream_maps = []
+        self._write_schema_message()
+        self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(new),
+                         ", ".join(new[:20]) + (" ..." if len(new) > 20 else ""))
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        if self._coercion is None:
+            self._coercion = SchemaCoercion(self.schema, self.vendor_timezone)
+        self._coercion(row)
+        return row
+
+
+def _partition_key(context: Context | None) -> tuple:
+    return tuple(sorted((context or {}).items()))
+
+
+def zone(name: str) -> dt.tzinfo:
+    return zoneinfo.ZoneInfo(name)

@@ -1,0 +1,94 @@
+"""Run-level scheduling of asynchronous report jobs.
+
+The SDK syncs streams one after another, but a report job spends most of its
+life waiting at the vendor. So the tap submits the jobs of every selected
+(stream, partition, window) before the first stream syncs, runs at most
+`max_concurrent_jobs` of them at once in worker threads, and each stream then
+takes its own finished jobs in window order.
+
+Workers only talk HTTP and write temporary files. Everything the SDK writes
+(records, STATE) happens on the main thread: a worker that creates a job puts
+an event on a queue, and the main thread applies it to STATE whenever it waits
+for a job or finishes a window (`pump`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import threading
+import typing as t
+
+from tap_retail_reports.core.async_jobs import JobRecord, JobResult, JobSpec
+from tap_retail_reports.core.redact import redact
+
+if t.TYPE_CHECKING:
+    import logging
+
+EventHandler = t.Callable[[JobSpec, "JobRecord | None"], None]
+
+
+class JobScheduler:
+    def __init__(self, max_in_flight: int, logger: logging.Logger) -> None:
+        self.max_in_flight = max_in_flight
+        self.logger = logger
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="report-job")
+        self._events: queue.SimpleQueue[tuple[JobSpec, JobRecord | None]] = queue.SimpleQueue()
+        self._futures: dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
+        """Queue one job; submitted jobs start in submission order as slots free up."""
+
+        def guarded() -> JobResult:
+            if self._stopping.is_set():
+                return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
+            try:
+                return work()
+            except Exception as exc:  # an expected vendor error or a bug: the window fails, others go on
+                message = str(exc) if str(exc).startswith(spec.stream) else f"{spec}: {type(exc).__name__}: {exc}"
+                return JobResult(spec, error=redact(message))
+
+        with self._lock:
+            self._futures[(spec.stream, spec.partition, spec.key)] = self._pool.submit(guarded)
+
+    def created(self, spec: JobSpec, record: JobRecord) -> None:
+        """Called from a worker: a job now exists at the vendor and must reach STATE."""
+        self._events.put((spec, record))
+
+    def pump(self, handler: EventHandler) -> int:
+        """Apply queued events on the calling (main) thread; return how many."""
+        count = 0
+        while True:
+            try:
+                spec, record = self._events.get_nowait()
+            except queue.Empty:
+                return count
+            handler(spec, record)
+            count += 1
+
+    def result(self, spec: JobSpec, handler: EventHandler, poll_every: float = 0.5) -> JobResult:
+        """Wait for one job's result, applying events meanwhile."""
+        future = self._futures.pop((spec.stream, spec.partition, spec.key))
+        while True:
+            self.pump(handler)
+            try:
+                result = future.result(timeout=poll_every)
+            except concurrent.futures.TimeoutError:
+                continue
+            self.pump(handler)
+            return result
+
+    def has(self, spec: JobSpec) -> bool:
+        return (spec.stream, spec.partition, spec.key) in self._futures
+
+    def shutdown(self) -> None:
+        """Stop starting jobs and drop unstarted ones; running ones finish their current step."""
+        self._stopping.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for future in self._futures.values():
+            if future.done() and not future.cancelled():
+                result = future.result()
+                if result.path is not None:
+                    result.path.unlink(missing_ok=True)

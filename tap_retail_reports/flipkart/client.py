@@ -1,0 +1,143 @@
+"""Flipkart: client-credentials auth and report jobs with signed, expiring download links.
+
+- Auth: `GET /oauth-service/oauth/token?grant_type=client_credentials&scope=Seller_Api` with
+  HTTP Basic client_id:client_secret, renewed before expiry and once on a 401; or a
+  configured partner `access_token`, used as given (a 401 then means it expired).
+- A report job: `POST /reports/{type}` with a fresh UUID `correlation_id` per request and
+  the type's `parameters`; poll `GET /reports/{report_id}/detail` (TRIGGERED, PROCESSING,
+  COMPLETED, EXPIRED, FAILED). When COMPLETED, `location` is a signed link (its query holds
+  a secret key) valid until `metadata.expiry`, a naive time read in India's zone. The file
+  may be CSV (with or without a BOM), gzip'd CSV or a zip of CSVs: told from its bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import typing as t
+import uuid
+import zoneinfo
+from functools import cached_property
+
+from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
+from tap_retail_reports.core.async_stream import AsyncReportStream
+from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
+from tap_retail_reports.core.redact import redact
+from tap_retail_reports.core.windows import Window
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+# Flipkart's days, and its naive `metadata.expiry`, are India's (the document gives no zone).
+ZONE = zoneinfo.ZoneInfo("Asia/Kolkata")
+STATUSES = StatusMap("flipkart", {
+    "TRIGGERED": JobStatus.RUNNING, "PROCESSING": JobStatus.RUNNING, "COMPLETED": JobStatus.DONE,
+    "FAILED": JobStatus.FAILED, "EXPIRED": JobStatus.EXPIRED,
+})
+
+
+def expiry_of(metadata: t.Any) -> float | None:
+    """`metadata.expiry` ("YYYY-MM-DD HH:MM:SS", India time) as epoch seconds; None if absent or unreadable."""
+    value = metadata.get("expiry") if isinstance(metadata, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZONE)
+    return moment.timestamp()
+
+
+class FlipkartStream(AsyncReportStream):
+    """One Flipkart report type."""
+
+    vendor = "flipkart"
+    default_base_url = "https://api.flipkart.net"
+    report_type: t.ClassVar[str]
+
+    @property
+    def auth_hint(self) -> str:  # type: ignore[override]
+        if self.vendor_config.get("client_id"):
+            return "check flipkart.client_id and flipkart.client_secret"
+        return "flipkart.access_token was refused: it may have expired; set a fresh one, or client credentials"
+
+    @property
+    def report_name(self) -> str:  # type: ignore[override]
+        return self.report_type
+
+    @property
+    def vendor_timezone(self) -> dt.tzinfo:
+        return ZONE
+
+    # -- auth ------------------------------------------------------------------------
+
+    @property
+    def token(self) -> RenewableToken:
+        config = self.vendor_config
+        renewable = bool(config.get("client_id") and config.get("client_secret"))
+        return self._tap.shared(  # type: ignore[attr-defined]
+            "flipkart.token",
+            lambda: RenewableToken(self.fetch_token if renewable else None,
+                                   None if renewable else config["access_token"], name="flipkart", logger=self.logger),
+        )
+
+    @cached_property
+    def authenticator(self) -> TokenAuthenticator:
+        return TokenAuthenticator(self.token)
+
+    def fetch_token(self) -> tuple[str, float | None]:
+        config = self.vendor_config
+        response = self.call(
+            "GET", "/oauth-service/oauth/token", authenticated=False,
+            params={"grant_type": "client_credentials", "scope": "Seller_Api"},
+            auth=(config["client_id"], config["client_secret"]),
+        )
+        body = self.response_json(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            raise self.unreadable(response, "returned no access_token")
+        redact.add(token)
+        self.logger.info("flipkart: new access token, valid %ss", body.get("expires_in", "an unknown time"))
+        return token, expiry_epoch(body.get("expires_in"), time.time())
+
+    # -- jobs --------------------------------------------------------------------------
+
+    def job_params(self, window: Window, context: Context | None) -> dict:
+        """The range reports: yyyy-MM-dd dates in India, both ends inclusive."""
+        last_day = (window.end - dt.timedelta(seconds=1)).astimezone(ZONE).date()
+        params = {"from_date": window.start.astimezone(ZONE).date().isoformat(), "to_date": last_day.isoformat()}
+        if context and "warehouse_id" in context:
+            params = {"warehouse_id": context["warehouse_id"], **params}
+        return params
+
+    def repository(self) -> FlipkartReports:
+        return FlipkartReports(self)
+
+
+class FlipkartReports:
+    def __init__(self, stream: FlipkartStream) -> None:
+        self.stream = stream
+
+    def create(self, spec: JobSpec) -> str:
+        body = {"correlation_id": str(uuid.uuid4()), "parameters": dict(spec.params)}
+        response = self.stream.call("POST", f"/reports/{self.stream.report_type}", json=body)
+        answer = self.stream.response_json(response)
+        report_id = answer.get("report_id") if isinstance(answer, dict) else None
+        if not isinstance(report_id, str) or not report_id:
+            raise self.stream.unreadable(response, "gave no report_id")
+        return report_id
+
+    def poll(self, job_id: str) -> Poll:
+        response = self.stream.call("GET", f"/reports/{job_id}/detail")
+        body = self.stream.response_json(response)
+        vendor_status = body.get("status") if isinstance(body, dict) else None
+        status = STATUSES(vendor_status)
+        if status is not JobStatus.DONE:
+            return Poll(status, str(vendor_status))
+        location = body.get("location")
+        if isinstance(location, str) and location:
+            redact.add_link(location)  # before anything could log it
+        return Poll(status, str(vendor_status), location if isinstance(location, str) else None,
+                    expiry_of(body.get("metadata")))

@@ -24,6 +24,8 @@ FOXYCART_STORE_ID = "1234"
 
 FLIPKART_CLIENT_ID = "flipkart-sandbox-client"
 FLIPKART_CLIENT_SECRET = "flipkart-sandbox-secret"
+FLIPKART_ACCESS_TOKEN = "flipkart-sandbox-partner-token"  # a partner's long-lived token, as Bearer
+FLIPKART_WAREHOUSE_IDS = ("BLR01", "DEL02")
 
 
 def tap_config(base: str, vendors: tuple[str, ...] = ("vroom", "retrend", "distribu")) -> dict:
@@ -44,4 +46,19 @@ def tap_config(base: str, vendors: tuple[str, ...] = ("vroom", "retrend", "distr
         }
     if "distribu" in vendors:
         config["distribu"] = {"base_url": f"{base}/distribu", "api_key": DISTRIBU_API_KEY}
+    if "foxycart" in vendors:
+        config["foxycart"] = {
+            "base_url": f"{base}/foxycart",
+            "client_id": FOXYCART_CLIENT_ID,
+            "client_secret": FOXYCART_CLIENT_SECRET,
+            "refresh_token": FOXYCART_REFRESH_TOKEN,
+            "store_id": FOXYCART_STORE_ID,
+        }
+    if "flipkart" in vendors:
+        config["flipkart"] = {
+            "base_url": f"{base}/flipkart",
+            "client_id": FLIPKART_CLIENT_ID,
+            "client_secret": FLIPKART_CLIENT_SECRET,
+            "warehouse_ids": list(FLIPKART_WAREHOUSE_IDS),
+        }
     return config

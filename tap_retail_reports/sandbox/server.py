@@ -57,6 +57,7 @@ class Response:
     body: bytes | t.Iterable[bytes] = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_length: int | None = None  # required when body is an iterable
+    cut_after: int | None = None  # send only this many body bytes, then drop the connection
 
     @classmethod
     def json(cls, payload: t.Any, status: int = 200, **headers: str) -> Response:
@@ -92,9 +93,12 @@ class Faults:
     stall_rate: float = 0.0  # wait `stall_seconds` before answering (a client timeout)
     stall_seconds: float = 5.0
     vendors: list[str] | None = None  # None: all vendors
+    paths: list[str] | None = None  # None: every path; else paths (after the prefix) starting so
 
-    def applies_to(self, vendor: str) -> bool:
-        return self.vendors is None or vendor in self.vendors
+    def applies_to(self, vendor: str, path: str = "/") -> bool:
+        return (self.vendors is None or vendor in self.vendors) and (
+            self.paths is None or path.startswith(tuple(self.paths))
+        )
 
 
 @dataclass
@@ -122,10 +126,10 @@ class Sandbox:
             app = app_class(seed)
             self.apps[app.prefix] = app
 
-    def next_fault(self, vendor: str) -> str | None:
+    def next_fault(self, vendor: str, path: str = "/") -> str | None:
         with self._lock:
             faults = self.faults
-            if not faults.applies_to(vendor):
+            if not faults.applies_to(vendor, path):
                 return None
             self._counter += 1
             if faults.throttle_every and (
@@ -201,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             base_url=f"http://{host}/{prefix}",
         )
-        fault = sandbox.next_fault(prefix)
+        fault = sandbox.next_fault(prefix, rest)
         if fault == "throttle":
             response = Response.json(
                 {"error": "Too many requests", "retryAfter": sandbox.faults.retry_after},
@@ -223,7 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
             LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault)
         )
         try:
-            self._send(response, reset=fault == "reset")
+            if fault == "reset":
+                response.cut_after = _body_length(response) // 2
+            self._send(response)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a stall outlived its timeout)
 
@@ -252,16 +258,11 @@ class _Handler(BaseHTTPRequestHandler):
             return Response.json({"ok": True, "vendors": sorted(sandbox.apps)})
         return Response.json({"error": "unknown control path"}, 404)
 
-    def _send(self, response: Response, *, reset: bool = False) -> None:
+    def _send(self, response: Response) -> None:
         body = response.body
-        if isinstance(body, (bytes, bytearray)):
-            length = len(body)
-            chunks: t.Iterable[bytes] = [bytes(body)]
-        else:
-            if response.content_length is None:
-                raise ValueError("streamed sandbox bodies need content_length")
-            length = response.content_length
-            chunks = body
+        length = _body_length(response)
+        chunks: t.Iterable[bytes] = [bytes(body)] if isinstance(body, (bytes, bytearray)) else body
+        cut = response.cut_after
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -269,8 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         sent = 0
         for chunk in chunks:
-            if reset and sent + len(chunk) >= length // 2:
-                self.wfile.write(chunk[: max(0, length // 2 - sent)])
+            if cut is not None and sent + len(chunk) >= cut:
+                self.wfile.write(chunk[: max(0, cut - sent)])
                 self.wfile.flush()
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
@@ -279,6 +280,14 @@ class _Handler(BaseHTTPRequestHandler):
             sent += len(chunk)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+
+def _body_length(response: Response) -> int:
+    if isinstance(response.body, (bytes, bytearray)):
+        return len(response.body)
+    if response.content_length is None:
+        raise ValueError("streamed sandbox bodies need content_length")
+    return response.content_length
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,0 +1,316 @@
+"""What the two asynchronous vendors' simulators (FoxyCart, Flipkart) share: a clock tests can move,
+report jobs whose state is computed from it on each poll, tokens, the knobs for delays and failures
+(globally or for one report), and a download route with its faults and accounting.
+
+Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the answer is the state):
+  advance_seconds: N              move the app's clock N seconds forward (tokens, jobs and links age)
+  token_lifetime_seconds          lifetime of tokens issued from now on
+  revoke_tokens: true             every token issued so far answers 401 from now on
+  processing_seconds              how long (sandbox clock) a new report takes to finish (default 1.0)
+  link_ttl_seconds                how long a download link works (default 600)
+  fail_next: N                    the next N reports created fail
+  rows_per_day                    rows per day per CSV (default 20): raise it for large files
+  data_start, data_end            "YYYY-MM-DD": the days that have data (default 2026-10-01 .. 2026-11-30)
+  truncate_next_downloads: N      the next N downloads send the full Content-Length, stop half-way, close
+  corrupt_next_downloads: N       the next N downloads send the right length with garbled middle bytes
+  expired_link_next_downloads: N  the next N downloads answer as an expired link, even if fresh
+  per_report: {name: {knob: value}}  processing_seconds, link_ttl_seconds, rows_per_day and the
+                                  counters above for one report name (or Flipkart type) only; its
+                                  counters are used before the global ones
+  reset: true                     forget reports, tokens, downloads and counts (the knobs stay)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+
+from tap_retail_reports.sandbox.files import BuiltFile, FileStore, stream
+from tap_retail_reports.sandbox.server import Request, Response, VendorApp
+
+DEFAULTS: dict[str, t.Any] = {
+    "processing_seconds": 1.0,
+    "link_ttl_seconds": 600.0,
+    "fail_next": 0,
+    "rows_per_day": 20,
+    "data_start": "2026-10-01",
+    "data_end": "2026-11-30",
+    "truncate_next_downloads": 0,
+    "corrupt_next_downloads": 0,
+    "expired_link_next_downloads": 0,
+}
+COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads")
+PER_REPORT = ("processing_seconds", "link_ttl_seconds", "rows_per_day", *COUNTERS)
+ACTIONS = ("advance_seconds", "revoke_tokens", "per_report", "reset")
+
+
+@dataclass
+class Job:
+    """One report job. Times are on the app's clock (epoch seconds plus the offset)."""
+
+    id: str
+    name: str  # FoxyCart report name or Flipkart report type
+    parameters: dict
+    created_at: float
+    processing_seconds: float
+    outcome: str  # what it ends as: "ready", "failed" or (Flipkart) "expired"
+    rows_per_day: int
+    extra: dict = field(default_factory=dict)  # vendor details (correlation id, file name, ...)
+    polls: int = 0
+    links: dict[str, float] = field(default_factory=dict)  # link secret -> expires at
+
+    @property
+    def done_at(self) -> float:
+        return self.created_at + self.processing_seconds
+
+
+def iso_utc(moment: float) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def days(first: dt.date, last: dt.date) -> t.Iterator[dt.date]:
+    day = first
+    while day <= last:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+class AsyncVendorApp(VendorApp):
+    """Base of a simulated asynchronous-report vendor: subclasses add their routes and data."""
+
+    report_names: tuple[str, ...] = ()
+    vendor_defaults: dict[str, t.Any] = {}  # vendor-specific knobs and their defaults
+    vendor_per_report: tuple[str, ...] = ()  # vendor knobs also allowed under per_report
+    token_lifetime_default = 3600.0
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self._lock = threading.RLock()
+        self.offset = 0.0
+        self.knobs: dict[str, t.Any] = {
+            **DEFAULTS, "token_lifetime_seconds": self.token_lifetime_default, **self.vendor_defaults
+        }
+        self.per_report: dict[str, dict[str, t.Any]] = {}
+        self.files = FileStore(self.prefix)
+        self._forget()
+
+    def _forget(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.tokens: dict[str, float] = {}  # token -> expires at
+        self.revoked: set[str] = set()
+        self.token_grants = 0
+        self.downloads: list[dict] = []
+        self.credential_violations = 0
+
+    # -- clock and knobs ---------------------------------------------------------
+
+    def now(self) -> float:
+        """The app's clock: real time plus what tests advanced it by."""
+        return time.time() + self.offset
+
+    def configure(self, settings: dict) -> dict:
+        allowed = {*DEFAULTS, "token_lifetime_seconds", *self.vendor_defaults, *ACTIONS}
+        unknown = set(settings) - allowed
+        if unknown:
+            raise ValueError(f"unknown {self.prefix} setting(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            for key, value in settings.items():
+                if key in ACTIONS:
+                    continue
+                self.knobs[key] = self.check_knob(key, value)
+            if "per_report" in settings:
+                self.per_report = self._check_per_report(settings["per_report"] or {})
+            if settings.get("advance_seconds"):
+                if float(settings["advance_seconds"]) < 0:
+                    raise ValueError("advance_seconds must not be negative: the clock only moves forward")
+                self.offset += float(settings["advance_seconds"])
+            if settings.get("revoke_tokens"):
+                self.revoke_tokens()
+            if settings.get("reset"):
+                self._forget()
+            return self.state()
+
+    def check_knob(self, key: str, value: t.Any) -> t.Any:
+        """The knob's value, checked; vendors extend this for their own knobs."""
+        if key in COUNTERS or key == "rows_per_day":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
+            return value
+        if key in ("data_start", "data_end"):
+            try:
+                dt.date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{key} must be a date YYYY-MM-DD, got {value!r}") from None
+            return value
+        if key in ("processing_seconds", "link_ttl_seconds", "token_lifetime_seconds", "report_ttl_seconds"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{key} must be a number of seconds >= 0, got {value!r}")
+            return float(value)
+        return value
+
+    def _check_per_report(self, given: t.Any) -> dict[str, dict[str, t.Any]]:
+        if not isinstance(given, dict):
+            raise ValueError("per_report must be an object {report: {knob: value}}")
+        checked = {}
+        for name, knobs in given.items():
+            if name not in self.report_names:
+                raise ValueError(f"per_report: unknown report {name!r} (one of {', '.join(self.report_names)})")
+            if not isinstance(knobs, dict):
+                raise ValueError(f"per_report.{name} must be an object of knobs")
+            unknown = set(knobs) - {*PER_REPORT, *self.vendor_per_report}
+            if unknown:
+                raise ValueError(f"per_report.{name}: unknown knob(s) {', '.join(sorted(unknown))}")
+            checked[name] = {key: self.check_knob(key, value) for key, value in knobs.items()}
+        return checked
+
+    def setting(self, name: str, key: str) -> t.Any:
+        """A knob's value for one report: its own, else the app's."""
+        return self.per_report.get(name, {}).get(key, self.knobs[key])
+
+    def take(self, name: str, counter: str) -> bool:
+        """Use one unit of a countdown knob (the report's own first); False when both are spent."""
+        with self._lock:
+            own = self.per_report.get(name, {})
+            if own.get(counter, 0) > 0:
+                own[counter] -= 1
+                return True
+            if self.knobs[counter] > 0:
+                self.knobs[counter] -= 1
+                return True
+            return False
+
+    def data_span(self) -> tuple[dt.date, dt.date]:
+        return dt.date.fromisoformat(self.knobs["data_start"]), dt.date.fromisoformat(self.knobs["data_end"])
+
+    # -- tokens --------------------------------------------------------------------
+
+    def issue_token(self, prefix: str) -> tuple[str, int]:
+        token = prefix + secrets.token_urlsafe(24)
+        with self._lock:
+            lifetime = self.knobs["token_lifetime_seconds"]
+            self.tokens[token] = self.now() + lifetime
+            self.token_grants += 1
+        return token, int(lifetime)
+
+    def token_problem(self, request: Request) -> str | None:
+        """Why the request's bearer token is refused, or None when it is live."""
+        header = request.headers.get("Authorization") or ""
+        if not header.lower().startswith("bearer "):
+            return "missing bearer token"
+        token = header[7:].strip()
+        with self._lock:
+            expires = self.tokens.get(token)
+            if expires is None or token in self.revoked:
+                return "invalid or revoked access token"
+            if expires <= self.now():
+                return "access token expired"
+        return None
+
+    def revoke_tokens(self) -> None:
+        self.revoked.update(self.tokens)
+
+    # -- jobs ----------------------------------------------------------------------
+
+    def new_job(self, job_id: str, name: str, parameters: dict, **extra: t.Any) -> Job:
+        outcome = "failed" if self.take(name, "fail_next") else "ready"
+        with self._lock:
+            job = Job(
+                id=job_id,
+                name=name,
+                parameters=parameters,
+                created_at=self.now(),
+                processing_seconds=self.setting(name, "processing_seconds"),
+                outcome=outcome,
+                rows_per_day=self.setting(name, "rows_per_day"),
+                extra=extra,
+            )
+            self.jobs[job_id] = job
+        return job
+
+    def status(self, job: Job) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def issue_link(self, job: Job) -> tuple[str, float]:
+        """A fresh link secret for `job` and when it stops working."""
+        secret = secrets.token_urlsafe(18)
+        with self._lock:
+            expires = self.now() + self.setting(job.name, "link_ttl_seconds")
+            job.links[secret] = expires
+        return secret, expires
+
+    def state(self) -> dict:
+        with self._lock:
+            now = self.now()
+            return {
+                "clock": {"now": iso_utc(now), "offset_seconds": self.offset},
+                "settings": {**self.knobs, "per_report": self.per_report},
+                "token_grants": self.token_grants,
+                "tokens_issued": [
+                    {"token": token, "expires_at": iso_utc(expires), "revoked": token in self.revoked}
+                    for token, expires in self.tokens.items()
+                ],
+                "reports": [
+                    {
+                        "id": job.id,
+                        "name": job.name,
+                        "parameters": job.parameters,
+                        "status": self.status(job),
+                        "created_at": iso_utc(job.created_at),
+                        "polls": job.polls,
+                        "links": [
+                            {"secret": secret, "expires_at": iso_utc(expires)} for secret, expires in job.links.items()
+                        ],
+                        **job.extra,
+                    }
+                    for job in self.jobs.values()
+                ],
+                "polls": {job.id: job.polls for job in self.jobs.values()},
+                "downloads": list(self.downloads),
+                "credential_violations": self.credential_violations,
+                "files_built": self.files.builds,
+            }
+
+    # -- downloads ------------------------------------------------------------------
+
+    def refuse_credentials(self, request: Request, forbidden: t.Iterable[str]) -> Response | None:
+        """A 400 when a download carries API credentials or vendor headers (links point at storage)."""
+        carried = [name for name in forbidden if request.headers.get(name) is not None]
+        if not carried:
+            return None
+        with self._lock:
+            self.credential_violations += 1
+        return Response.json(
+            {"error": f"storage links take no credentials: the request carried {', '.join(carried)}"}, 400
+        )
+
+    def record_download(self, job: Job | None, status: int, sent: int, fault: str | None = None) -> None:
+        with self._lock:
+            self.downloads.append(
+                {"report_id": job.id if job else None, "name": job.name if job else None,
+                 "status": status, "bytes": sent, "fault": fault, "at": iso_utc(self.now())}
+            )
+
+    def serve_file(self, job: Job, built: BuiltFile, content_type: str, expired: t.Callable[[], Response]) -> Response:
+        """The file, or the fault a test asked for (expired link, truncated or corrupt body)."""
+        if self.take(job.name, "expired_link_next_downloads"):
+            response = expired()
+            self.record_download(job, response.status, 0, "expired_link")
+            return response
+        fault = None
+        if self.take(job.name, "truncate_next_downloads"):
+            fault = "truncate"
+        elif self.take(job.name, "corrupt_next_downloads"):
+            fault = "corrupt"
+        response = Response(
+            200,
+            stream(built.path, corrupt=fault == "corrupt"),
+            {"Content-Type": content_type},
+            content_length=built.size,
+            cut_after=built.size // 2 if fault == "truncate" else None,
+        )
+        self.record_download(job, 200, built.size // 2 if fault == "truncate" else built.size, fault)
+        return response

@@ -198,10 +198,18 @@ class TapRetailReports(Tap):
 
     def shared(self, key: str, factory: t.Callable[[], t.Any]) -> t.Any:
         """One object per key for the whole run: a vendor's rate limiter, its session token."""
+        # A lock per key: building one object (a token, which may call the API) must not
+        # block another, and may itself ask for a different one (the store needs the token).
         with self._shared_lock:
+            lock = self._shared_locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._shared:
                 self._shared[key] = factory()
             return self._shared[key]
+
+    @cached_property
+    def _shared_locks(self) -> dict[str, threading.Lock]:
+        return {}
 
     @cached_property
     def _shared(self) -> dict[str, t.Any]:

@@ -81,6 +81,7 @@ class AsyncReportStream(WindowedStream):
     default_window_days: t.ClassVar[int] = 7
     default_lookback_days = 2
     report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
+    path = ""  # requests go to the URLs the vendor hands out (see ReportStream.call)
 
     # Test knobs: the engine's waits, shortened by tests that run the tap as a command.
     poll_first_seconds: t.ClassVar[float] = 2.0

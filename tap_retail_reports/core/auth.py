@@ -171,4 +171,6 @@ class TokenAuthenticator(APIAuthenticatorBase):
         value = request.headers.get(self.header)
         if not value:
             return None
-        return value[len(self.scheme) + 1 :] if self.scheme and value.startswith(f"{self.scheme} ") else value
+        if not self.scheme:
+            return value
+        return value[len(self.scheme) + 1 :] if value.startswith(f"{self.scheme} ") else None

@@ -142,7 +142,7 @@ class ReportStream(RESTStream):
 
     def _send_unauthenticated(self, request: requests.PreparedRequest) -> requests.Response:
         response = self.requests_session.send(request, timeout=self.timeout)
-        ReportStream.validate_response(self, response)  # no token to renew: a 401 is the credentials
+        self.check_status(response)  # no token to renew: a 401 is the configured credentials
         return response
 
     def validate_response(self, response: requests.Response) -> None:
@@ -153,7 +153,7 @@ class ReportStream(RESTStream):
                 self.logger.warning("%s: token refused (HTTP 401); retrying with a new one", self.name)
                 raise TokenRejected(self.error_line(response), response)
             raise FatalAPIError(self.error_line(response))
-        ReportStream.check_status(self, response)
+        self.check_status(response)
         if token is not None:
             auth.token.accepted(token)
 

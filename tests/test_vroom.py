@@ -250,3 +250,16 @@ def test_a_future_end_date_never_bookmarks_past_now(sandbox):
     assert "end_date 2099-01-01 is in the future: reading up to now" in run.stderr
     bookmark = parse_when(run.last_state["bookmarks"]["vroom_orders"]["replication_key_value"])
     assert bookmark <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_no_declared_column_is_always_null(full_run):
+    """A declared column that no row ever fills is a column a user builds on and never gets
+    (orders are read without include_line_items: the vroom_line_items stream carries them)."""
+    for stream, schema_message in full_run.schemas.items():
+        rows = full_run.records[stream]
+        assert rows, stream
+        never_filled = [
+            name for name in schema_message["schema"]["properties"]
+            if name != "_extra_fields" and all(row.get(name) is None for row in rows)
+        ]
+        assert never_filled == [], f"{stream} declares columns no row fills: {never_filled}"

@@ -87,7 +87,8 @@ class OrdersStream(VroomWindowedStream):
         th.Property("subscribed", th.BooleanType),
         th.Property("auto_retention_conversion", th.BooleanType),
         th.Property("is_new_customer", th.BooleanType),
-        th.Property("line_items", th.ArrayType(th.ObjectType(*LINE_ITEM_PROPERTIES, additional_properties=True))),
+        # No `line_items`: orders are read without include_line_items (vroom_line_items carries
+        # them), so the column would always be empty; were Vroom to send it, _extra_fields keeps it.
     ).to_dict()
 
 

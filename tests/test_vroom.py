@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import requests
 
 from tap_retail_reports.core.windows import iso, parse_when
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
@@ -263,3 +264,35 @@ def test_no_declared_column_is_always_null(full_run):
             if name != "_extra_fields" and all(row.get(name) is None for row in rows)
         ]
         assert never_filled == [], f"{stream} declares columns no row fills: {never_filled}"
+
+
+def test_a_field_vroom_adds_later_keeps_every_row_hash(fresh_sandbox):
+    """_row_hash covers a fixed list of documented fields: a new vendor field must not give every
+    row re-read by the lookback a new primary key (a duplicate of each row in the target)."""
+    config = vroom_config(fresh_sandbox)
+    config["end_date"] = "2026-10-03"
+    hashed = ["vroom_search_terms", "vroom_audit_logs"]
+    catalog = catalog_selecting(config, hashed)
+    before = run_tap(config, catalog=catalog).ok()
+    response = requests.post(
+        f"http://127.0.0.1:{fresh_sandbox.port}/_sandbox/vendor/vroom",
+        json={"extra_row_fields": {"session_id": "s-81f2", "device": "ios"}}, timeout=10,
+    )
+    response.raise_for_status()
+    after = run_tap(config, catalog=catalog).ok()
+    for stream in hashed:
+        key = WINDOWED[stream][1]
+        assert before.records[stream] and keys(after.records[stream], key) == keys(before.records[stream], key), stream
+        assert all(row["_extra_fields"]["session_id"] == "s-81f2" for row in after.records[stream])
+        # Identical repeats still get keys of their own.
+        assert len(set(keys(after.records[stream], key))) == len(after.records[stream])
+
+
+def test_hashed_fields_are_declared_vroom_fields():
+    from tap_retail_reports.vroom.streams import HashedEventStream, STREAMS
+
+    hashed = [stream for stream in STREAMS if issubclass(stream, HashedEventStream)]
+    assert hashed
+    for stream in hashed:
+        declared = set(stream.schema["properties"]) - {"_row_hash", "_extra_fields"}
+        assert set(stream.hashed_fields) == declared, stream.name

@@ -80,7 +80,11 @@ class SchemaCoercion:
         to_iso_datetimes(row, self.datetime_fields)
 
 
-def row_hash(row: dict) -> str:
-    """A stable identity for a row with no key of its own: SHA-256 of its canonical JSON."""
-    canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+def row_hash(row: dict, fields: t.Sequence[str]) -> str:
+    """A stable identity for a row with no key of its own: SHA-256 of the canonical JSON of `fields`.
+
+    `fields` is a fixed list, not the row's keys: a field the vendor adds later must not
+    change the key of every row already loaded. A field the row lacks counts as null.
+    """
+    canonical = json.dumps({name: row.get(name) for name in fields}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

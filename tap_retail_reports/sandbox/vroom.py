@@ -30,6 +30,11 @@ Liberties a real vendor takes, served on purpose so the tap is tested against th
 - A contact's phone is "" when the number is shared with another contact.
 - Transactions ignore site_ids; pending transactions have no payout_id yet.
 - Cross-site audit rows (site_id "Management") come whatever site_ids asks for.
+
+Test knobs, through `POST /_sandbox/vendor/vroom` (each optional; the answer is the state):
+  now               ISO date-time: answer as of that moment, not the real time (null: real time);
+                    two runs at two settings see a day's orders placed, then canceled
+  extra_row_fields  {name: value} added to every row of every report: a field Vroom adds later
 """
 
 from __future__ import annotations
@@ -301,6 +306,18 @@ class App(VendorApp):
         self._day = functools.lru_cache(maxsize=400)(self._make_day)  # a 90-day, 3-site range and then some
         self._management = functools.lru_cache(maxsize=512)(self._make_management)
         self.customer = functools.lru_cache(maxsize=16384)(self._make_customer)
+        self.now: dt.datetime | None = None  # None: the real time
+        self.extra_row_fields: dict[str, t.Any] = {}
+
+    def configure(self, settings: dict) -> dict:
+        unknown = set(settings) - {"now", "extra_row_fields"}
+        if unknown:
+            raise ValueError(f"unknown vroom setting(s): {', '.join(sorted(unknown))}")
+        if "now" in settings:
+            self.now = parse_time(settings["now"], "now") if settings["now"] else None
+        if "extra_row_fields" in settings:
+            self.extra_row_fields = dict(settings["extra_row_fields"] or {})
+        return {"now": format_time(self.now) if self.now else None, "extra_row_fields": self.extra_row_fields}
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -324,9 +341,10 @@ class App(VendorApp):
         except ValueError:
             return Response.json({"error": "Request body is not valid JSON"}, 400)
         try:
-            return Response.json(self.rows(name, body))
+            rows = self.rows(name, body, self.now)
         except BadRequest as exc:
             return Response.json({"error": str(exc)}, 400)
+        return Response.json([{**row, **self.extra_row_fields} for row in rows] if self.extra_row_fields else rows)
 
     @staticmethod
     def authorized(header: str | None) -> bool:

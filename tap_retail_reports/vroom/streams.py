@@ -134,33 +134,43 @@ class TransactionsStream(VroomWindowedStream):
 
 
 class HashedEventStream(VroomWindowedStream):
-    """Event rows with no id of their own: keyed on site, time and a hash of the whole row.
+    """Event rows with no id of their own: keyed on site, time and a hash of the row.
 
-    Two identical events (the same search twice in one second) are two rows, so the
-    hash also covers how many identical rows came before in the same answer. Identical
-    rows share a timestamp, so they always arrive in the same window: the key is stable.
+    The hash covers a fixed list of the documented fields (`hashed_fields`), never the
+    whole row: a field Vroom adds later must not give every row re-read by the lookback
+    a new key. Two identical events (the same search twice in one second) are two rows,
+    so the hash also covers how many identical rows came before in the same answer.
+    Identical rows share a timestamp, so they always arrive in the same window: the key is stable.
     """
 
     primary_keys = ("site_id", "created_at", "_row_hash")
     replication_key = "created_at"
+    hashed_fields: t.ClassVar[tuple[str, ...]]
 
     def records_in_window(self, window, context):  # noqa: ANN001, ANN201
         seen: collections.Counter[str] = collections.Counter()
         for row in super().records_in_window(window, context):
-            content = row_hash(row)
-            row["_row_hash"] = row_hash({"row": content, "occurrence": seen[content]}) if seen[content] else content
+            content = row_hash(row, self.hashed_fields)
+            repeat = seen[content]
+            row["_row_hash"] = row_hash({"row": content, "occurrence": repeat}, ("row", "occurrence")) if repeat else content
             seen[content] += 1
             yield row
 
 
 ROW_HASH = th.Property(
-    "_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it (and of its repeat count, for identical rows)"
+    "_row_hash",
+    th.StringType,
+    description="SHA-256 of the stream's documented fields as Vroom sent them (and of the repeat count, for identical rows)",
 )
 
 
 class SearchTermsStream(HashedEventStream):
     name = "vroom_search_terms"
     endpoint = "search_terms"
+    hashed_fields = (
+        "site_id", "created_at", "ip_hash", "term", "num_search_results",
+        "selected_product_upc_or_plu", "selected_product_title", "selection_position",
+    )
     schema = th.PropertiesList(
         th.Property("site_id", th.StringType),
         th.Property("created_at", When),
@@ -177,6 +187,7 @@ class SearchTermsStream(HashedEventStream):
 class AuditLogsStream(HashedEventStream):
     name = "vroom_audit_logs"
     endpoint = "audit_logs"
+    hashed_fields = ("site_id", "created_at", "action", "additional_details", "user")
     schema = th.PropertiesList(
         th.Property("site_id", th.StringType, description="'Management' for cross-site actions"),
         th.Property("created_at", When),

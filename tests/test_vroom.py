@@ -296,3 +296,55 @@ def test_hashed_fields_are_declared_vroom_fields():
     for stream in hashed:
         declared = set(stream.schema["properties"]) - {"_row_hash", "_extra_fields"}
         assert set(stream.hashed_fields) == declared, stream.name
+
+
+def a_sale_canceled_later(app: VroomApp) -> tuple[dt.date, dt.datetime]:
+    """A day and a moment in it at which a product has sales that a later cancelation takes away."""
+    day = dt.date(2026, 10, 1)
+    for _ in range(20):
+        start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+        body = {"from_time": iso(start), "to_time": iso(start + dt.timedelta(days=1, milliseconds=-1))}
+        final = {row["upc_or_plu"] for row in app.rows("sales_by_product", body)}
+        for minutes in range(60, 24 * 60, 5):
+            moment = start + dt.timedelta(minutes=minutes)
+            if {row["upc_or_plu"] for row in app.rows("sales_by_product", body, now=moment)} - final:
+                return day, moment
+        day += dt.timedelta(days=1)
+    raise AssertionError("the sandbox should cancel some product's only sale of a day")
+
+
+def test_a_restated_day_keeps_only_its_latest_reading_in_the_target(fresh_sandbox, tmp_path):
+    """A product's sales canceled after the first reading: the upserted table still has its row,
+    and the README's query (run in DuckDB through target-duckdb) keeps only the day's latest reading."""
+    duckdb = pytest.importorskip("duckdb")
+    app = VroomApp(42)
+    day, moment = a_sale_canceled_later(app)
+    config = vroom_config(fresh_sandbox)
+    config.update(start_date=day.isoformat(), end_date=(day + dt.timedelta(days=1)).isoformat(), lookback_days=1)
+    catalog = catalog_selecting(config, ["vroom_sales_by_product"])
+    knobs = f"http://127.0.0.1:{fresh_sandbox.port}/_sandbox/vendor/vroom"
+    requests.post(knobs, json={"now": iso(moment)}, timeout=10).raise_for_status()  # the day in progress
+    first = run_tap(config, catalog=catalog).ok()
+    requests.post(knobs, json={"now": None}, timeout=10).raise_for_status()
+    second = run_tap(config, catalog=catalog, state=first.last_state).ok()
+
+    stdin = first.stdout + second.stdout
+    warehouse = tmp_path / "warehouse.duckdb"
+    (tmp_path / "target.json").write_text(json.dumps({"filepath": str(warehouse), "default_target_schema": "vroom"}))
+    target_bin = Path(os.path.dirname(os.sys.executable)) / "target-duckdb"
+    loaded = subprocess.run([str(target_bin), "--config", str(tmp_path / "target.json")], input=stdin,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    query = next(block for block in readme.split("```sql")[1:] if "vroom_sales_by_product" in block).split("```")[0]
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        db.execute("set schema 'vroom'")
+        upserted = db.execute("select upc_or_plu from vroom_sales_by_product").fetchall()
+        latest = db.execute(f"select upc_or_plu, units_sold, total_sales from ({query})").fetchall()
+
+    start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+    current = app.rows("sales_by_product", {"from_time": iso(start), "to_time": iso(start + dt.timedelta(days=1, milliseconds=-1))})
+    assert len(upserted) > len(current), "the earlier reading's row for the canceled product stays in the table"
+    assert sorted((upc, units, float(sales)) for upc, units, sales in latest) == sorted(
+        (row["upc_or_plu"], row["units_sold"], float(row["total_sales"])) for row in current
+    )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import hashlib
 import json
 import re
 import typing as t
 
-from tap_retail_reports.core.windows import iso, parse_when
+from singer_sdk import typing as th
+
+from tap_retail_reports.core.windows import UTC, iso, parse_when
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
@@ -88,3 +91,26 @@ def row_hash(row: dict, fields: t.Sequence[str]) -> str:
     """
     canonical = json.dumps({name: row.get(name) for name in fields}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+READ_AT = th.Property(
+    "_read_at",
+    th.DateTimeType,
+    required=True,
+    description="When the tap read this day's figures; the same for every row of one reading. "
+    "Rows of a day whose _read_at is not that day's latest are no longer in the vendor's report.",
+)
+
+
+def day_reading(rows: t.Iterable[dict], day: str) -> t.Iterator[dict]:
+    """The rows of one reading of a per-day aggregate, stamped with their `date` and `_read_at`.
+
+    A re-read day may have lost keys (a product no longer sold): an upserting target keeps
+    their old rows, and `_read_at` is what lets a query keep only the day's latest reading.
+    Microseconds, so that two readings in quick succession still sort.
+    """
+    read_at = dt.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for row in rows:
+        row["date"] = day
+        row["_read_at"] = read_at
+        yield row

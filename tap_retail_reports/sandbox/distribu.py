@@ -6,8 +6,10 @@ Some orders sit exactly at midnight and at the last millisecond of a day, so a
 client that overlaps or gaps its windows gets different numbers.
 
 Settings (`POST /_sandbox/vendor/distribu`): `requests_per_minute` and
-`window_seconds` scale the rate limit (a test can use a 1 s "minute"); the answer
-carries the settings and every request's arrival time per key.
+`window_seconds` scale the rate limit (a test can use a 1 s "minute"); `today`
+("YYYY-MM-DD", null for the real UTC date) fixes the day presets end on and order
+statuses are computed at, so two runs at two settings see orders move from SUBMITTED
+to DELIVERED. The answer carries the settings and every request's arrival time per key.
 """
 
 from __future__ import annotations
@@ -168,6 +170,7 @@ class App(VendorApp):
         ]
         self.requests_per_minute = 60
         self.window_seconds = 60.0
+        self.today: dt.date | None = None  # None: the real UTC date
         self._accepted: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._arrivals: dict[str, list[float]] = collections.defaultdict(list)
         self._orders: dict[dt.date, list[Order]] = {}
@@ -316,7 +319,7 @@ class App(VendorApp):
     # -- HTTP -----------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
-        unknown = set(settings) - {"requests_per_minute", "window_seconds"}
+        unknown = set(settings) - {"requests_per_minute", "window_seconds", "today"}
         if unknown:
             raise ValueError(f"unknown distribu setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
@@ -328,9 +331,12 @@ class App(VendorApp):
                 if float(settings["window_seconds"]) <= 0:
                     raise ValueError("window_seconds must be positive")
                 self.window_seconds = float(settings["window_seconds"])
+            if "today" in settings:
+                self.today = dt.date.fromisoformat(settings["today"]) if settings["today"] else None
             return {
                 "requests_per_minute": self.requests_per_minute,
                 "window_seconds": self.window_seconds,
+                "today": self.today.isoformat() if self.today else None,
                 # Arrival times (monotonic seconds) per key, the key shortened: the busiest window is computed from these.
                 "arrivals": {f"{key[:6]}...{key[-4:]}": list(times) for key, times in self._arrivals.items()},
             }
@@ -364,7 +370,7 @@ class App(VendorApp):
             return Response.json({"error": "Forbidden: insufficient scope"}, 403)
         if request.method != "GET":
             return Response.json({"error": "Method not allowed"}, 405)
-        today = dt.datetime.now(UTC).date()
+        today = self.today or dt.datetime.now(UTC).date()
         if request.path == "/api/v1/reports/inventory":
             return Response.json({"data": self.inventory(today)})
         if request.path not in ("/api/v1/reports/sales", "/api/v1/reports/customers"):

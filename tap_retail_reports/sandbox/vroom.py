@@ -16,8 +16,9 @@ current real time. Generation happens in three steps, each cached:
 
 A day is generated whole; rows later than `now` are filtered out at query time,
 and orders are shown "as of now" (lifecycle times still in the future are null,
-a cancelation not yet made is not shown), which is why today's orders change
-from one run to the next as they would at the real vendor.
+a cancelation not yet made is not shown; sales_by_product counts an order until it is
+canceled), which is why today's orders change from one run to the next as they would at the
+real vendor.
 
 Liberties a real vendor takes, served on purpose so the tap is tested against them:
 - Order "Decimal" fields are JSON strings ("12.50"; coordinates to 6 places);
@@ -464,10 +465,13 @@ class App(VendorApp):
     def _rows_sales_by_product(self, query: Query, now: dt.datetime) -> list[dict]:
         totals: dict[str, list] = {}  # upc -> [sales, units]
         for order in self._orders(query, now):
+            # A sale counts until its order is canceled (minutes later): a day's figures restate.
+            pending_cancel = order.canceled_at is not None and order.canceled_at > now
             for item in order.items:
+                units = item["original_quantity"] if pending_cancel else item["final_quantity"]
                 entry = totals.setdefault(item["product_upc_or_plu"], [Decimal(0), 0])
-                entry[0] += Decimal(str(item["product_price"])) * item["final_quantity"]
-                entry[1] += item["final_quantity"]
+                entry[0] += Decimal(str(item["product_price"])) * units
+                entry[1] += units
         by_upc = {p.upc_or_plu: p for p in PRODUCTS}
         rows = [
             {

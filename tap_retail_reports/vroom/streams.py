@@ -12,7 +12,7 @@ from functools import cached_property
 
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.records import row_hash
+from tap_retail_reports.core.records import READ_AT, day_reading, row_hash
 from tap_retail_reports.core.windows import iso
 from tap_retail_reports.vroom.client import VroomStream, VroomWindowedStream
 
@@ -199,7 +199,12 @@ class AuditLogsStream(HashedEventStream):
 
 
 class SalesByProductStream(VroomWindowedStream):
-    """Sales per product per day: each request covers exactly one UTC day, stamped as `date`."""
+    """Sales per product per day: each request covers exactly one UTC day, stamped `date` and `_read_at`.
+
+    A product whose sales on a re-read day drop to nothing (its order canceled) is not in the
+    new answer, so its earlier row stays in an upserting target: `_read_at` lets a query keep
+    only the day's latest reading (README, "Vroom").
+    """
 
     name = "vroom_sales_by_product"
     endpoint = "sales_by_product"
@@ -214,13 +219,11 @@ class SalesByProductStream(VroomWindowedStream):
         th.Property("units_sold", th.IntegerType),
         th.Property("category", th.StringType),
         th.Property("image_url", th.StringType),
+        READ_AT,
     ).to_dict()
 
     def records_in_window(self, window, context):  # noqa: ANN001, ANN201
-        day = window.start.date().isoformat()
-        for row in super().records_in_window(window, context):
-            row["date"] = day
-            yield row
+        return day_reading(super().records_in_window(window, context), window.start.date().isoformat())
 
 
 

@@ -273,12 +273,44 @@ class WindowedStream(ReportStream):
         return Window(parse_when(context["window_start"]), parse_when(context["window_end"]))
 
     def checkpoint(self, context: Context | None, done_until: dt.datetime) -> None:
-        """Record that every row before `done_until` has been emitted, and say so in STATE."""
+        """Record that every row before `done_until` has been emitted, and say so in STATE.
+
+        In BATCH mode the rows are not out yet: they wait in the SDK's batch file until its
+        BATCH message. The bookmark then waits too (see `get_batches`)."""
+        if self._unbatched_checkpoints is not None:
+            self._unbatched_checkpoints.append((context, done_until))
+            return
+        self._advance_bookmark(context, done_until)
+        self._write_state_message()
+
+    def _advance_bookmark(self, context: Context | None, done_until: dt.datetime) -> None:
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = iso(done_until)
         self.state_manager.finalize_state(state)
-        self._write_state_message()
+
+    _unbatched_checkpoints: list[tuple[Context | None, dt.datetime]] | None = None  # a list in BATCH mode
+
+    def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterator[tuple[t.Any, list[str]]]:
+        """BATCH mode: a bookmark advances only once the BATCH message holding its rows is out.
+
+        The SDK writes each batch file, yields it here, then writes its BATCH message and a
+        STATE. A checkpoint taken before a file was complete covers rows that are all in that
+        file or an earlier one; it is applied after the file's BATCH message (so that even a
+        STATE written on a signal never runs ahead of the data) and goes out with the next
+        STATE: at worst a window is read again after a crash, never lost.
+        """
+        self._unbatched_checkpoints = []
+        try:
+            for encoding, manifest in super().get_batches(batch_config, context):
+                covered, self._unbatched_checkpoints = self._unbatched_checkpoints, []
+                yield encoding, manifest
+                for checkpoint in covered:
+                    self._advance_bookmark(*checkpoint)
+            for checkpoint in self._unbatched_checkpoints:  # windows after the last file had no rows
+                self._advance_bookmark(*checkpoint)
+        finally:
+            self._unbatched_checkpoints = None
 
     def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
         """Bookmarks advance per finished window (see `checkpoint`), not per record:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 import signal
-import subprocess
 import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tap_retail_reports.core.windows import parse_when
-from tests.conftest import TAP, catalog_selecting, run_tap
-from tests.test_vroom import expected_rows, vroom_config
+from tests.conftest import catalog_selecting, run_tap
+from tests.test_vroom import expected_rows, start_tap, vroom_config
 
 STREAM = "vroom_orders"
 
@@ -70,12 +69,7 @@ def test_a_run_killed_after_its_first_bookmark_resumes_without_loss(fresh_sandbo
     config = {**vroom_config(fresh_sandbox), "batch_config": batch_config(tmp_path)}
     catalog = catalog_selecting(config, [STREAM])
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "config.json").write_text(json.dumps(config))
-        (Path(folder) / "catalog.json").write_text(json.dumps(catalog))
-        process = subprocess.Popen(
-            [*TAP, "--config", f"{folder}/config.json", "--catalog", f"{folder}/catalog.json"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
+        process = start_tap(config, catalog, folder)
         assert process.stdout is not None
         received = []
         for line in process.stdout:

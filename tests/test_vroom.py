@@ -51,6 +51,16 @@ def expected_rows(endpoint: str, start: str = START, end: str = END, **body) -> 
     return VroomApp(42).rows(endpoint, {"from_time": start, "to_time": iso(last), **body})
 
 
+def start_tap(config: dict, catalog: dict, folder: str) -> subprocess.Popen:
+    """The tap command in the background, its stdout to read line by line (a test kills it mid-run)."""
+    (Path(folder) / "config.json").write_text(json.dumps(config))
+    (Path(folder) / "catalog.json").write_text(json.dumps(catalog))
+    return subprocess.Popen(
+        [*TAP, "--config", f"{folder}/config.json", "--catalog", f"{folder}/catalog.json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+
+
 def keys(rows: list[dict], key: tuple[str, ...]) -> list[tuple]:
     return sorted(tuple(str(row.get(k)) for k in key) for row in rows)
 
@@ -154,12 +164,7 @@ def test_a_run_killed_half_way_resumes_without_loss(fresh_sandbox):
     config = vroom_config(fresh_sandbox)
     catalog = catalog_selecting(config, ["vroom_orders"])
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "config.json").write_text(json.dumps(config))
-        (Path(tmp) / "catalog.json").write_text(json.dumps(catalog))
-        process = subprocess.Popen(
-            [*TAP, "--config", f"{tmp}/config.json", "--catalog", f"{tmp}/catalog.json"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
+        process = start_tap(config, catalog, tmp)
         lines, states = [], 0
         assert process.stdout is not None
         for line in process.stdout:

@@ -30,6 +30,7 @@ from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
 
 EXTRA_FIELDS = "_extra_fields"
@@ -291,7 +292,9 @@ class WindowedStream(ReportStream):
 
     _unbatched_checkpoints: list[tuple[Context | None, dt.datetime]] | None = None  # a list in BATCH mode
 
-    def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterator[tuple[t.Any, list[str]]]:
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """BATCH mode: a bookmark advances only once the BATCH message holding its rows is out.
 
         The SDK writes each batch file, yields it here, then writes its BATCH message and a

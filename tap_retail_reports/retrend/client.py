@@ -419,7 +419,6 @@ class RetrendStream(WindowedStream):
         if len(self._partitions_done) == len(self.partitions):
             self.stop_if_retrend_never_answered()
 
-
     def report_missing(
         self, store: int, duration: str, *, found: bool, waiting: list[tuple[dt.date, dt.date]], passed: list[dt.date]
     ) -> None:
@@ -439,7 +438,7 @@ class RetrendStream(WindowedStream):
             )
         elif passed:
             self.logger.warning(
-                "%s: no report for %d period(s) (%s) %d days after they ended: passed",
+                "%s: no report for %d period(s) (%s) %d days after they ended: no longer waited for",
                 where, len(passed), ", ".join(map(str, passed[:10])), MISSING_REPORT_RETRY_DAYS,
             )
 

@@ -154,7 +154,8 @@ class TapRetailReports(Tap):
             )
             for line in self.failures.lines():
                 self.logger.error("failed: %s", line)
-            raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)} (reasons above)")
+            first = self.failures.lines()[0]
+            raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
 
     def record_failure(self, stream_name: str, reason: str) -> None:
         """Record a failure that ends the run in error without stopping it: a stream, or one

@@ -60,7 +60,11 @@ class StreamStats:
             text += f" ({values['polls']:.0f} poll(s))"
         text += f", {values['retries']:.0f} retried"
         waited = values["rate_limit_wait"] + values["retry_wait"]
-        text += f", waited {waited:.0f} s"
+        text += f", waited {_seconds(waited)}"
         if waited:
-            text += f" (rate limit {values['rate_limit_wait']:.0f} s, retries {values['retry_wait']:.0f} s)"
+            text += f" (rate limit {_seconds(values['rate_limit_wait'])}, retries {_seconds(values['retry_wait'])})"
         return text
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 or value == 0 else f"{value:.1f} s"

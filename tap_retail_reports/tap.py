@@ -15,6 +15,7 @@ import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.logging import StructuredFormatter
 
 from tap_retail_reports.core.config import (
     Vendor,
@@ -244,10 +245,18 @@ def _no_vendor_error() -> TapError:
 
 
 def _fail(message: str) -> t.NoReturn:
-    # Through logging at ERROR: under `meltano run` (structured logging) this is what Meltano
-    # shows as the extractor's error, next to its own "Extractor failed".
-    logging.getLogger(TapRetailReports.name).error("tap-retail-reports: error: %s", redact(message))
+    line = f"tap-retail-reports: error: {redact(message)}"
+    if _logs_are_structured():
+        # `meltano run` asks for JSON log records and reads their level: as an error record,
+        # this line is the extractor's error, next to Meltano's own "Extractor failed".
+        logging.getLogger(TapRetailReports.name).error(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+def _logs_are_structured() -> bool:
+    return any(isinstance(handler.formatter, StructuredFormatter) for handler in logging.getLogger().handlers)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,13 @@ class TapRetailReports(Tap):
         self.failures = RunFailures()
         self._syncing = False
         super().__init__(*args, **kwargs)
-        self.metrics_logger.setLevel(os.environ.get(METRICS_LEVEL_VARIABLE, "WARNING").upper())
+        level = os.environ.get(METRICS_LEVEL_VARIABLE, "WARNING").upper()
+        try:
+            self.metrics_logger.setLevel(level)
+        except ValueError:
+            self.logger.warning("%s=%s is not a log level (DEBUG, INFO, WARNING): METRIC lines stay off",
+                                METRICS_LEVEL_VARIABLE, level)
+            self.metrics_logger.setLevel(logging.WARNING)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import sys
 import typing as t
 from functools import cached_property
@@ -65,9 +66,11 @@ class _DropRepeatedLines(logging.Filter):
     and the give-up (`backoff_handler` logs each retry; a give-up ends in the failure summary),
     and the SDK's "unhandled error" for a failure that `ReportStream.sync` handles."""
 
+    BACKOFF = re.compile(r"(Backing off|Giving up) \w+\(\.\.\.\) ")
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.msg if isinstance(record.msg, str) else ""
-        if message.startswith(("Backing off %s(...)", "Giving up %s(...)")):
+        message = record.getMessage()
+        if self.BACKOFF.match(message):
             return False
         return not (
             message.startswith("An unhandled error occurred while syncing")

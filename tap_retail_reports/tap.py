@@ -91,6 +91,9 @@ class TapRetailReports(Tap):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.failures = RunFailures()
+        # Set on SIGINT/SIGTERM, before the main thread stops: worker threads check it and end,
+        # or the interpreter would wait for them at exit.
+        self.stop_requested = threading.Event()
         self._syncing = False
         super().__init__(*args, **kwargs)
         level = os.environ.get(METRICS_LEVEL_VARIABLE, "WARNING").upper()
@@ -173,6 +176,7 @@ class TapRetailReports(Tap):
     def _handle_termination(self, signum: int, frame: t.Any) -> None:
         """SIGINT/SIGTERM: write the last STATE and exit 128 + signal (130, 143), never 0,
         so that a scheduler sees an interrupted run. A Singer line being written is finished first."""
+        self.stop_requested.set()
         writer = getattr(self, "message_writer", None)
         if isinstance(writer, WholeLineWriter):
             writer.when_line_done(lambda: self._stop(signum))

@@ -61,10 +61,12 @@ class StreamStats:
         text += f", {values['retries']:.0f} retried"
         waited = values["rate_limit_wait"] + values["retry_wait"]
         text += f", waited {_seconds(waited)}"
-        if waited:
+        if _seconds(waited) != "0 s":
             text += f" (rate limit {_seconds(values['rate_limit_wait'])}, retries {_seconds(values['retry_wait'])})"
         return text
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.0f} s" if value >= 10 or value == 0 else f"{value:.1f} s"
+    if round(value, 1) == 0:
+        return "0 s"
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"

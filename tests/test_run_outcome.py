@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from singer_sdk.singerlib import RecordMessage
 
-from tap_retail_reports.core.run_outcome import RunFailed
+from tap_retail_reports.core.run_outcome import RunFailed, WholeLineWriter
 from tap_retail_reports.sandbox.credentials import DISTRIBU_API_KEY_WITHOUT_SCOPE, tap_config
 from tap_retail_reports.tap import TapRetailReports
 from tests.conftest import TAP, TapRun, catalog_selecting, parse_messages, run_tap
@@ -86,7 +87,7 @@ def test_a_failure_recorded_by_other_code_fails_the_run(sandbox, capfd, caplog):
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_writes_the_last_state_and_exits_non_zero(fresh_sandbox, signum, code):
     base = f"http://127.0.0.1:{fresh_sandbox.port}"
-    requests.post(f"{base}/_sandbox/vendor/retrend", json={"latency_seconds": 0.05}, timeout=10).raise_for_status()
+    requests.post(f"{base}/_sandbox/vendor/retrend", json={"latency_seconds": 0.2}, timeout=10).raise_for_status()
     config = {**config_for(fresh_sandbox, ("retrend",)), "lookback_days": 0}
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "config.json").write_text(json.dumps(config))
@@ -182,3 +183,17 @@ def test_meltano_run_ends_with_the_reason_for_a_failure(sandbox, meltano, tmp_pa
     assert "Extractor failed" in errors[-2], "\n".join(lines[-20:])
     assert "HTTP 401" in errors[-3] and "check vroom.username and vroom.password" in errors[-3], "\n".join(lines[-20:])
     assert "not-the-password-123" not in done.stdout + done.stderr
+
+
+def test_a_stop_that_lands_mid_line_waits_for_the_end_of_the_line(capfdbinary):
+    events = []
+
+    class Writer(WholeLineWriter):
+        def format_message(self, message):  # the signal arrives while the line is being made
+            self.when_line_done(lambda: events.append(capfdbinary.readouterr().out))
+            return super().format_message(message)
+
+    Writer().write_message(RecordMessage(stream="s", record={"a": 1}))
+    assert len(events) == 1 and events[0].endswith(b"}\n")  # the stop ran after the whole line was out
+    WholeLineWriter().when_line_done(lambda: events.append("now"))
+    assert events[-1] == "now"  # between lines, at once

@@ -11,7 +11,13 @@ import pytest
 from tap_retail_reports.core.http import RateLimiter
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.sandbox.credentials import tap_config
-from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap, sandbox_log, set_faults
+from tests.conftest import (
+    catalog_selecting,
+    env_setting_class_attributes,
+    run_tap,
+    sandbox_log,
+    set_faults,
+)
 
 START, END = "2025-03-01", "2025-03-06"
 METRICS = "TAP_RETAIL_REPORTS_METRICS_LOGLEVEL"

@@ -18,7 +18,10 @@ import yaml
 from singer_sdk.singerlib import RecordMessage
 
 from tap_retail_reports.core.run_outcome import RunFailed, WholeLineWriter
-from tap_retail_reports.sandbox.credentials import DISTRIBU_API_KEY_WITHOUT_SCOPE, tap_config
+from tap_retail_reports.sandbox.credentials import (
+    DISTRIBU_API_KEY_WITHOUT_SCOPE,
+    tap_config,
+)
 from tap_retail_reports.tap import TapRetailReports
 from tests.conftest import TAP, TapRun, catalog_selecting, parse_messages, run_tap
 
@@ -116,8 +119,11 @@ def test_a_signal_writes_the_last_state_and_exits_non_zero(fresh_sandbox, signum
     resumed = run_tap(config, state=last["value"]).ok()
     whole = run_tap(config).ok()
     for stream, rows in whole.records.items():
-        key = lambda row: (row["store_num"], row["duration"], row["start_date"])  # noqa: E731
-        assert {key(r) for r in stopped.records[stream] + resumed.records[stream]} == {key(r) for r in rows}, stream
+        assert keys(stopped.records[stream] + resumed.records[stream]) == keys(rows), stream
+
+
+def keys(rows: list[dict]) -> set[tuple]:
+    return {(row["store_num"], row["duration"], row["start_date"]) for row in rows}
 
 
 def test_discovery_with_no_vendor_says_why():

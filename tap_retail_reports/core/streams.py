@@ -23,13 +23,13 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
+from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.http import (
     LimitedSession,
     RateLimiter,
     describe_response,
     retry_after_seconds,
 )
-from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run_stats import StreamStats

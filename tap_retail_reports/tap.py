@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 import threading
 import typing as t
@@ -22,7 +23,7 @@ from tap_retail_reports.core.config import (
     secret_values,
 )
 from tap_retail_reports.core.errors import TapError
-from tap_retail_reports.core.redact import install_log_redaction, redact
+from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.windows import UTC
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
 from tap_retail_reports.flipkart import VENDOR as FLIPKART
@@ -35,6 +36,7 @@ if t.TYPE_CHECKING:
 
 VENDORS: tuple[Vendor, ...] = (RETREND, FOXYCART, DISTRIBU, FLIPKART, VROOM)
 DEFAULT_START_DAYS_AGO = 30
+LOG_LEVEL_VARIABLE = "TAP_RETAIL_REPORTS_LOGLEVEL"  # read by the SDK
 
 install_log_redaction()
 
@@ -180,6 +182,13 @@ def main() -> None:
         _fail(f"gave up after repeated failures: {exc}")
     except requests.RequestException as exc:
         _fail(f"network error: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        # A bug: still one redacted line, never a raw traceback that could carry a secret.
+        logging.getLogger(TapRetailReports.name).debug("traceback:\n%s", redacted_traceback(exc))
+        _fail(
+            f"{type(exc).__name__}: {exc} (an unexpected error, most likely a bug in tap-retail-reports; "
+            f"rerun with {LOG_LEVEL_VARIABLE}=DEBUG for the traceback)"
+        )
 
 
 def _fail(message: str) -> t.NoReturn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import sys
@@ -21,6 +22,7 @@ from tap_retail_reports.core.config import (
     check_int,
     readable_schema_error,
     secret_values,
+    unknown_settings,
 )
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
@@ -103,7 +105,12 @@ class TapRetailReports(Tap):
     @classmethod
     def config_problems(cls, config: dict) -> list[str]:
         """Every semantic problem with a config, one line each; empty when it is usable."""
-        problems, start = check_date("start_date", config.get("start_date"))
+        # A misspelt setting would otherwise be ignored and its default used: name it first.
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)  # the SDK's own settings (stream maps, flattening, batch)
+        problems = unknown_settings(config, schema, nested=[vendor.key for vendor in VENDORS])
+        more, start = check_date("start_date", config.get("start_date"))
+        problems += more
         more, end = check_date("end_date", config.get("end_date"))
         problems += more
         if start and end and end <= start:

@@ -29,6 +29,8 @@ _SECRET_PARAM = re.compile(
     r"(?i)([?&;](?:[\w.-]*(?:key|secret|token|sig|signature|password|credential|auth)"
     r"[\w.-]*|x-amz-[\w-]+|expires))=([^&\s\"'<>]+)"
 )
+# A URL in a line of text, up to where it surely ends.
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+")
 # user:password@ in URLs.
 _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 
@@ -36,7 +38,12 @@ _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None  # all secrets, longest first; rebuilt after `add`
+        # Secrets by their first MIN_SECRET_LENGTH characters, longest first: one dict look-up per
+        # position of a line, however many links a long run has registered.
+        self._by_prefix: dict[str, list[str]] = {}
+        # Whole links by their part before `?`: links share their first characters (`https://`),
+        # so they are found where a URL starts in the text, not by prefix.
+        self._links: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def add(self, *values: object) -> None:
@@ -46,10 +53,12 @@ class Redactor:
             if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
                 forms += [value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]]
         with self._lock:
-            before = len(self._secrets)
-            self._secrets.update(forms)
-            if len(self._secrets) != before:
-                self._pattern = None
+            by_prefix = dict(self._by_prefix)  # readers keep the old index until the new one is whole
+            for form in set(forms) - self._secrets:
+                self._secrets.add(form)
+                same = by_prefix.get(form[:MIN_SECRET_LENGTH], [])
+                by_prefix[form[:MIN_SECRET_LENGTH]] = sorted([*same, form], key=len, reverse=True)
+            self._by_prefix = by_prefix
 
     def add_link(self, url: object) -> None:
         """Register a signed link: the whole URL, its query string and each query value.
@@ -59,8 +68,13 @@ class Redactor:
         """
         if not isinstance(url, str) or not url:
             return
+        with self._lock:
+            links = dict(self._links)
+            base = url.partition("?")[0]
+            links[base] = sorted({*links.get(base, []), url}, key=len, reverse=True)
+            self._links = links
         query = urlsplit(url).query
-        values: list[str] = [url]
+        values: list[str] = []
         if query:
             values.append(query)
             for part in re.split(r"[&;]", query):
@@ -80,18 +94,34 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        pattern = self._pattern or self._compile()
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
+        if self._links:
+            text = _URL.sub(self._mask_link, text)
+        text = self._mask_registered(text)
         text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
         return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
 
-    def _compile(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._secrets and self._pattern is None:
-                ordered = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, ordered)))
-            return self._pattern
+    def _mask_link(self, match: re.Match[str]) -> str:
+        found = match.group(0)
+        for link in self._links.get(found.partition("?")[0], ()):
+            if found.startswith(link):
+                return MASK + found[len(link) :]
+        return found
+
+    def _mask_registered(self, text: str) -> str:
+        """Each registered secret in `text` as MASK, the longest where several start at one place."""
+        by_prefix = self._by_prefix
+        if not by_prefix:
+            return text
+        parts, start, i, last = [], 0, 0, len(text) - MIN_SECRET_LENGTH
+        while i <= last:
+            for secret in by_prefix.get(text[i : i + MIN_SECRET_LENGTH], ()):
+                if text.startswith(secret, i):
+                    parts += [text[start:i], MASK]
+                    i = start = i + len(secret)
+                    break
+            else:
+                i += 1
+        return "".join(parts) + text[start:] if parts else text
 
 
 redact = Redactor()

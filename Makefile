@@ -38,4 +38,4 @@ about: install
 	$(BIN)/python scripts/sync_about.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .meltano output
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano output/*  # output/.gitkeep stays: target-duckdb needs the folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import os
@@ -23,9 +24,10 @@ from tap_retail_reports.core.config import (
     check_int,
     readable_schema_error,
     secret_values,
+    unknown_settings,
 )
 from tap_retail_reports.core.errors import TapError
-from tap_retail_reports.core.redact import install_log_redaction, redact
+from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
 from tap_retail_reports.core.windows import UTC
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
@@ -42,6 +44,7 @@ DEFAULT_START_DAYS_AGO = 30
 # The SDK's METRIC lines (one per request, most of a run's stderr) are hidden unless this is
 # INFO or DEBUG; the end-of-run summary gives rows, requests, retries and waits per stream.
 METRICS_LEVEL_VARIABLE = "TAP_RETAIL_REPORTS_METRICS_LOGLEVEL"
+LOG_LEVEL_VARIABLE = "TAP_RETAIL_REPORTS_LOGLEVEL"  # read by the SDK
 
 install_log_redaction()
 
@@ -123,7 +126,12 @@ class TapRetailReports(Tap):
     @classmethod
     def config_problems(cls, config: dict) -> list[str]:
         """Every semantic problem with a config, one line each; empty when it is usable."""
-        problems, start = check_date("start_date", config.get("start_date"))
+        # A misspelt setting would otherwise be ignored and its default used: name it first.
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)  # the SDK's own settings (stream maps, flattening, batch)
+        problems = unknown_settings(config, schema, nested=[vendor.key for vendor in VENDORS])
+        more, start = check_date("start_date", config.get("start_date"))
+        problems += more
         more, end = check_date("end_date", config.get("end_date"))
         problems += more
         if start and end and end <= start:
@@ -245,6 +253,13 @@ def main() -> None:
         _fail(f"gave up after repeated failures: {exc}")
     except requests.RequestException as exc:
         _fail(f"network error: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        # A bug: still one redacted line, never a raw traceback that could carry a secret.
+        logging.getLogger(TapRetailReports.name).debug("traceback:\n%s", redacted_traceback(exc))
+        _fail(
+            f"{type(exc).__name__}: {exc} (an unexpected error, most likely a bug in tap-retail-reports; "
+            f"rerun with {LOG_LEVEL_VARIABLE}=DEBUG for the traceback)"
+        )
 
 
 def _no_vendor_error() -> TapError:

@@ -357,8 +357,9 @@ class App(VendorApp):
     def handle(self, request: Request) -> Response:
         auth = request.headers.get("Authorization") or ""
         key = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else ""
+        # Errors echo the key they were sent, as some vendors' do: the tap must mask it.
         if key not in SCOPES:
-            return Response.json({"error": "Invalid or missing API key"}, 401)
+            return Response.json({"error": f"Invalid or missing API key {key!r}"}, 401)
         wait = self.throttle(key)
         if wait is not None:
             return Response.json(
@@ -367,7 +368,7 @@ class App(VendorApp):
                 **{"Retry-After": str(max(1, math.ceil(wait)))},
             )
         if "reports:read" not in SCOPES[key]:
-            return Response.json({"error": "Forbidden: insufficient scope"}, 403)
+            return Response.json({"error": f"Forbidden: insufficient scope for key {key!r}"}, 403)
         if request.method != "GET":
             return Response.json({"error": "Method not allowed"}, 405)
         today = self.today or dt.datetime.now(UTC).date()

@@ -24,8 +24,8 @@ Test knobs, through `POST /_sandbox/vendor/retrend` (each optional; the answer i
   silent_stores           [store_num, ...]: stores with no report at all (404), as a closed store
 The state lists every report call as {endpoint, store_num, report, duration, start_date,
 statuses}, the kiosk headers seen and the tokens issued, so tests can check that no request
-was repeated and that no token reached a log. A refused session's 401 names the token, as
-some APIs do, which is what the tap's redaction is for.
+was repeated and that no token reached a log. A refused session's 401 names the token,
+and a refused api-key's names the key, as some APIs do, which is what the tap's redaction is for.
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ class App(VendorApp):
         organization = request.headers.get("organization-id")
         api_key = request.headers.get("api-key")
         if organization != credentials.RETREND_ORGANIZATION_ID or api_key != credentials.RETREND_API_KEY:
-            return Response.json({"error": "invalid organization-id or api-key"}, 401)
+            # Echoes what it was sent, as some vendors do: the tap must mask it.
+            return Response.json({"error": f"invalid organization-id {organization!r} or api-key {api_key!r}"}, 401)
         token = "rts_" + secrets.token_urlsafe(24)
         with self._lock:
             expires = time.time() + self.token_lifetime

@@ -331,9 +331,13 @@ class App(VendorApp):
             return Response.json({"error": f"Not found: {request.path}"}, 404)
         if request.method != "POST":
             return Response.json({"error": f"{request.method} not allowed; use POST"}, 405, Allow="POST")
-        if not self.authorized(request.headers.get("Authorization")):
+        header = request.headers.get("Authorization")
+        if not self.authorized(header):
+            # Echoes what it was sent, as some vendors' error pages do: the tap must mask it.
             return Response.json(
-                {"error": "Invalid email or password"}, 401, **{"WWW-Authenticate": 'Basic realm="Vroom"'}
+                {"error": f"Invalid email or password {self.sent_credentials(header)}"},
+                401,
+                **{"WWW-Authenticate": 'Basic realm="Vroom"'},
             )
         if promo:  # it writes to the vendor; the tap only reads
             return Response.json({"error": "create_promo_code is not simulated"}, 501)
@@ -346,6 +350,16 @@ class App(VendorApp):
         except BadRequest as exc:
             return Response.json({"error": str(exc)}, 400)
         return Response.json([{**row, **self.extra_row_fields} for row in rows] if self.extra_row_fields else rows)
+
+    @staticmethod
+    def sent_credentials(header: str | None) -> str:
+        scheme, _, encoded = (header or "").partition(" ")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded = ""
+        username, _, password = decoded.partition(":")
+        return f"(Authorization: {header!r}; username {username!r}, password {password!r})"
 
     @staticmethod
     def authorized(header: str | None) -> bool:

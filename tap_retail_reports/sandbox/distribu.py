@@ -6,8 +6,9 @@ Some orders sit exactly at midnight and at the last millisecond of a day, so a
 client that overlaps or gaps its windows gets different numbers.
 
 Settings (`POST /_sandbox/vendor/distribu`): `requests_per_minute` and
-`window_seconds` scale the rate limit (a test can use a 1 s "minute"); the answer
-carries the settings and every request's arrival time per key.
+`window_seconds` scale the rate limit (a test can use a 1 s "minute");
+`removed_products` lists product ids deleted upstream (gone from the inventory report).
+The answer carries the settings and every request's arrival time per key.
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ class App(VendorApp):
             )
             for n in range(1, 31)
         ]
+        self.removed_products: set[str] = set()
         self.requests_per_minute = 60
         self.window_seconds = 60.0
         self._accepted: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
@@ -279,7 +281,7 @@ class App(VendorApp):
         day = day or dt.datetime.now(UTC).date()
         rows, groups = [], {}
         for product in self.products:
-            if not product.active:
+            if not product.active or product.id in self.removed_products:
                 continue
             stock = self.stock(product, day)
             value_cents = stock * product.unit_cents
@@ -316,7 +318,7 @@ class App(VendorApp):
     # -- HTTP -----------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
-        unknown = set(settings) - {"requests_per_minute", "window_seconds"}
+        unknown = set(settings) - {"requests_per_minute", "window_seconds", "removed_products"}
         if unknown:
             raise ValueError(f"unknown distribu setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
@@ -328,7 +330,10 @@ class App(VendorApp):
                 if float(settings["window_seconds"]) <= 0:
                     raise ValueError("window_seconds must be positive")
                 self.window_seconds = float(settings["window_seconds"])
+            if "removed_products" in settings:
+                self.removed_products = set(settings["removed_products"] or ())
             return {
+                "removed_products": sorted(self.removed_products),
                 "requests_per_minute": self.requests_per_minute,
                 "window_seconds": self.window_seconds,
                 # Arrival times (monotonic seconds) per key, the key shortened: the busiest window is computed from these.

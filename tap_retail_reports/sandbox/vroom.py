@@ -301,6 +301,16 @@ class App(VendorApp):
         self._day = functools.lru_cache(maxsize=400)(self._make_day)  # a 90-day, 3-site range and then some
         self._management = functools.lru_cache(maxsize=512)(self._make_management)
         self.customer = functools.lru_cache(maxsize=16384)(self._make_customer)
+        self.removed_contacts: set[str] = set()  # e-mails customer_contacts no longer lists
+
+    def configure(self, settings: dict) -> dict:
+        """Test knob (`POST /_sandbox/vendor/vroom`): `removed_contacts`, e-mails deleted upstream."""
+        unknown = set(settings) - {"removed_contacts"}
+        if unknown:
+            raise ValueError(f"unknown vroom setting(s): {', '.join(sorted(unknown))}")
+        if "removed_contacts" in settings:
+            self.removed_contacts = set(settings["removed_contacts"] or ())
+        return {"removed_contacts": sorted(self.removed_contacts)}
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -495,6 +505,8 @@ class App(VendorApp):
             if not ordered_at or not query.start <= first[key] <= query.end:
                 continue
             who = self.customer(key)
+            if who.email in self.removed_contacts:
+                continue
             rows.append({
                 "name": who.name,
                 "email": who.email,

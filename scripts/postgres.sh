@@ -56,7 +56,7 @@ start() {
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
     printf '%s\n' "$PG_PASSWORD" > "$dir/pwfile"
-    [ "$(id -u)" = 0 ] && chown postgres: "$dir/pwfile"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$dir/pwfile"; fi
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" --auth=scram-sha-256 \
         -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     rm -f "$dir/pwfile"

@@ -56,7 +56,8 @@ def main() -> int:
     )
     try:
         wait_for(f"http://127.0.0.1:{args.port}/_sandbox/health")
-        subprocess.run([meltano, "install"], cwd=ROOT, env=env, check=True)
+        # Only what the demo runs: other loaders in meltano.yml (target-postgres) are not needed here.
+        subprocess.run([meltano, "install", "tap-retail-reports", "target-duckdb"], cwd=ROOT, env=env, check=True)
         print("\n$ meltano --environment=sandbox run tap-retail-reports target-duckdb", flush=True)
         run = subprocess.run(
             [meltano, "--environment=sandbox", "run", "tap-retail-reports", "target-duckdb"],

@@ -128,7 +128,7 @@ class Server:
         done = subprocess.run(
             [self.psql, "-X", "-At", "-F", "\t", "-P", "null=<null>", "-v", "ON_ERROR_STOP=1",
              "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "warehouse", "-c", query],
-            env={**os.environ, "PGPASSWORD": PASSWORD}, capture_output=True, text=True, timeout=60, check=False,
+            env=meltano_env(PGPASSWORD=PASSWORD), capture_output=True, text=True, timeout=60, check=False,
         )
         assert done.returncode == 0, f"{query}\n{done.stderr}"
         return [line.split("\t") for line in done.stdout.splitlines()]
@@ -180,7 +180,10 @@ def project(tmp_path_factory) -> Path:
 
 
 def meltano_env(**extra: str) -> dict:
-    return {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **extra}
+    """The caller's environment without settings that would point Meltano, the tap, the target or psql elsewhere."""
+    own = ("MELTANO_", "TAP_RETAIL_REPORTS_", "TARGET_POSTGRES_", "PG")
+    kept = {name: value for name, value in os.environ.items() if not name.startswith(own)}
+    return {**kept, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **extra}
 
 
 @dataclass

@@ -79,7 +79,8 @@ def main() -> int:
     )
     try:
         wait_for(sandbox, args.port)
-        subprocess.run([meltano, "install"], cwd=ROOT, env=env, check=True)
+        # Only what the demo runs: other loaders in meltano.yml (target-postgres) are not needed here.
+        subprocess.run([meltano, "install", "tap-retail-reports", "target-duckdb"], cwd=ROOT, env=env, check=True)
         print("\n$ meltano --environment=sandbox run tap-retail-reports target-duckdb", flush=True)
         run = subprocess.run(
             [meltano, "--environment=sandbox", "run", "tap-retail-reports", "target-duckdb"],

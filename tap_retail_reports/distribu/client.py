@@ -117,6 +117,8 @@ class DistribuSnapshotStream(DistribuStream):
     path = "/api/v1/reports/inventory"
     records_jsonpath = "$.data"
     replication_key = None
+    # Full table: ACTIVATE_VERSION lets a target delete (or flag) rows the snapshot no longer has.
+    emit_activate_version_messages = True
     part: t.ClassVar[str]
 
     def snapshot(self, context: Context | None) -> dict:

@@ -9,7 +9,8 @@ Settings (`POST /_sandbox/vendor/distribu`): `requests_per_minute` and
 `window_seconds` scale the rate limit (a test can use a 1 s "minute"); `today`
 ("YYYY-MM-DD", null for the real UTC date) fixes the day presets end on and order
 statuses are computed at, so two runs at two settings see orders move from SUBMITTED
-to DELIVERED. The answer carries the settings and every request's arrival time per key.
+to DELIVERED. `removed_products` lists product ids deleted upstream (gone from the inventory report).
+The answer carries the settings and every request's arrival time per key.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ class App(VendorApp):
             )
             for n in range(1, 31)
         ]
+        self.removed_products: set[str] = set()
         self.requests_per_minute = 60
         self.window_seconds = 60.0
         self.today: dt.date | None = None  # None: the real UTC date
@@ -282,7 +284,7 @@ class App(VendorApp):
         day = day or dt.datetime.now(UTC).date()
         rows, groups = [], {}
         for product in self.products:
-            if not product.active:
+            if not product.active or product.id in self.removed_products:
                 continue
             stock = self.stock(product, day)
             value_cents = stock * product.unit_cents
@@ -319,7 +321,7 @@ class App(VendorApp):
     # -- HTTP -----------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
-        unknown = set(settings) - {"requests_per_minute", "window_seconds", "today"}
+        unknown = set(settings) - {"requests_per_minute", "window_seconds", "today", "removed_products"}
         if unknown:
             raise ValueError(f"unknown distribu setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
@@ -333,7 +335,10 @@ class App(VendorApp):
                 self.window_seconds = float(settings["window_seconds"])
             if "today" in settings:
                 self.today = dt.date.fromisoformat(settings["today"]) if settings["today"] else None
+            if "removed_products" in settings:
+                self.removed_products = set(settings["removed_products"] or ())
             return {
+                "removed_products": sorted(self.removed_products),
                 "requests_per_minute": self.requests_per_minute,
                 "window_seconds": self.window_seconds,
                 "today": self.today.isoformat() if self.today else None,

@@ -309,16 +309,22 @@ class App(VendorApp):
         self.customer = functools.lru_cache(maxsize=16384)(self._make_customer)
         self.now: dt.datetime | None = None  # None: the real time
         self.extra_row_fields: dict[str, t.Any] = {}
+        self.removed_contacts: set[str] = set()  # e-mails customer_contacts no longer lists
 
     def configure(self, settings: dict) -> dict:
-        unknown = set(settings) - {"now", "extra_row_fields"}
+        """Test knobs (`POST /_sandbox/vendor/vroom`): `now`, `extra_row_fields`, and
+        `removed_contacts` (e-mails deleted upstream)."""
+        unknown = set(settings) - {"now", "extra_row_fields", "removed_contacts"}
         if unknown:
             raise ValueError(f"unknown vroom setting(s): {', '.join(sorted(unknown))}")
         if "now" in settings:
             self.now = parse_time(settings["now"], "now") if settings["now"] else None
         if "extra_row_fields" in settings:
             self.extra_row_fields = dict(settings["extra_row_fields"] or {})
-        return {"now": format_time(self.now) if self.now else None, "extra_row_fields": self.extra_row_fields}
+        if "removed_contacts" in settings:
+            self.removed_contacts = set(settings["removed_contacts"] or ())
+        return {"now": format_time(self.now) if self.now else None, "extra_row_fields": self.extra_row_fields,
+                "removed_contacts": sorted(self.removed_contacts)}
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -531,6 +537,8 @@ class App(VendorApp):
             if not ordered_at or not query.start <= first[key] <= query.end:
                 continue
             who = self.customer(key)
+            if who.email in self.removed_contacts:
+                continue
             rows.append({
                 "name": who.name,
                 "email": who.email,

@@ -234,6 +234,8 @@ class CustomerContactsStream(VroomStream):
     endpoint = "customer_contacts"
     primary_keys = ("email",)
     replication_key = None
+    # Full table: ACTIVATE_VERSION lets a target delete (or flag) a contact Vroom no longer lists.
+    emit_activate_version_messages = True
     schema = th.PropertiesList(
         th.Property("name", th.StringType),
         th.Property("email", th.StringType, required=True),

@@ -49,9 +49,13 @@ def run_shard(context: OpExecutionContext, plan: Plan, shard: Shard) -> None:
     """Run the shard's `meltano run`; its output goes to this step's captured stderr."""
     command = plan.command(meltano_command(), shard)
     context.log.info(f"state ID {plan.state_id(shard)}: {plan.describe(shard)}")
+    env = plan.env(shard)
+    for name in plan.loader_env:  # a per-shard file path: file targets such as target-duckdb do not make folders
+        if "/" in env[name] and "://" not in env[name]:
+            (PROJECT_ROOT / env[name]).parent.mkdir(parents=True, exist_ok=True)
     tail: collections.deque[str] = collections.deque(maxlen=40)
     with subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env={**os.environ, **plan.env(shard), **isolate(PROJECT_ROOT, shard, os.environ)},
+        command, cwd=PROJECT_ROOT, env={**os.environ, **env, **isolate(PROJECT_ROOT, shard, os.environ)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
     ) as process:
         assert process.stdout is not None
@@ -66,14 +70,14 @@ def run_shard(context: OpExecutionContext, plan: Plan, shard: Shard) -> None:
 
 
 def first_error(lines: collections.abc.Iterable[str]) -> str:
-    """The tap's own one-line error if it printed one, else Meltano's first error line."""
+    """The tap's own one-line error if it printed one, else Meltano's first error and the line before it."""
     lines = list(lines)
     for line in lines:
         if "tap-retail-reports: error:" in line:
             return line.split("tap-retail-reports: error:", 1)[1].strip()
-    for line in lines:
+    for before, line in zip(["", *lines], lines):
         if "[error" in line:
-            return line.split("]", 1)[1].strip()
+            return " ".join(part.split("]", 1)[-1].strip() for part in (line, before) if part)
     return "see this step's stderr"
 
 

@@ -2,7 +2,7 @@
 
     make dagster                       # .venv-dagster (Dagster) and .venv-meltano (Meltano)
     .venv-meltano/bin/meltano install  # once, in the Meltano project
-    DAGSTER_HOME=$PWD/.dagster .venv-dagster/bin/dagster job execute -f orchestration/definitions.py -j retail_reports_shards
+    mkdir -p .dagster && DAGSTER_HOME=$PWD/.dagster .venv-dagster/bin/dagster job execute -f orchestration/definitions.py -j retail_reports_shards
 
 The shards are independent ops, so Dagster's multiprocess executor runs up to `max_concurrent`
 of them at once, each in its own process. Environment variables (all optional):
@@ -11,6 +11,7 @@ of them at once, each in its own process. Environment variables (all optional):
   RETAIL_REPORTS_SHARDS   the shards file (default: orchestration/shards.yml)
 """
 
+# No `from __future__ import annotations` here: Dagster reads the ops' `context` annotation at run time.
 import collections
 import collections.abc
 import os

@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
+DAGSTER_VENV := .venv-dagster
+DAGSTER := $(DAGSTER_VENV)/bin/dagster
 SANDBOX_PORT ?= 8765
 
-.PHONY: demo test bench install clean about sandbox
+.PHONY: demo test bench install clean about sandbox dagster
 
 $(BIN)/tap-retail-reports: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,15 @@ $(MELTANO):
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/pip install --quiet --upgrade pip
 	$(MELTANO_VENV)/bin/pip install --quiet 'meltano~=4.4'
+
+# Dagster (orchestration/: Meltano jobs sharded per vendor and store group) has a virtualenv of its own too.
+$(DAGSTER): orchestration/requirements.txt
+	$(PYTHON) -m venv $(DAGSTER_VENV)
+	$(DAGSTER_VENV)/bin/pip install --quiet --upgrade pip
+	$(DAGSTER_VENV)/bin/pip install --quiet -r orchestration/requirements.txt
+	@touch $@
+
+dagster: $(DAGSTER) $(MELTANO)
 
 test: install
 	$(BIN)/python -m pytest
@@ -38,4 +49,4 @@ about: install
 	$(BIN)/python scripts/sync_about.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .meltano output
+	rm -rf $(VENV) $(MELTANO_VENV) $(DAGSTER_VENV) .meltano output/*  # output/.gitkeep stays: target-duckdb needs the folder

@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -20,15 +21,32 @@ ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE = ROOT / "output" / "warehouse.duckdb"
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
+def port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def port_in_use(port: int) -> str:
+    return f"demo: port {port} is in use; stop what listens there or pick another port: SANDBOX_PORT=9000 make demo"
+
+
+def wait_for(sandbox: subprocess.Popen, port: int, seconds: float = 30) -> None:
+    """Until our sandbox answers; if it exits first (the port was taken after all), say so."""
+    url = f"http://127.0.0.1:{port}/_sandbox/health"
     deadline = time.monotonic() + seconds
     while True:
+        if sandbox.poll() is not None:
+            raise SystemExit(f"{port_in_use(port)} (sandbox log: output/sandbox.log)")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"demo: the sandbox did not answer at {url}")
+                raise SystemExit(f"demo: the sandbox did not answer at {url} (see output/sandbox.log)")
             time.sleep(0.2)
 
 
@@ -50,13 +68,19 @@ def main() -> int:
         "TAP_RETAIL_REPORTS_START_DATE": (dt.date.today() - dt.timedelta(days=7)).isoformat(),
     }
     WAREHOUSE.parent.mkdir(exist_ok=True)
+    # Another program on the port would answer the demo's requests in place of the sandbox.
+    if port_taken(args.port):
+        print(port_in_use(args.port), file=sys.stderr)
+        return 1
+    sandbox_log = (ROOT / "output" / "sandbox.log").open("w")
     sandbox = subprocess.Popen(
         [str(Path(sys.executable).parent / "tap-retail-reports-sandbox"), "--port", str(args.port)],
-        cwd=ROOT,
+        cwd=ROOT, stdout=sandbox_log, stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(f"http://127.0.0.1:{args.port}/_sandbox/health")
-        subprocess.run([meltano, "install"], cwd=ROOT, env=env, check=True)
+        wait_for(sandbox, args.port)
+        # Only what the demo runs: other loaders in meltano.yml (target-postgres) are not needed here.
+        subprocess.run([meltano, "install", "tap-retail-reports", "target-duckdb"], cwd=ROOT, env=env, check=True)
         print("\n$ meltano --environment=sandbox run tap-retail-reports target-duckdb", flush=True)
         run = subprocess.run(
             [meltano, "--environment=sandbox", "run", "tap-retail-reports", "target-duckdb"],
@@ -76,6 +100,7 @@ def main() -> int:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
+        sandbox_log.close()
     print_counts()
     return 0
 

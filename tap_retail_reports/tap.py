@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import logging
+import os
+import signal
 import sys
 import threading
 import typing as t
@@ -11,8 +15,8 @@ from functools import cached_property
 import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.logging import StructuredFormatter
 
 from tap_retail_reports.core.async_jobs import Downloader, JobRecord, JobSpec
 from tap_retail_reports.core.async_stream import AsyncReportStream
@@ -22,9 +26,11 @@ from tap_retail_reports.core.config import (
     check_int,
     readable_schema_error,
     secret_values,
+    unknown_settings,
 )
 from tap_retail_reports.core.errors import TapError
-from tap_retail_reports.core.redact import install_log_redaction, redact
+from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
+from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
@@ -38,6 +44,10 @@ if t.TYPE_CHECKING:
 
 VENDORS: tuple[Vendor, ...] = (RETREND, FOXYCART, DISTRIBU, FLIPKART, VROOM)
 DEFAULT_START_DAYS_AGO = 30
+# The SDK's METRIC lines (one per request, most of a run's stderr) are hidden unless this is
+# INFO or DEBUG; the end-of-run summary gives rows, requests, retries and waits per stream.
+METRICS_LEVEL_VARIABLE = "TAP_RETAIL_REPORTS_METRICS_LOGLEVEL"
+LOG_LEVEL_VARIABLE = "TAP_RETAIL_REPORTS_LOGLEVEL"  # read by the SDK
 
 install_log_redaction()
 
@@ -50,8 +60,8 @@ class TapRetailReports(Tap):
     # discovery validates the config too.
     dynamic_catalog = True
     # msgspec writes Singer messages several times faster than the json module and writes
-    # Decimal (vendors' money) as plain JSON numbers.
-    message_writer_class = MsgSpecWriter
+    # Decimal (vendors' money) as plain JSON numbers; each line is written whole, even on a signal.
+    message_writer_class = WholeLineWriter
 
     # The tap's own settings; the SDK adds its built-in ones (stream maps, ...) to config_jsonschema.
     OWN_SETTINGS = th.PropertiesList(
@@ -85,6 +95,21 @@ class TapRetailReports(Tap):
     )
     config_jsonschema = OWN_SETTINGS.to_dict()
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self.failures = RunFailures()
+        # Set on SIGINT/SIGTERM, before the main thread stops: worker threads check it and end,
+        # or the interpreter would wait for them at exit.
+        self.stop_requested = threading.Event()
+        self._syncing = False
+        super().__init__(*args, **kwargs)
+        level = os.environ.get(METRICS_LEVEL_VARIABLE, "WARNING").upper()
+        try:
+            self.metrics_logger.setLevel(level)
+        except ValueError:
+            self.logger.warning("%s=%s is not a log level (DEBUG, INFO, WARNING): METRIC lines stay off",
+                                METRICS_LEVEL_VARIABLE, level)
+            self.metrics_logger.setLevel(logging.WARNING)
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.
         redact.add(*secret_values(self.config_jsonschema, self._config))
@@ -104,7 +129,12 @@ class TapRetailReports(Tap):
     @classmethod
     def config_problems(cls, config: dict) -> list[str]:
         """Every semantic problem with a config, one line each; empty when it is usable."""
-        problems, start = check_date("start_date", config.get("start_date"))
+        # A misspelt setting would otherwise be ignored and its default used: name it first.
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)  # the SDK's own settings (stream maps, flattening, batch)
+        problems = unknown_settings(config, schema, nested=[vendor.key for vendor in VENDORS])
+        more, start = check_date("start_date", config.get("start_date"))
+        problems += more
         more, end = check_date("end_date", config.get("end_date"))
         problems += more
         if start and end and end <= start:
@@ -125,21 +155,33 @@ class TapRetailReports(Tap):
             streams += [stream_class(tap=self) for stream_class in classes]
         return streams
 
+    def run_discovery(self) -> str:
+        if not self.active_vendors:
+            raise _no_vendor_error()  # an empty catalog would only move the question to the run
+        return super().run_discovery()
+
     def sync_all(self) -> None:
+        """Every selected stream, each to its end or to its own failure; then, if any failed,
+        one line per failure and a non-zero exit (RunFailed)."""
         if not self.streams:
-            raise TapError(
-                "no vendor is configured: set the credentials of at least one of "
-                + ", ".join(vendor.key for vendor in VENDORS)
-            )
-        self.job_scheduler = JobScheduler(int(self.config.get("max_concurrent_jobs") or 8), self.logger)
+            raise _no_vendor_error()
+        self._syncing = True
+        self.job_scheduler = JobScheduler(int(self.config.get("max_concurrent_jobs") or 8), self.logger, self.stop_requested)
         try:
             self.plan_report_jobs()
             super().sync_all()
         finally:
             self.job_scheduler.shutdown()
-        if self.failures:
-            lines = "; ".join(f"{stream}: {reason}" for stream, reason in self.failures)
-            raise TapError(f"{len(self.failures)} failure(s): {lines}")
+        failed = self.failures.streams()
+        if failed:
+            self.logger.error(
+                "%d stream(s) failed; their bookmarks were kept, and every other stream finished and wrote its STATE:",
+                len(failed),
+            )
+            for line in self.failures.lines():
+                self.logger.error("failed: %s", line)
+            first = self.failures.lines()[0]
+            raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
 
     def plan_report_jobs(self) -> None:
         """Submit the jobs of every selected asynchronous stream before the first stream syncs,
@@ -149,7 +191,7 @@ class TapRetailReports(Tap):
         total = 0
         for stream in self.streams.values():
             if isinstance(stream, AsyncReportStream) and stream.selected:
-                runner = stream.runner(stream.repository(), downloader, timeout, self.job_scheduler.created)
+                runner = stream.runner(stream.repository(), downloader, timeout, self.job_scheduler)
                 total += stream.plan(self.job_scheduler, runner)
         if total:
             self.logger.info("%d report job(s) planned, at most %d in flight at once",
@@ -161,14 +203,33 @@ class TapRetailReports(Tap):
         assert isinstance(stream, AsyncReportStream)
         stream.remember_job(spec, record)
 
-    def record_failure(self, stream: str, reason: str) -> None:
-        """A part of a stream failed for good while the rest went on: reported at the end, exit 1."""
-        self.logger.error("%s", redact(reason))
-        self.failures.append((stream, redact(reason)))
+    def record_failure(self, stream_name: str, reason: str) -> None:
+        """Record a failure that ends the run in error without stopping it: a stream, or one
+        window of it, that cannot be read this run. Thread-safe; `reason` is one line, redacted here.
+        The caller keeps that stream's bookmark from passing what failed."""
+        self.failures.add(stream_name, reason)
 
-    @cached_property
-    def failures(self) -> list[tuple[str, str]]:
-        return []
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+        """SIGINT/SIGTERM: write the last STATE and exit 128 + signal (130, 143), never 0,
+        so that a scheduler sees an interrupted run. A Singer line being written is finished first."""
+        self.stop_requested.set()
+        writer = getattr(self, "message_writer", None)
+        if isinstance(writer, WholeLineWriter):
+            writer.when_line_done(lambda: self._stop(signum))
+        else:
+            self._stop(signum)
+
+    def _stop(self, signum: int) -> t.NoReturn:
+        code = 128 + signum
+        name = signal.Signals(signum).name
+        if self._syncing:
+            self.logger.warning(
+                "%s: stopping; the last STATE holds the bookmarks of every finished window (exit %d)", name, code
+            )
+            self.state_writer.write_state(self.state)
+        else:
+            self.logger.warning("%s: stopping (exit %d)", name, code)
+        raise SystemExit(code)
 
     @cached_property
     def active_vendors(self) -> list[Vendor]:
@@ -228,11 +289,35 @@ def main() -> None:
         _fail(f"gave up after repeated failures: {exc}")
     except requests.RequestException as exc:
         _fail(f"network error: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        # A bug: still one redacted line, never a raw traceback that could carry a secret.
+        logging.getLogger(TapRetailReports.name).debug("traceback:\n%s", redacted_traceback(exc))
+        _fail(
+            f"{type(exc).__name__}: {exc} (an unexpected error, most likely a bug in tap-retail-reports; "
+            f"rerun with {LOG_LEVEL_VARIABLE}=DEBUG for the traceback)"
+        )
+
+
+def _no_vendor_error() -> TapError:
+    return TapError(
+        "no vendor is configured: set the credentials of at least one of "
+        + ", ".join(vendor.key for vendor in VENDORS)
+    )
 
 
 def _fail(message: str) -> t.NoReturn:
-    print(f"tap-retail-reports: error: {redact(message)}", file=sys.stderr, flush=True)
+    line = f"tap-retail-reports: error: {redact(message)}"
+    if _logs_are_structured():
+        # `meltano run` asks for JSON log records and reads their level: as an error record,
+        # this line is the extractor's error, next to Meltano's own "Extractor failed".
+        logging.getLogger(TapRetailReports.name).error(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+def _logs_are_structured() -> bool:
+    return any(isinstance(handler.formatter, StructuredFormatter) for handler in logging.getLogger().handlers)
 
 
 if __name__ == "__main__":

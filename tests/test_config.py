@@ -6,7 +6,7 @@ import pytest
 
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
 from tap_retail_reports.tap import TapRetailReports
-from tests.conftest import run_tap
+from tests.conftest import catalog_selecting, run_tap
 
 GOOD = tap_config("http://127.0.0.1:9", vendors=("vroom",))
 
@@ -83,3 +83,53 @@ def test_discovery_validates_the_config_too():
     run = run_tap(with_(GOOD, start_date="someday"), args=["--discover"])
     assert run.returncode == 1
     assert "start_date is not a date or date-time" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"strat_date": "2026-01-01"}, "strat_date is not a setting; did you mean start_date?"),
+        ({"vroom__usrname": "ops@example.com"}, "vroom.usrname is not a setting; did you mean vroom.username?"),
+        ({"vroom__site_id": ["1001"]}, "vroom.site_id is not a setting; did you mean vroom.site_ids?"),
+        ({"vroom_password": "x"}, "vroom_password is not a setting; did you mean vroom.password?"),
+    ],
+)
+def test_a_misspelt_setting_is_named_with_the_closest_one_before_any_request(changes, expected):
+    # Port 9 (discard) on loopback: had the tap sent a request, it would fail differently.
+    run = run_tap(with_(GOOD, **changes))
+    assert run.returncode == 1
+    assert expected in run.stderr, run.stderr[-2000:]
+    assert run.stderr.count("is not a setting") == 1  # one line per unknown setting
+    assert "Traceback" not in run.stderr and not run.records
+
+
+def test_every_misspelt_setting_gets_its_own_line():
+    problems = TapRetailReports.config_problems(with_(GOOD, strat_date="2026-01-01", vroom__usrname="x"))
+    assert [p for p in problems if "is not a setting" in p] == [
+        "strat_date is not a setting; did you mean start_date?",
+        "vroom.usrname is not a setting; did you mean vroom.username?",
+    ]
+
+
+def test_the_sdk_settings_are_settings():
+    builtin: dict = {}
+    TapRetailReports.append_builtin_config(builtin)  # whatever the SDK adds for the declared capabilities
+    names = set(builtin["properties"])
+    assert {"stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth"} <= names
+    config = with_(GOOD, **{name: {} if "object" in str(builtin["properties"][name].get("type")) else 1 for name in names})
+    config["stream_maps"] = {"vroom_orders": {"__alias__": "orders"}, "any_stream_name": None}
+    assert TapRetailReports.config_problems(config) == []
+
+
+def test_a_run_with_stream_maps_and_flattening_is_accepted(sandbox):
+    config = tap_config(f"http://127.0.0.1:{sandbox.port}", vendors=("vroom",))
+    config.update(
+        start_date="2026-10-01",
+        end_date="2026-10-02",
+        stream_maps={"vroom_transactions": {"__alias__": "transactions", "time": "__NULL__"}},
+        flattening_enabled=True,
+        flattening_max_depth=1,
+    )
+    run = run_tap(config, catalog=catalog_selecting(config, ["vroom_transactions"])).ok()
+    assert run.records["transactions"] and "vroom_transactions" not in run.records
+    assert all("time" not in row for row in run.records["transactions"])

@@ -14,10 +14,17 @@ from tap_retail_reports.core.windows import parse_when
 from tap_retail_reports.distribu.client import DistribuStream
 from tap_retail_reports.sandbox.credentials import DISTRIBU_API_KEY, DISTRIBU_API_KEY_WITHOUT_SCOPE, tap_config
 from tap_retail_reports.sandbox.distribu import App as DistribuApp
-from tap_retail_reports.sandbox.distribu import end_of, parse_js_date, preset_range, start_of
+from tap_retail_reports.sandbox.distribu import STATUSES, end_of, parse_js_date, preset_range, start_of
 from tap_retail_reports.sandbox.server import Request
 from tap_retail_reports.tap import TapRetailReports
-from tests.conftest import TapRun, env_setting_class_attributes, run_tap, sandbox_log, set_faults
+from tests.conftest import (
+    TapRun,
+    catalog_selecting,
+    env_setting_class_attributes,
+    run_tap,
+    sandbox_log,
+    set_faults,
+)
 
 UTC = dt.timezone.utc
 START, END = "2025-03-01", "2025-03-11"  # ten days, long settled: every order has its final status
@@ -29,6 +36,7 @@ CONTRACT_KEYS = {
     "distribu_inventory_categories": ["snapshot_date", "category"],
 }
 RANGED = ("distribu_sales_daily", "distribu_sales_by_status", "distribu_customer_sales")
+PER_DAY = ("distribu_sales_by_status", "distribu_customer_sales")
 APP = DistribuApp(42)  # the fixtures' seed: the sandbox's own data, computed in this process
 
 
@@ -59,6 +67,8 @@ def expected(stream: str, start: str = START, end: str = END, snapshot_date: str
     for day in days(start, end):
         if stream == "distribu_sales_by_status":
             part = APP.sales(start_of(day), end_of(day))["byStatus"]
+            sent = {row["status"] for row in part}  # a documented status without orders: a zero row
+            part += [{"status": status, "orderCount": 0, "revenue": 0} for status in STATUSES if status not in sent]
         else:
             part = APP.customer_sales(start_of(day), end_of(day))["rows"]
         rows += [{**row, "date": day.isoformat()} for row in part]
@@ -77,6 +87,9 @@ def assert_rows_match_sandbox(run: TapRun, start: str = START, end: str = END) -
         snapshot = got[0]["snapshot_date"] if stream.startswith("distribu_inventory") and got else None
         want = expected(stream, start, end, snapshot)
         assert want, f"the sandbox should hold {stream} rows"
+        if stream in PER_DAY:  # each day's rows carry the time of their reading
+            assert all(row["_read_at"] for row in got), stream
+            got = [{k: v for k, v in row.items() if k != "_read_at"} for row in got]
         assert by_key(got, stream) == by_key(want, stream), stream
 
 
@@ -340,3 +353,41 @@ def test_a_refused_key_is_one_clear_line_without_the_secret(sandbox, api_key, mu
         assert words in errors[0], errors[0]
     assert "Traceback" not in run.stderr
     assert api_key not in run.stderr + run.stdout
+
+
+def upserted(runs: list[TapRun], stream: str) -> dict[tuple, dict]:
+    """What an upserting target holds after loading `runs` in order: the last row of each key wins."""
+    return {tuple(row[k] for k in CONTRACT_KEYS[stream]): row for run in runs for row in run.records[stream]}
+
+
+def test_a_restated_day_leaves_the_target_with_its_current_figures(fresh_sandbox):
+    # The day is read while its orders are new (all SUBMITTED), then re-read by the lookback
+    # once they are DELIVERED or CANCELLED: Distribu's byStatus then no longer lists SUBMITTED.
+    day = dt.date(2025, 3, 3)
+    assert len(APP.orders_on(day)) >= 3, "the sandbox should hold orders on this day"
+    config = distribu_config(fresh_sandbox, day.isoformat(), (day + dt.timedelta(days=1)).isoformat())
+    streams = ("distribu_sales_daily", *PER_DAY)
+    catalog = catalog_selecting(config, streams)
+    configure(fresh_sandbox, today=day.isoformat())
+    first = run_tap(config, catalog=catalog).ok()
+    assert {row["status"] for row in first.records["distribu_sales_by_status"] if row["orderCount"]} == {"SUBMITTED"}
+    later = day + dt.timedelta(days=4)
+    configure(fresh_sandbox, today=later.isoformat())
+    second = run_tap(config, catalog=catalog, state=first.last_state).ok()
+
+    current = APP.sales(start_of(day), end_of(day), today=later)
+    target = upserted([first, second], "distribu_sales_by_status")
+    want = {status: (0, 0) for status in STATUSES}
+    want.update({row["status"]: (row["orderCount"], row["revenue"]) for row in current["byStatus"]})
+    got = {status: (row["orderCount"], row["revenue"]) for (date, status), row in target.items() if date == day.isoformat()}
+    assert got == want
+    assert want["SUBMITTED"] == (0, 0) and sum(count for count, _ in got.values()) == current["totals"]["orderCount"]
+
+    customers = upserted([first, second], "distribu_customer_sales")
+    assert {key[1]: row["orderCount"] for key, row in customers.items()} == {
+        row["customerId"]: row["orderCount"] for row in APP.customer_sales(start_of(day), end_of(day))["rows"]
+    }
+    # One reading of a day: one _read_at for all of its rows; a later reading, a later one.
+    for stream in PER_DAY:
+        first_reads, second_reads = ({row["_read_at"] for row in run.records[stream]} for run in (first, second))
+        assert len(first_reads) == len(second_reads) == 1 and max(first_reads) < min(second_reads), stream

@@ -250,7 +250,9 @@ def test_a_fresh_session_refused_too_is_one_clear_error_without_the_token(fresh_
     assert len(tokens) == 2  # renewed once, not in a loop
     line = assert_one_clean_error(run, "HTTP 401", "invalid session ***", secrets=tokens)
     assert "retrend.organization_id" in line
-    assert [e["status"] for e in sandbox_log(fresh_sandbox) if e["path"] != "/session"] == [401, 401]
+    # The first stream renews once; each other Retrend stream then tries once and stops (one
+    # stream's failure does not stop the others: each is named in the failure summary).
+    assert [e["status"] for e in sandbox_log(fresh_sandbox) if e["path"] != "/session"] == [401, 401, 401, 401]
 
 
 def test_a_refused_session_token_is_one_clear_error(sandbox: RunningSandbox) -> None:
@@ -326,28 +328,68 @@ def test_a_period_the_vendor_has_not_finished_is_asked_again(fresh_sandbox: Runn
     assert partition_values(second.last_state, stream) == {(1, "daily"): "2024-03-10T00:00:00Z"}
 
 
-def test_reports_missing_for_every_old_period_stop_the_run_instead_of_being_skipped(sandbox: RunningSandbox) -> None:
-    # A wrong base_url path answers 404 to everything: that is not "not ready yet".
-    config = config_for(sandbox, "2024-03-05", "2024-03-10", store_nums=[1], reports=["category_interest_trends"])
+def test_reports_missing_for_every_store_and_long_past_periods_stop_the_run(sandbox: RunningSandbox) -> None:
+    # A wrong base_url path answers 404 to everything: no store has ever had a report, even for
+    # periods long over. That is not a store that stopped reporting: nothing is passed.
+    config = config_for(sandbox, "2024-03-05", "2024-03-20", store_nums=[1], reports=["category_interest_trends"])
     config["retrend"]["base_url"] += "x"
     config["retrend"].pop("api_key")
     config["retrend"]["session_token"] = "rts_some_session_token_value"
     run = run_tap(config)
     assert run.returncode == 1
-    assert "Retrend has no report for any of the 2 daily period(s) of store_num 1 from 2024-03-05 to 2024-03-06" in run.stderr
-    assert "check retrend.base_url and retrend.store_nums" in run.stderr
+    assert "Retrend has no report for any period of any store, not even for periods that ended over 7 days ago" in run.stderr
+    assert "check retrend.base_url" in run.stderr
     assert "Traceback" not in run.stderr and "rts_some_session_token_value" not in run.stderr
-    assert not run.states or not run.last_state["bookmarks"].get("retrend_category_interest_trends", {}).get("partitions")
+    partitions = (run.last_state or {}).get("bookmarks", {}).get("retrend_category_interest_trends", {}).get("partitions", [])
+    assert not any("replication_key_value" in partition for partition in partitions)
 
 
-def test_an_old_period_without_a_report_is_passed_with_a_warning(fresh_sandbox: RunningSandbox) -> None:
+def test_an_old_period_without_a_report_is_passed_with_a_warning_after_the_horizon(fresh_sandbox: RunningSandbox) -> None:
     configure(fresh_sandbox, missing_periods=["2024-03-06"])
-    config = config_for(fresh_sandbox, "2024-03-05", "2024-03-10", store_nums=[1], reports=["category_interest_trends"])
+    # 2024-03-06 ended on the 7th; asked for until the 14th; this run ends on the 14th.
+    config = config_for(fresh_sandbox, "2024-03-05", "2024-03-14", store_nums=[1], reports=["category_interest_trends"])
     run = run_tap(config).ok()
     stream = "retrend_category_interest_trends"
-    assert keys_of(run, stream) == [(1, "daily", d) for d in ("2024-03-05", "2024-03-07", "2024-03-08", "2024-03-09")]
-    assert "no report for 1 past period(s) (2024-03-06)" in run.stderr
-    assert partition_values(run.last_state, stream) == {(1, "daily"): "2024-03-10T00:00:00Z"}
+    assert keys_of(run, stream) == [(1, "daily", d) for d in days("2024-03-05", "2024-03-13") if d != "2024-03-06"]
+    assert "no report for 1 period(s) (2024-03-06) 7 days after they ended: no longer waited for" in run.stderr
+    assert partition_values(run.last_state, stream) == {(1, "daily"): "2024-03-14T00:00:00Z"}
+
+
+def test_a_report_that_arrives_late_is_read_on_a_later_run(fresh_sandbox: RunningSandbox) -> None:
+    stream = "retrend_category_interest_trends"
+    configure(fresh_sandbox, today="2024-03-10", missing_periods=["2024-03-06"])
+    config = config_for(fresh_sandbox, "2024-03-05", "2024-03-10", store_nums=[1], reports=["category_interest_trends"])
+    first = run_tap(config).ok()
+    assert keys_of(first, stream) == [(1, "daily", d) for d in ("2024-03-05", "2024-03-07", "2024-03-08", "2024-03-09")]
+    # Still inside the horizon: the bookmark waits before the missing period.
+    assert partition_values(first.last_state, stream) == {(1, "daily"): "2024-03-06T00:00:00Z"}
+    assert "no report yet for 1 period(s) (2024-03-06); asked again on each run until 2024-03-14" in first.stderr
+
+    configure(fresh_sandbox, today="2024-03-12", missing_periods=[])  # the report arrives two days late
+    config["end_date"] = "2024-03-12"
+    second = run_tap(config, state=first.last_state).ok()
+    assert (1, "daily", "2024-03-06") in keys_of(second, stream)
+    assert partition_values(second.last_state, stream) == {(1, "daily"): "2024-03-12T00:00:00Z"}
+
+
+def test_a_store_that_stopped_reporting_is_a_warning_and_the_others_complete(fresh_sandbox: RunningSandbox) -> None:
+    stream = "retrend_category_interest_trends"
+    configure(fresh_sandbox, silent_stores=[2])
+    # The silent store first: when it is read, no other store has shown that Retrend answers.
+    config = config_for(fresh_sandbox, "2024-03-01", "2024-03-20", store_nums=[2, 1], reports=["category_interest_trends"])
+    first = run_tap(config).ok()
+    assert {key[0] for key in keys_of(first, stream)} == {1}
+    assert keys_of(first, stream) == [(1, "daily", d) for d in days("2024-03-01", "2024-03-19")]
+    warning = "store_num 2, daily: Retrend has no report for any period read"
+    assert warning in first.stderr and "has the store stopped reporting?" in first.stderr
+    bookmarks = partition_values(first.last_state, stream)
+    assert bookmarks[(1, "daily")] == "2024-03-20T00:00:00Z" and not bookmarks.get((2, "daily"))
+
+    # Now that store 1 has shown Retrend answers, the silent store's long-past periods are passed;
+    # the last 7 days stay asked for.
+    second = run_tap(config, state=first.last_state).ok()
+    assert partition_values(second.last_state, stream)[(2, "daily")] == "2024-03-13T00:00:00Z"
+    assert warning in second.stderr
 
 
 def test_refresh_current_period_reads_the_period_in_progress_without_bookmarking_it(fresh_sandbox: RunningSandbox) -> None:

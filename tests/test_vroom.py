@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import requests
 
 from tap_retail_reports.core.windows import iso, parse_when
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
@@ -48,6 +49,16 @@ def expected_rows(endpoint: str, start: str = START, end: str = END, **body) -> 
     """What the sandbox holds for [start, end): asked in one call, inclusive of its last instant."""
     last = parse_when(end) - dt.timedelta(milliseconds=1)
     return VroomApp(42).rows(endpoint, {"from_time": start, "to_time": iso(last), **body})
+
+
+def start_tap(config: dict, catalog: dict, folder: str) -> subprocess.Popen:
+    """The tap command in the background, its stdout to read line by line (a test kills it mid-run)."""
+    (Path(folder) / "config.json").write_text(json.dumps(config))
+    (Path(folder) / "catalog.json").write_text(json.dumps(catalog))
+    return subprocess.Popen(
+        [*TAP, "--config", f"{folder}/config.json", "--catalog", f"{folder}/catalog.json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
 
 
 def keys(rows: list[dict], key: tuple[str, ...]) -> list[tuple]:
@@ -153,12 +164,7 @@ def test_a_run_killed_half_way_resumes_without_loss(fresh_sandbox):
     config = vroom_config(fresh_sandbox)
     catalog = catalog_selecting(config, ["vroom_orders"])
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "config.json").write_text(json.dumps(config))
-        (Path(tmp) / "catalog.json").write_text(json.dumps(catalog))
-        process = subprocess.Popen(
-            [*TAP, "--config", f"{tmp}/config.json", "--catalog", f"{tmp}/catalog.json"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
+        process = start_tap(config, catalog, tmp)
         lines, states = [], 0
         assert process.stdout is not None
         for line in process.stdout:
@@ -250,3 +256,100 @@ def test_a_future_end_date_never_bookmarks_past_now(sandbox):
     assert "end_date 2099-01-01 is in the future: reading up to now" in run.stderr
     bookmark = parse_when(run.last_state["bookmarks"]["vroom_orders"]["replication_key_value"])
     assert bookmark <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_no_declared_column_is_always_null(full_run):
+    """A declared column that no row ever fills is a column a user builds on and never gets
+    (orders are read without include_line_items: the vroom_line_items stream carries them)."""
+    for stream, schema_message in full_run.schemas.items():
+        rows = full_run.records[stream]
+        assert rows, stream
+        never_filled = [
+            name for name in schema_message["schema"]["properties"]
+            if name != "_extra_fields" and all(row.get(name) is None for row in rows)
+        ]
+        assert never_filled == [], f"{stream} declares columns no row fills: {never_filled}"
+
+
+def test_a_field_vroom_adds_later_keeps_every_row_hash(fresh_sandbox):
+    """_row_hash covers a fixed list of documented fields: a new vendor field must not give every
+    row re-read by the lookback a new primary key (a duplicate of each row in the target)."""
+    config = vroom_config(fresh_sandbox)
+    config["end_date"] = "2026-10-03"
+    hashed = ["vroom_search_terms", "vroom_audit_logs"]
+    catalog = catalog_selecting(config, hashed)
+    before = run_tap(config, catalog=catalog).ok()
+    response = requests.post(
+        f"http://127.0.0.1:{fresh_sandbox.port}/_sandbox/vendor/vroom",
+        json={"extra_row_fields": {"session_id": "s-81f2", "device": "ios"}}, timeout=10,
+    )
+    response.raise_for_status()
+    after = run_tap(config, catalog=catalog).ok()
+    for stream in hashed:
+        key = WINDOWED[stream][1]
+        assert before.records[stream] and keys(after.records[stream], key) == keys(before.records[stream], key), stream
+        assert all(row["_extra_fields"]["session_id"] == "s-81f2" for row in after.records[stream])
+        # Identical repeats still get keys of their own.
+        assert len(set(keys(after.records[stream], key))) == len(after.records[stream])
+
+
+def test_hashed_fields_are_declared_vroom_fields():
+    from tap_retail_reports.vroom.streams import HashedEventStream, STREAMS
+
+    hashed = [stream for stream in STREAMS if issubclass(stream, HashedEventStream)]
+    assert hashed
+    for stream in hashed:
+        declared = set(stream.schema["properties"]) - {"_row_hash", "_extra_fields"}
+        assert set(stream.hashed_fields) == declared, stream.name
+
+
+def a_sale_canceled_later(app: VroomApp) -> tuple[dt.date, dt.datetime]:
+    """A day and a moment in it at which a product has sales that a later cancelation takes away."""
+    day = dt.date(2026, 10, 1)
+    for _ in range(20):
+        start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+        body = {"from_time": iso(start), "to_time": iso(start + dt.timedelta(days=1, milliseconds=-1))}
+        final = {row["upc_or_plu"] for row in app.rows("sales_by_product", body)}
+        for minutes in range(60, 24 * 60, 5):
+            moment = start + dt.timedelta(minutes=minutes)
+            if {row["upc_or_plu"] for row in app.rows("sales_by_product", body, now=moment)} - final:
+                return day, moment
+        day += dt.timedelta(days=1)
+    raise AssertionError("the sandbox should cancel some product's only sale of a day")
+
+
+def test_a_restated_day_keeps_only_its_latest_reading_in_the_target(fresh_sandbox, tmp_path):
+    """A product's sales canceled after the first reading: the upserted table still has its row,
+    and the README's query (run in DuckDB through target-duckdb) keeps only the day's latest reading."""
+    duckdb = pytest.importorskip("duckdb")
+    app = VroomApp(42)
+    day, moment = a_sale_canceled_later(app)
+    config = vroom_config(fresh_sandbox)
+    config.update(start_date=day.isoformat(), end_date=(day + dt.timedelta(days=1)).isoformat(), lookback_days=1)
+    catalog = catalog_selecting(config, ["vroom_sales_by_product"])
+    knobs = f"http://127.0.0.1:{fresh_sandbox.port}/_sandbox/vendor/vroom"
+    requests.post(knobs, json={"now": iso(moment)}, timeout=10).raise_for_status()  # the day in progress
+    first = run_tap(config, catalog=catalog).ok()
+    requests.post(knobs, json={"now": None}, timeout=10).raise_for_status()
+    second = run_tap(config, catalog=catalog, state=first.last_state).ok()
+
+    stdin = first.stdout + second.stdout
+    warehouse = tmp_path / "warehouse.duckdb"
+    (tmp_path / "target.json").write_text(json.dumps({"filepath": str(warehouse), "default_target_schema": "vroom"}))
+    target_bin = Path(os.path.dirname(os.sys.executable)) / "target-duckdb"
+    loaded = subprocess.run([str(target_bin), "--config", str(tmp_path / "target.json")], input=stdin,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    query = next(block for block in readme.split("```sql")[1:] if "vroom_sales_by_product" in block).split("```")[0]
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        db.execute("set schema 'vroom'")
+        upserted = db.execute("select upc_or_plu from vroom_sales_by_product").fetchall()
+        latest = db.execute(f"select upc_or_plu, units_sold, total_sales from ({query})").fetchall()
+
+    start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+    current = app.rows("sales_by_product", {"from_time": iso(start), "to_time": iso(start + dt.timedelta(days=1, milliseconds=-1))})
+    assert len(upserted) > len(current), "the earlier reading's row for the canceled product stays in the table"
+    assert sorted((upc, units, float(sales)) for upc, units, sales in latest) == sorted(
+        (row["upc_or_plu"], row["units_sold"], float(row["total_sales"])) for row in current
+    )

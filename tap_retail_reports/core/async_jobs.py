@@ -169,8 +169,8 @@ class DownloadFailed(Exception):
     """The file could not be fetched whole (truncated, corrupt, storage errors)."""
 
 
-class JobFailed(Exception):
-    """A window's job failed for good: the message names the stream, window and vendor status."""
+class JobCancelled(Exception):
+    """The run is stopping (a signal, or another failure ended it): the job is left as it is."""
 
 
 @dataclass

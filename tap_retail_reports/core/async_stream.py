@@ -27,6 +27,7 @@ import zoneinfo
 from singer_sdk.helpers._typing import TypeConformanceLevel
 
 from tap_retail_reports.core.async_jobs import (
+    Downloader,
     JobRecord,
     JobRepository,
     JobResult,
@@ -57,6 +58,17 @@ FILE_FIELDS = {
     },
 }
 LEARNED_COLUMN = {"type": ["string", "null"], "description": "Column learned from the file's header"}
+NUMBER = {"type": ["number", "null"]}
+INTEGER = {"type": ["integer", "null"]}
+BOOLEAN = {"type": ["boolean", "null"]}
+DATE = {"type": ["string", "null"], "format": "date"}
+DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def column_types(**columns: tuple[str, ...]) -> dict[str, dict]:
+    """`column_types(NUMBER=("total",), DATE=("day",))` as {column: schema}."""
+    kinds = {"NUMBER": NUMBER, "INTEGER": INTEGER, "BOOLEAN": BOOLEAN, "DATE": DATE, "DATE_TIME": DATE_TIME}
+    return {name: dict(kinds[kind]) for kind, names in columns.items() for name in names}
 
 
 def file_schema(columns: t.Mapping[str, dict] | None = None) -> dict:
@@ -82,6 +94,9 @@ class AsyncReportStream(WindowedStream):
     default_lookback_days = 2
     report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
     path = ""  # requests go to the URLs the vendor hands out (see ReportStream.call)
+    # Types of the columns this tap knows by name (the vendor's files, as read so far); a column
+    # learned from a header takes its type from here, else it is a string.
+    column_types: t.ClassVar[dict[str, dict]] = {}
 
     # Test knobs: the engine's waits, shortened by tests that run the tap as a command.
     poll_first_seconds: t.ClassVar[float] = 2.0
@@ -156,8 +171,8 @@ class AsyncReportStream(WindowedStream):
         """The `_source_file` of a download that is a single CSV: stable across runs, unlike job ids."""
         return f"{self.report_name}.csv"
 
-    def runner(self, repository: JobRepository, downloader: t.Any, timeout_seconds: float,
-               on_created: t.Callable[[JobSpec, JobRecord], None]) -> JobRunner:
+    def runner(self, repository: JobRepository, downloader: Downloader, timeout_seconds: float,
+               scheduler: JobScheduler) -> JobRunner:
         return JobRunner(
             repository=repository,
             downloader=downloader,
@@ -165,7 +180,8 @@ class AsyncReportStream(WindowedStream):
             timeout_seconds=timeout_seconds,
             schedule=PollSchedule(first=self.poll_first_seconds, cap=self.poll_cap_seconds),
             retry_wait_seconds=self.retry_wait_seconds,
-            on_created=on_created,
+            sleep=scheduler.sleep,
+            on_created=scheduler.created,
         )
 
     def remember_job(self, spec: JobSpec, record: JobRecord | None) -> None:
@@ -205,15 +221,9 @@ class AsyncReportStream(WindowedStream):
                 self.write_state_now()
 
     def count_job(self, result: JobResult) -> None:
-        """Per-job figures for the run's summary; the run-level summary reads them."""
-        stats = getattr(self, "job_stats", None)
-        if stats is None:
-            stats = self.job_stats = {"jobs": 0, "creations": 0, "polls": 0, "downloads": 0, "waited": 0.0}
-        stats["jobs"] += 1
-        stats["creations"] += result.creations
-        stats["polls"] += result.polls
-        stats["downloads"] += result.downloads
-        stats["waited"] += result.waited
+        """The job's figures, for the stream's summary line."""
+        self.stats.add(jobs=1, job_creations=result.creations, polls=result.polls, downloads=result.downloads,
+                       requests=result.downloads, job_wait=result.waited)
 
     def rows_of(self, result: JobResult) -> t.Iterator[dict]:
         spec = result.spec
@@ -245,7 +255,7 @@ class AsyncReportStream(WindowedStream):
         if not new:
             return
         for name in new:
-            properties[name] = dict(LEARNED_COLUMN)
+            properties[name] = dict(self.column_types.get(name) or LEARNED_COLUMN)
         self._declared_fields = frozenset(properties)
         self._coercion = None
         # The SDK's stream maps hold the schema they were built with: build them again.
@@ -259,6 +269,7 @@ class AsyncReportStream(WindowedStream):
         if self._coercion is None:
             self._coercion = SchemaCoercion(self.schema, self.vendor_timezone)
         self._coercion(row)
+        self.stats.add(rows=1)
         return row
 
 

@@ -7,6 +7,7 @@ says what is wrong with it. Nothing here sends a request.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 import re
 import typing as t
@@ -84,6 +85,33 @@ class Vendor:
         if self.check:
             problems += self.check(vendor_config)
         return problems
+
+
+def unknown_settings(config: t.Any, schema: dict, nested: t.Collection[str] = ()) -> list[str]:
+    """One line per key of `config` that `schema` does not declare, with the closest valid name.
+
+    Inside, only the objects named in `nested` are checked (the vendors'): the SDK's own
+    objects (stream_maps, batch_config, ...) hold names the user chooses.
+    """
+    if not isinstance(config, dict):
+        return []
+    properties = schema.get("properties") or {}
+    # Every valid name, dotted as Meltano writes them: `vroom_password` is close to `vroom.password`.
+    names = list(properties) + [
+        f"{key}.{name}" for key in nested for name in (properties.get(key) or {}).get("properties") or {}
+    ]
+    unknown = [key for key in config if key not in properties]
+    for key in nested:
+        inner = config.get(key)
+        if isinstance(inner, dict):
+            declared = (properties.get(key) or {}).get("properties") or {}
+            unknown += [f"{key}.{name}" for name in inner if name not in declared]
+    problems = []
+    for setting in unknown:
+        close = difflib.get_close_matches(setting, names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "see `tap-retail-reports --about` for the settings"
+        problems.append(f"{setting} is not a setting; {hint}")
+    return problems
 
 
 def _present(value: object) -> bool:

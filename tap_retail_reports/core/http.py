@@ -6,6 +6,7 @@ import collections
 import datetime as dt
 import email.utils
 import json
+import logging
 import threading
 import time
 import typing as t
@@ -16,6 +17,13 @@ import requests
 # better answered by failing the run clearly than by hanging a scheduler slot.
 MAX_RETRY_AFTER_SECONDS = 300.0
 
+# A pause for the request budget longer than this is logged, with its cause: a
+# silent minute looks like a hang. Shorter ones are counted in the run summary only.
+LOG_WAITS_OVER_SECONDS = 5.0
+
+if t.TYPE_CHECKING:
+    from tap_retail_reports.core.run_stats import StreamStats
+
 
 class RateLimiter:
     """At most `max_calls` in any sliding window of `period` seconds.
@@ -24,11 +32,22 @@ class RateLimiter:
     and thread-safe, so concurrent jobs draw on one budget.
     """
 
-    def __init__(self, max_calls: int, period: float = 60.0, clock: t.Callable[[], float] = time.monotonic, sleep: t.Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        max_calls: int,
+        period: float = 60.0,
+        clock: t.Callable[[], float] = time.monotonic,
+        sleep: t.Callable[[float], None] = time.sleep,
+        *,
+        label: str = "rate limit",
+        logger: logging.Logger | None = None,
+    ) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         self.max_calls = max_calls
         self.period = period
+        self.label = label  # names the budget in log lines: the vendor
+        self.logger = logger or logging.getLogger(__name__)
         self._clock = clock
         self._sleep = sleep
         self._sent: collections.deque[float] = collections.deque()
@@ -47,20 +66,28 @@ class RateLimiter:
                     return waited
                 # A small margin keeps the oldest call safely out of the window.
                 pause = self._sent[0] + self.period - now + 0.001
+            if pause > LOG_WAITS_OVER_SECONDS:
+                self.logger.info(
+                    "%s: request budget of %d per %g s reached; waiting %.0f s",
+                    self.label, self.max_calls, self.period, pause,
+                )
             self._sleep(pause)
             waited += pause
 
 
 class LimitedSession(requests.Session):
-    """A requests session whose every send first takes a slot from a rate limiter."""
+    """A requests session whose every send first takes a slot from a rate limiter,
+    and is counted (requests, seconds waited for the budget) in the stream's stats."""
 
-    def __init__(self, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, limiter: RateLimiter | None = None, stats: StreamStats | None = None) -> None:
         super().__init__()
         self.limiter = limiter
+        self.stats = stats
 
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
-        if self.limiter is not None:
-            self.limiter.acquire()
+        waited = self.limiter.acquire() if self.limiter is not None else 0.0
+        if self.stats is not None:
+            self.stats.add(requests=1, rate_limit_wait=waited)
         return super().send(request, **kwargs)
 
 

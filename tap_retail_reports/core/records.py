@@ -10,10 +10,12 @@ import re
 import typing as t
 
 import pendulum
+from singer_sdk import typing as th
 
 from tap_retail_reports.core.windows import UTC, iso
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 
 
@@ -48,7 +50,7 @@ def to_iso_datetimes(row: dict, fields: t.Iterable[str], zone: dt.tzinfo = UTC) 
     """
     for name in fields:
         value = row.get(name)
-        if isinstance(value, str) and value and not _ISO_DATETIME.fullmatch(value):
+        if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
             text = value.strip()
             if not text:
                 row[name] = None
@@ -105,6 +107,7 @@ class SchemaCoercion:
         self.integer_fields: list[str] = []
         self.boolean_fields: list[str] = []
         self.datetime_fields: list[str] = []
+        self.date_fields: list[str] = []
         for name, prop in (schema.get("properties") or {}).items():
             types = prop.get("type") or []
             types = {types} if isinstance(types, str) else set(types)
@@ -116,6 +119,8 @@ class SchemaCoercion:
                 self.boolean_fields.append(name)
             elif prop.get("format") == "date-time":
                 self.datetime_fields.append(name)
+            elif prop.get("format") == "date":
+                self.date_fields.append(name)
 
     def __call__(self, row: dict) -> None:
         misfits: dict[str, t.Any] | None = None
@@ -136,6 +141,13 @@ class SchemaCoercion:
                 if row.get(name) is not None and not isinstance(row[name], bool):
                     misfits = _set_aside(row, name, misfits)
         to_iso_datetimes(row, self.datetime_fields, self.zone)
+        for name in self.date_fields:
+            value = row.get(name)
+            if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+                if value.strip():
+                    misfits = _set_aside(row, name, misfits)
+                else:
+                    row[name] = None
         if misfits:
             row["_extra_fields"] = {**(row.get("_extra_fields") or {}), **misfits}
 
@@ -147,7 +159,34 @@ def _set_aside(row: dict, name: str, misfits: dict | None) -> dict:
     return misfits
 
 
-def row_hash(row: dict) -> str:
-    """A stable identity for a row with no key of its own: SHA-256 of its canonical JSON."""
-    canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+def row_hash(row: dict, fields: t.Sequence[str]) -> str:
+    """A stable identity for a row with no key of its own: SHA-256 of the canonical JSON of `fields`.
+
+    `fields` is a fixed list, not the row's keys: a field the vendor adds later must not
+    change the key of every row already loaded. A field the row lacks counts as null.
+    """
+    canonical = json.dumps({name: row.get(name) for name in fields}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+READ_AT = th.Property(
+    "_read_at",
+    th.DateTimeType,
+    required=True,
+    description="When the tap read this day's figures; the same for every row of one reading. "
+    "Rows of a day whose _read_at is not that day's latest are no longer in the vendor's report.",
+)
+
+
+def day_reading(rows: t.Iterable[dict], day: str) -> t.Iterator[dict]:
+    """The rows of one reading of a per-day aggregate, stamped with their `date` and `_read_at`.
+
+    A re-read day may have lost keys (a product no longer sold): an upserting target keeps
+    their old rows, and `_read_at` is what lets a query keep only the day's latest reading.
+    Microseconds, so that two readings in quick succession still sort.
+    """
+    read_at = dt.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for row in rows:
+        row["date"] = day
+        row["_read_at"] = read_at
+        yield row

@@ -1,25 +1,36 @@
 """Keep secrets out of every log line and error message.
 
-Secrets are registered once (from the config) and replaced wherever they appear;
-query parameters that look like credentials (signed download links, tokens) are
-masked whatever their value. The hook sits in the log record factory so it also
-covers lines written by the SDK, backoff, urllib3 and tracebacks.
+Secrets are registered when they become known: configured secrets at start-up
+(`add`), session tokens when issued (`add`), signed download links when they
+arrive (`add_link`: the link, its query string and each query value, whatever
+the parameters are called), and the Base64 form of HTTP Basic credentials
+(`add_basic`). Each is then replaced wherever it appears. Query parameters named
+like credentials and user:password@ in URLs are masked whatever their value, as a
+second net. The hook sits in the log record factory, so it also covers lines
+written by the SDK, backoff, urllib3 and tracebacks.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import threading
-from urllib.parse import parse_qsl, urlsplit
+import traceback
+import typing as t
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 MASK = "***"
+MIN_SECRET_LENGTH = 4  # shorter values would mask innocent text
 
 # Query parameters whose values are credentials in signed URLs or token calls.
 _SECRET_PARAM = re.compile(
     r"(?i)([?&;](?:[\w.-]*(?:key|secret|token|sig|signature|password|credential|auth)"
     r"[\w.-]*|x-amz-[\w-]+|expires))=([^&\s\"'<>]+)"
 )
+# A URL in a line of text, up to where it surely ends.
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+")
 # user:password@ in URLs.
 _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 
@@ -27,37 +38,108 @@ _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        # Secrets by their first MIN_SECRET_LENGTH characters, longest first: one dict look-up per
+        # position of a line, however many links a long run has registered.
+        self._by_prefix: dict[str, list[str]] = {}
+        # Whole links by their part before `?`: links share their first characters (`https://`),
+        # so they are found where a URL starts in the text, not by prefix.
+        self._links: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def add(self, *values: object) -> None:
-        """Register secret values; very short values would mask innocent text, so skip them."""
+        """Register secret values, with the forms they take in URLs and JSON."""
+        forms = []
+        for value in values:
+            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+                forms += [value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]]
         with self._lock:
-            for value in values:
-                if isinstance(value, str) and len(value) >= 4:
-                    self._secrets.add(value)
+            by_prefix = dict(self._by_prefix)  # readers keep the old index until the new one is whole
+            for form in set(forms) - self._secrets:
+                self._secrets.add(form)
+                same = by_prefix.get(form[:MIN_SECRET_LENGTH], [])
+                by_prefix[form[:MIN_SECRET_LENGTH]] = sorted([*same, form], key=len, reverse=True)
+            self._by_prefix = by_prefix
 
-    def add_link(self, url: str) -> None:
-        """Register a signed link as it arrives: the whole URL, its query and each query value."""
+    def add_link(self, url: object) -> None:
+        """Register a signed link: the whole URL, its query string and each query value.
+
+        Links carry their signature under any parameter name (FoxyCart's documented
+        example is `...zip?foo=bar`), so the name-based pattern alone would miss them.
+        """
+        if not isinstance(url, str) or not url:
+            return
+        with self._lock:
+            links = dict(self._links)
+            base = url.partition("?")[0]
+            links[base] = sorted({*links.get(base, []), url}, key=len, reverse=True)
+            self._links = links
         query = urlsplit(url).query
-        self.add(url, query, *(value for _, value in parse_qsl(query, keep_blank_values=True)))
+        values: list[str] = []
+        if query:
+            values.append(query)
+            for part in re.split(r"[&;]", query):
+                values.append(part.partition("=")[2])  # as written (percent-encoded)
+            values += [value for _, value in parse_qsl(query, keep_blank_values=True)]  # decoded
+        self.add(*values)
+
+    def add_basic(self, username: object, password: object) -> None:
+        """Register the password and the Base64 `user:password` of an HTTP Basic header."""
+        if not isinstance(password, str) or not password:
+            return
+        self.add(password)
+        pair = f"{username or ''}:{password}"
+        encodings = {pair.encode("utf-8"), pair.encode("latin-1", errors="ignore")}  # SDK, requests
+        self.add(*(base64.b64encode(raw).decode("ascii") for raw in encodings))
 
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, MASK)
+        if self._links:
+            text = _URL.sub(self._mask_link, text)
+        text = self._mask_registered(text)
         text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
         return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
 
+    def _mask_link(self, match: re.Match[str]) -> str:
+        found = match.group(0)
+        for link in self._links.get(found.partition("?")[0], ()):
+            if found.startswith(link):
+                return MASK + found[len(link) :]
+        return found
+
+    def _mask_registered(self, text: str) -> str:
+        """Each registered secret in `text` as MASK, the longest where several start at one place."""
+        by_prefix = self._by_prefix
+        if not by_prefix:
+            return text
+        parts, start, i, last = [], 0, 0, len(text) - MIN_SECRET_LENGTH
+        while i <= last:
+            for secret in by_prefix.get(text[i : i + MIN_SECRET_LENGTH], ()):
+                if text.startswith(secret, i):
+                    parts += [text[start:i], MASK]
+                    i = start = i + len(secret)
+                    break
+            else:
+                i += 1
+        return "".join(parts) + text[start:] if parts else text
+
 
 redact = Redactor()
+
+
+class RedactedError(Exception):
+    """Stands in, in a log record, for an exception whose text carried a secret."""
+
+
+def redacted_traceback(error: BaseException) -> str:
+    return redact("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+
 
 _installed = False
 
 
 def install_log_redaction() -> None:
-    """Route every log record created from now on through `redact`."""
+    """Route every log record created from now on, and every uncaught thread error, through `redact`."""
     global _installed
     if _installed:
         return
@@ -65,7 +147,7 @@ def install_log_redaction() -> None:
     base_factory = logging.getLogRecordFactory()
     formatter = logging.Formatter()
 
-    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+    def factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
         record = base_factory(*args, **kwargs)
         try:
             message = record.getMessage()
@@ -74,8 +156,24 @@ def install_log_redaction() -> None:
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
-        if record.exc_info:
-            record.exc_text = redact(formatter.formatException(record.exc_info))
+        if record.exc_info and record.exc_info[1] is not None:
+            raw = formatter.formatException(record.exc_info)
+            record.exc_text = redact(raw)
+            if record.exc_text != raw:
+                # Formatters that read exc_info themselves (the SDK's JSON one) see a stand-in.
+                error = record.exc_info[1]
+                first_line = redact(f"{type(error).__name__}: {error}")
+                record.exc_info = (RedactedError, RedactedError(first_line), error.__traceback__)
         return record
 
     logging.setLogRecordFactory(factory)
+
+    def thread_excepthook(hook_args: threading.ExceptHookArgs) -> None:
+        if hook_args.exc_type is SystemExit:
+            return
+        name = hook_args.thread.name if hook_args.thread else "a thread"
+        logging.getLogger("tap-retail-reports").error(
+            "uncaught error in %s", name, exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback)
+        )
+
+    threading.excepthook = thread_excepthook

@@ -19,7 +19,7 @@ import queue
 import threading
 import typing as t
 
-from tap_retail_reports.core.async_jobs import JobRecord, JobResult, JobSpec
+from tap_retail_reports.core.async_jobs import JobCancelled, JobRecord, JobResult, JobSpec
 from tap_retail_reports.core.redact import redact
 
 if t.TYPE_CHECKING:
@@ -29,20 +29,21 @@ EventHandler = t.Callable[[JobSpec, "JobRecord | None"], None]
 
 
 class JobScheduler:
-    def __init__(self, max_in_flight: int, logger: logging.Logger) -> None:
+    def __init__(self, max_in_flight: int, logger: logging.Logger, stop: threading.Event | None = None) -> None:
         self.max_in_flight = max_in_flight
         self.logger = logger
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="report-job")
         self._events: queue.SimpleQueue[tuple[JobSpec, JobRecord | None]] = queue.SimpleQueue()
         self._futures: dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        # Set on SIGINT/SIGTERM or at the end: workers wait on it, so they stop at once.
+        self.stopping = stop or threading.Event()
 
     def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
         """Queue one job; submitted jobs start in submission order as slots free up."""
 
         def guarded() -> JobResult:
-            if self._stopping.is_set():
+            if self.stopping.is_set():
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
             try:
                 return work()
@@ -83,9 +84,15 @@ class JobScheduler:
     def has(self, spec: JobSpec) -> bool:
         return (spec.stream, spec.partition, spec.key) in self._futures
 
+    def sleep(self, seconds: float) -> None:
+        """A worker's wait between polls: cut short when the run stops."""
+        if self.stopping.wait(seconds):
+            raise JobCancelled("the run is stopping")
+
     def shutdown(self) -> None:
-        """Stop starting jobs and drop unstarted ones; running ones finish their current step."""
-        self._stopping.set()
+        """Stop starting jobs and drop unstarted ones; running ones stop at their next wait.
+        A job already created stays in STATE, and the next run resumes it."""
+        self.stopping.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         for future in self._futures.values():
             if future.done() and not future.cancelled():

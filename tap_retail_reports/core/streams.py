@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import re
+import sys
 import typing as t
+from functools import cached_property
 
 import requests
 from singer_sdk import RESTStream
@@ -20,6 +24,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected
+from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.http import (
     LimitedSession,
     RateLimiter,
@@ -28,9 +33,11 @@ from tap_retail_reports.core.http import (
 )
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
+from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
 
 EXTRA_FIELDS = "_extra_fields"
@@ -39,6 +46,41 @@ EXTRA_FIELDS_SCHEMA = {
     "additionalProperties": True,
     "description": "Fields the vendor returned that this tap's schema does not declare.",
 }
+
+
+# Failures that end one stream but not the run: the vendor refused, gave no usable answer,
+# or kept failing after every retry. Anything else is a bug and stops the run.
+STREAM_FAILURES = (FatalAPIError, RetriableAPIError, TapError, requests.RequestException)
+
+
+def failure_reason(stream_name: str, error: BaseException) -> str:
+    """One redacted line saying why a stream stopped, without the stream's name in front."""
+    reason = str(error).removeprefix(f"{stream_name}: ")
+    if isinstance(error, RetriableAPIError):
+        reason = f"gave up after repeated failures: {reason}"
+    elif isinstance(error, requests.RequestException):
+        reason = f"network error: {type(error).__name__}: {reason}"
+    return redact(" ".join(reason.split()))
+
+
+class _DropRepeatedLines(logging.Filter):
+    """Lines that another line already says, on a stream's logger: `backoff`'s for each retry
+    and the give-up (`backoff_handler` logs each retry; a give-up ends in the failure summary),
+    and the SDK's "unhandled error" for a failure that `ReportStream.sync` handles."""
+
+    BACKOFF = re.compile(r"(Backing off|Giving up) \w+\(\.\.\.\) ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.BACKOFF.match(message):
+            return False
+        return not (
+            message.startswith("An unhandled error occurred while syncing")
+            and isinstance(sys.exc_info()[1], STREAM_FAILURES)  # logged inside the SDK's `except`
+        )
+
+
+_DROP_REPEATED_LINES = _DropRepeatedLines()
 
 
 def add_extra_fields(row: dict, extra: dict) -> dict:
@@ -68,6 +110,41 @@ class ReportStream(RESTStream):
         properties.setdefault(EXTRA_FIELDS, EXTRA_FIELDS_SCHEMA)
         self._declared_fields = frozenset(properties)
         self._coerce = SchemaCoercion(self.schema)
+        self.logger.addFilter(_DROP_REPEATED_LINES)  # the same filter object is added once per logger
+
+    @cached_property
+    def stats(self) -> StreamStats:
+        """This stream's counters for this run: progress lines and the end-of-run summary."""
+        return StreamStats()
+
+    # -- one stream's failure is not the run's ----------------------------------
+
+    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]  # wraps the SDK's final sync
+        """The SDK's sync; an expected failure is recorded for the run's summary and the
+        run goes on with the other streams. The bookmark stays at the last finished window."""
+        try:
+            super().sync(context)
+        except STREAM_FAILURES as error:
+            reason = failure_reason(self.name, error)
+            self.logger.error("%s: stopped: %s; its bookmark stays at %s", self.name, reason, self.bookmark_text())
+            self._tap.record_failure(self.name, reason)  # type: ignore[attr-defined]
+
+    def bookmark_text(self) -> str:
+        """This stream's bookmark(s) for log lines: one value, a range over partitions, or none."""
+        if not self.replication_key:
+            return "none (full table)"
+        states = self.state_manager.get_state_partitions() or [self.stream_state]
+        values = sorted(str(s["replication_key_value"]) for s in states if s.get("replication_key_value"))
+        if not values:
+            return "none yet"
+        if values[0] == values[-1]:
+            return values[0] if len(states) == 1 else f"{values[0]} ({len(states)} partitions)"
+        return f"{values[0]} to {values[-1]} ({len(states)} partitions)"
+
+    def log_sync_costs(self) -> None:
+        """The SDK's end-of-stream hook: one summary line per selected stream."""
+        if self.selected:
+            self.logger.info("%s: summary: %s; bookmark %s", self.name, self.stats.describe(), self.bookmark_text())
 
     # -- configuration --------------------------------------------------------
 
@@ -108,12 +185,13 @@ class ReportStream(RESTStream):
             limit = self.requests_per_minute()
             limiter = (
                 self._tap.shared(  # type: ignore[attr-defined]
-                    f"{self.vendor}.rate_limiter", lambda: RateLimiter(limit, self.rate_limit_period)
+                    f"{self.vendor}.rate_limiter",
+                    lambda: RateLimiter(limit, self.rate_limit_period, label=self.vendor, logger=self._tap.logger),  # type: ignore[attr-defined]
                 )
                 if limit
                 else None
             )
-            self._requests_session = LimitedSession(limiter)
+            self._requests_session = LimitedSession(limiter, self.stats)
         return self._requests_session
 
     def call(
@@ -211,6 +289,7 @@ class ReportStream(RESTStream):
 
     def backoff_handler(self, details: dict) -> None:
         error = details.get("exception")
+        self.stats.add(retries=1, retry_wait=details.get("wait", 0.0))
         self.logger.warning(
             "%s: attempt %d of %d failed (%s); retrying in %.1fs",
             self.name,
@@ -246,6 +325,7 @@ class ReportStream(RESTStream):
         unknown = row.keys() - self._declared_fields
         if unknown:
             add_extra_fields(row, {key: row.pop(key) for key in unknown})
+        self.stats.add(rows=1)
         return row
 
     def get_new_paginator(self) -> None:
@@ -286,6 +366,7 @@ class WindowedStream(ReportStream):
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
         windows = list(day_windows(start, self.end_date, self.window_days))
+        self.stats.add(windows_planned=len(windows))
         where = f" for {context}" if context else ""
         first = iso(windows[0].start) if windows else "nothing to read"
         if bookmark is None:
@@ -318,12 +399,59 @@ class WindowedStream(ReportStream):
         return Window(parse_when(context["window_start"]), parse_when(context["window_end"]))
 
     def checkpoint(self, context: Context | None, done_until: dt.datetime) -> None:
-        """Record that every row before `done_until` has been emitted, and say so in STATE."""
+        """Record that every row before `done_until` has been emitted, and say so in STATE.
+
+        In BATCH mode the rows are not out yet: they wait in the SDK's batch file until its
+        BATCH message. The bookmark then waits too (see `get_batches`)."""
+        if self._unbatched_checkpoints is not None:
+            self._unbatched_checkpoints.append((context, done_until))
+        else:
+            self._advance_bookmark(context, done_until)
+            self.write_state_now()
+        self.stats.add(windows=1)
+        if self.stats.progress_due():
+            planned = self.stats["windows_planned"]
+            self.logger.info(
+                "%s%s: progress: %d%s window(s) done, through %s; %s so far",
+                self.name, f" for {context}" if context else "", self.stats["windows"],
+                f" of {planned:.0f}" if planned else "", iso(done_until), self.stats.describe(),
+            )
+
+    def _advance_bookmark(self, context: Context | None, done_until: dt.datetime) -> None:
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = iso(done_until)
         self.state_manager.finalize_state(state)
-        self.write_state_now()
+
+    _unbatched_checkpoints: list[tuple[Context | None, dt.datetime]] | None = None  # a list in BATCH mode
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """BATCH mode: a bookmark advances only once the BATCH message holding its rows is out.
+
+        The SDK writes each batch file, yields it here, then writes its BATCH message and a
+        STATE. A checkpoint taken before a file was complete covers rows that are all in that
+        file or an earlier one; it is applied after the file's BATCH message (so that even a
+        STATE written on a signal never runs ahead of the data) and goes out with the next
+        STATE: at worst a window is read again after a crash, never lost.
+        """
+        self._unbatched_checkpoints = []
+        try:
+            for encoding, manifest in super().get_batches(batch_config, context):
+                covered, self._unbatched_checkpoints = self._unbatched_checkpoints, []
+                yield encoding, manifest
+                for checkpoint in covered:
+                    self._advance_bookmark(*checkpoint)
+            for checkpoint in self._unbatched_checkpoints:  # windows after the last file had no rows
+                self._advance_bookmark(*checkpoint)
+        finally:
+            self._unbatched_checkpoints = None
+
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        """Skipped: the SDK would log config's start_date as a "bookmark value" when there is
+        no bookmark, and without the lookback. `windows` says where this stream starts and why,
+        and a windowed stream reads its bookmark itself (`bookmark`), not the SDK's starting value."""
 
     def write_state_now(self) -> None:
         """Write STATE even when no record came since the last one (the SDK skips it then)."""

@@ -9,6 +9,7 @@ from functools import cached_property
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
+from tap_retail_reports.core.records import day_reading
 from tap_retail_reports.core.streams import ReportStream, WindowedStream, add_extra_fields
 from tap_retail_reports.core.windows import UTC, Window, iso
 
@@ -91,15 +92,19 @@ class DistribuRangeStream(DistribuStream, WindowedStream):
 
 
 class DistribuDayStream(DistribuRangeStream):
-    """Rows the vendor aggregates over the requested range: asked one UTC day a call, stamped `date`."""
+    """Rows the vendor aggregates over the requested range: asked one UTC day a call, stamped
+    `date` and `_read_at` (see `day_reading`)."""
 
     fixed_window_days = 1
 
     def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:
         day = window.start.date().isoformat()  # windows start at UTC midnight
-        for row in super().records_in_window(window, context):
-            row["date"] = day
-            yield row
+        return day_reading(self.complete_day(super().records_in_window(window, context)), day)
+
+    def complete_day(self, rows: t.Iterable[dict]) -> t.Iterable[dict]:
+        """The day's rows as the vendor sent them; a stream whose keys form a known set adds
+        the keys the vendor left out, so that a re-read day overwrites them."""
+        return rows
 
 
 class DistribuSnapshotStream(DistribuStream):
@@ -112,6 +117,8 @@ class DistribuSnapshotStream(DistribuStream):
     path = "/api/v1/reports/inventory"
     records_jsonpath = "$.data"
     replication_key = None
+    # Full table: ACTIVATE_VERSION lets a target delete (or flag) rows the snapshot no longer has.
+    emit_activate_version_messages = True
     part: t.ClassVar[str]
 
     def snapshot(self, context: Context | None) -> dict:

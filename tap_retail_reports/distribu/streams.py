@@ -1,13 +1,16 @@
 """Distribu's reports, one stream each: sales per day, per status and per customer, and inventory.
 
-Field names are Distribu's own (camelCase); the tap adds `date` to per-day rows and
-`snapshot_date` to inventory rows. Range totals are not streamed: they are sums of the rows.
+Field names are Distribu's own (camelCase); the tap adds `date` and `_read_at` to per-day rows
+and `snapshot_date` to inventory rows. Range totals are not streamed: they are sums of the rows.
 """
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import typing as th
 
+from tap_retail_reports.core.records import READ_AT
 from tap_retail_reports.distribu.client import DistribuDayStream, DistribuRangeStream, DistribuSnapshotStream
 
 Money = th.NumberType
@@ -36,8 +39,17 @@ class SalesDailyStream(DistribuRangeStream):
     ).to_dict()
 
 
+# The statuses the document lists for byStatus, in the order orders move through them.
+DOCUMENTED_STATUSES = ("SUBMITTED", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED")
+
+
 class SalesByStatusStream(DistribuDayStream):
-    """`byStatus[]` of /reports/sales for one day: orders placed that day, by their current status."""
+    """`byStatus[]` of /reports/sales for one day: orders placed that day, by their current status.
+
+    Distribu leaves out statuses with no orders. Orders move from SUBMITTED to DELIVERED over
+    days, so a re-read day has lost statuses it had before: each documented status that is
+    absent becomes a zero row, which overwrites the earlier figure in an upserting target.
+    """
 
     name = "distribu_sales_by_status"
     path = "/api/v1/reports/sales"
@@ -48,7 +60,17 @@ class SalesByStatusStream(DistribuDayStream):
         th.Property("status", th.StringType, required=True),
         th.Property("orderCount", th.IntegerType),
         th.Property("revenue", Money),
+        READ_AT,
     ).to_dict()
+
+    def complete_day(self, rows: t.Iterable[dict]) -> t.Iterator[dict]:
+        sent = set()
+        for row in rows:
+            sent.add(row.get("status"))
+            yield row
+        for status in DOCUMENTED_STATUSES:
+            if status not in sent:
+                yield {"status": status, "orderCount": 0, "revenue": 0}
 
 
 class CustomerSalesStream(DistribuDayStream):
@@ -66,6 +88,7 @@ class CustomerSalesStream(DistribuDayStream):
         th.Property("orderCount", th.IntegerType),
         th.Property("revenue", Money),
         th.Property("lastOrderAt", th.DateTimeType),
+        READ_AT,
     ).to_dict()
 
 

@@ -20,7 +20,7 @@ import zoneinfo
 from functools import cached_property
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
-from tap_retail_reports.core.async_stream import AsyncReportStream
+from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window
@@ -56,6 +56,22 @@ class FlipkartStream(AsyncReportStream):
     vendor = "flipkart"
     default_base_url = "https://api.flipkart.net"
     report_type: t.ClassVar[str]
+    column_types = column_types(
+        NUMBER=("selling_price", "shipping_charge", "total_amount", "price_before_discount", "total_discount",
+                "final_invoice_amount", "taxable_value", "igst_rate", "igst_amount", "cgst_rate", "cgst_amount",
+                "sgst_rate", "sgst_amount", "amount", "settlement_value", "sale_amount", "marketplace_fee",
+                "commission", "collection_fee", "fixed_fee", "shipping_fee", "tcs", "tds", "gst_on_mp_fees",
+                "protection_fund", "total_invoice_value", "debit", "credit", "refund_amount", "removal_fee",
+                "storage_fee"),
+        INTEGER=("quantity", "item_quantity", "opening_stock", "inward", "outward", "customer_returns",
+                 "adjustments", "closing_stock", "live_inventory", "reserved", "in_transit", "sellable",
+                 "stranded_quantity", "unsellable_quantity", "opening_balance", "received", "dispatched",
+                 "returned", "damaged", "closing_balance"),
+        DATE_TIME=("order_date", "return_requested_date", "transaction_date", "last_updated"),  # naive, India time
+        DATE=("dispatch_by_date", "invoice_date", "payment_date", "shipped_date", "delivered_date", "completed_date",
+              "date", "stranded_since", "received_date"),
+        BOOLEAN=("is_replacement",),
+    )
 
     @property
     def auth_hint(self) -> str:  # type: ignore[override]

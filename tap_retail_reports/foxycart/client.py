@@ -22,7 +22,7 @@ from functools import cached_property
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
-from tap_retail_reports.core.async_stream import AsyncReportStream
+from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window, local_naive
@@ -51,6 +51,14 @@ class FoxyCartStream(AsyncReportStream):
     vendor = "foxycart"
     default_base_url = "https://api.foxycart.com"
     auth_hint = "check foxycart.client_id, foxycart.client_secret and foxycart.refresh_token"
+    column_types = column_types(
+        NUMBER=("total_item_price", "total_tax", "total_shipping", "total_discount", "total_order", "item_price",
+                "item_weight", "discount_amount", "total_spent", "average_order_value"),
+        INTEGER=("item_quantity", "transaction_count"),
+        DATE_TIME=("transaction_date", "date_created", "last_login_date", "first_transaction_date",
+                   "last_transaction_date"),  # naive, in the store's timezone
+        BOOLEAN=("is_test", "hide_transaction", "is_anonymous", "is_future_line_item"),
+    )
 
     @property
     def http_headers(self) -> dict:

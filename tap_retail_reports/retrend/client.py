@@ -41,9 +41,10 @@ if t.TYPE_CHECKING:
 # by general and, in the same run, again), so the most recent ones are the ones to keep.
 RESPONSE_CACHE_SIZE = 512
 
-# A period that ended this recently may still be in the making at the vendor (a 404);
-# one that ended earlier and has no report will not get one.
-NOT_READY_GRACE_DAYS = 2
+# A period without a report (a 404) may get one later: a store in a timezone behind UTC ends its
+# day later, a report may be computed late. It is asked again on every run until this many days
+# after the period ends, and the bookmark stays before it until then; after that it is passed.
+MISSING_REPORT_RETRY_DAYS = 7
 
 # Renew this long before the vendor's expiry (at most a fifth of the token's life),
 # so that a token never runs out between the check and the vendor reading it.
@@ -230,6 +231,10 @@ class RetrendStream(WindowedStream):
     replication_key = "start_date"
     report: t.ClassVar[str]
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._partitions_done: list[tuple[bool, bool]] = []  # (found a report, passed a period) per partition
+
     # -- configuration -----------------------------------------------------------
 
     @property
@@ -343,15 +348,18 @@ class RetrendStream(WindowedStream):
     def log_missing_report(self, response: requests.Response) -> None:
         """A 404 for a period: logged here; what it means is decided per partition in get_records."""
         asked = json.loads(response.request.body or b"{}")
-        self.logger.warning(
+        self.logger.info(
             "%s; no report for store_num %s, %s period %s",
             self.error_line(response), asked.get("store_num"), asked.get("duration"), asked.get("start_date"),
         )
 
+    def retry_until(self, period_end: dt.date) -> dt.date:
+        """The day from which a missing report of a period ending `period_end` is no longer asked for."""
+        return period_end + dt.timedelta(days=MISSING_REPORT_RETRY_DAYS)
+
     def is_settled(self, period_end: dt.date) -> bool:
-        """Whether a period ended long enough ago that a missing report will not come later."""
-        ended = dt.datetime.combine(period_end, dt.time(), UTC)
-        return ended < self.end_date - dt.timedelta(days=NOT_READY_GRACE_DAYS)
+        """Whether a period ended long enough ago that a missing report is no longer waited for."""
+        return dt.datetime.combine(self.retry_until(period_end), dt.time(), UTC) <= self.end_date
 
     def periods_to_read(self, context: Context) -> t.Iterator[tuple[dt.date, dt.date, bool]]:
         """(start, end exclusive, completed) of each period this run reads for a partition."""
@@ -369,39 +377,81 @@ class RetrendStream(WindowedStream):
         include_current = bool(self.vendor_config.get("refresh_current_period"))
         return periods(first, self.end_date, duration, include_current=include_current)
 
+    def has_reported_before(self) -> bool:
+        """Whether some partition of this stream has a bookmark: Retrend has answered it with reports,
+        so a 404 is about a period, not a wrong base_url or organization."""
+        return any(
+            partition.get("replication_key_value") for partition in self.stream_state.get("partitions") or []
+        )
+
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        """Each period's report, and a bookmark after each period, except past a missing report.
+
+        The document does not describe a 404 ("no report"). A completed period without a report
+        is asked again on every run until `MISSING_REPORT_RETRY_DAYS` after it ends: the bookmark
+        stays before it (later periods are read, and read again next run). Past that it is passed
+        with a warning, once Retrend is known to answer this stream (`has_reported_before`): when
+        no store has ever had a report, the stream stops (a wrong base_url or organization)
+        rather than pass periods it may have. A store that stopped reporting is a warning.
+        """
         assert context is not None, "Retrend streams run per partition"
         store, duration = context["store_num"], context["duration"]
-        # The document does not describe a 404 ("no report"). For a period that ended lately it
-        # may mean "not ready yet" (a store in a timezone behind UTC): the bookmark stops before
-        # it so the next run asks again. For an older period there is nothing to wait for, but
-        # the bookmark passes it only once a report has been found: when every period 404s
-        # (a wrong base_url path, an unknown store) the run stops and nothing is skipped.
-        waiting = False  # a period not ready yet: no bookmark past it
+        held = False  # a missing report still waited for: no bookmark past it in this run
         found = False
-        missing: list[dt.date] = []
+        waiting: list[tuple[dt.date, dt.date]] = []  # (start, end) of missing periods still asked for
+        passed: list[dt.date] = []  # starts of missing periods past the horizon
         for start, end, completed in self.periods_to_read(context):
             rows = self.fetch(store, duration, start, "general" if completed else "run-now")
             for row in rows:
                 yield self.stamp(row, store, duration, start, completed=completed)
-            if rows:
-                found = True
-            elif completed and self.is_settled(end):
-                missing.append(start)
-            else:
-                waiting = True
-            if completed and found and not waiting:
+            found = found or bool(rows)
+            if not completed:
+                continue  # the period in progress is never bookmarked
+            if not rows and not self.is_settled(end):
+                waiting.append((start, end))
+                held = True
+            elif not rows:
+                passed.append(start)
+            if not held and (rows or self.has_reported_before()):
                 self.checkpoint(context, dt.datetime.combine(end, dt.time(), UTC))
-        if missing and not found:
-            raise FatalAPIError(
-                f"{self.name}: Retrend has no report for any of the {len(missing)} {duration} period(s) of "
-                f"store_num {store} from {missing[0]} to {missing[-1]} (check retrend.base_url and "
-                "retrend.store_nums, or start later with start_date)"
+        self.report_missing(store, duration, found=found, waiting=waiting, passed=passed)
+        self._partitions_done.append((found, bool(passed)))
+        if len(self._partitions_done) == len(self.partitions):
+            self.stop_if_retrend_never_answered()
+
+    def report_missing(
+        self, store: int, duration: str, *, found: bool, waiting: list[tuple[dt.date, dt.date]], passed: list[dt.date]
+    ) -> None:
+        where = f"{self.name} store_num {store}, {duration}"
+        if waiting:
+            self.logger.info(
+                "%s: no report yet for %d period(s) (%s); asked again on each run until %s, "
+                "the bookmark stays before %s",
+                where, len(waiting), ", ".join(str(start) for start, _ in waiting[:10]),
+                self.retry_until(waiting[0][1]), waiting[0][0],
             )
-        if missing:
+        if passed and not found:
             self.logger.warning(
-                "%s store_num %s, %s: no report for %d past period(s) (%s): Retrend has none to give",
-                self.name, store, duration, len(missing), ", ".join(map(str, missing[:10])),
+                "%s: Retrend has no report for any period read, %d of them ended over %d days ago (%s to %s): "
+                "has the store stopped reporting? (check retrend.store_nums)",
+                where, len(passed), MISSING_REPORT_RETRY_DAYS, passed[0], passed[-1],
+            )
+        elif passed:
+            self.logger.warning(
+                "%s: no report for %d period(s) (%s) %d days after they ended: no longer waited for",
+                where, len(passed), ", ".join(map(str, passed[:10])), MISSING_REPORT_RETRY_DAYS,
+            )
+
+    def stop_if_retrend_never_answered(self) -> None:
+        """After the last partition: no report for any store, ever, and periods long over: not a
+        store that stopped reporting but a base_url or organization that is wrong."""
+        if any(found for found, _ in self._partitions_done) or self.has_reported_before():
+            return
+        if any(passed for _, passed in self._partitions_done):
+            raise FatalAPIError(
+                f"{self.name}: Retrend has no report for any period of any store, not even for periods that "
+                f"ended over {MISSING_REPORT_RETRY_DAYS} days ago (check retrend.base_url, retrend.organization_id "
+                "and retrend.store_nums, or start later with start_date)"
             )
 
     def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:

@@ -6,8 +6,11 @@ Some orders sit exactly at midnight and at the last millisecond of a day, so a
 client that overlaps or gaps its windows gets different numbers.
 
 Settings (`POST /_sandbox/vendor/distribu`): `requests_per_minute` and
-`window_seconds` scale the rate limit (a test can use a 1 s "minute"); the answer
-carries the settings and every request's arrival time per key.
+`window_seconds` scale the rate limit (a test can use a 1 s "minute"); `today`
+("YYYY-MM-DD", null for the real UTC date) fixes the day presets end on and order
+statuses are computed at, so two runs at two settings see orders move from SUBMITTED
+to DELIVERED. `removed_products` lists product ids deleted upstream (gone from the inventory report).
+The answer carries the settings and every request's arrival time per key.
 """
 
 from __future__ import annotations
@@ -166,8 +169,10 @@ class App(VendorApp):
             )
             for n in range(1, 31)
         ]
+        self.removed_products: set[str] = set()
         self.requests_per_minute = 60
         self.window_seconds = 60.0
+        self.today: dt.date | None = None  # None: the real UTC date
         self._accepted: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._arrivals: dict[str, list[float]] = collections.defaultdict(list)
         self._orders: dict[dt.date, list[Order]] = {}
@@ -279,7 +284,7 @@ class App(VendorApp):
         day = day or dt.datetime.now(UTC).date()
         rows, groups = [], {}
         for product in self.products:
-            if not product.active:
+            if not product.active or product.id in self.removed_products:
                 continue
             stock = self.stock(product, day)
             value_cents = stock * product.unit_cents
@@ -316,7 +321,7 @@ class App(VendorApp):
     # -- HTTP -----------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
-        unknown = set(settings) - {"requests_per_minute", "window_seconds"}
+        unknown = set(settings) - {"requests_per_minute", "window_seconds", "today", "removed_products"}
         if unknown:
             raise ValueError(f"unknown distribu setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
@@ -328,9 +333,15 @@ class App(VendorApp):
                 if float(settings["window_seconds"]) <= 0:
                     raise ValueError("window_seconds must be positive")
                 self.window_seconds = float(settings["window_seconds"])
+            if "today" in settings:
+                self.today = dt.date.fromisoformat(settings["today"]) if settings["today"] else None
+            if "removed_products" in settings:
+                self.removed_products = set(settings["removed_products"] or ())
             return {
+                "removed_products": sorted(self.removed_products),
                 "requests_per_minute": self.requests_per_minute,
                 "window_seconds": self.window_seconds,
+                "today": self.today.isoformat() if self.today else None,
                 # Arrival times (monotonic seconds) per key, the key shortened: the busiest window is computed from these.
                 "arrivals": {f"{key[:6]}...{key[-4:]}": list(times) for key, times in self._arrivals.items()},
             }
@@ -351,8 +362,9 @@ class App(VendorApp):
     def handle(self, request: Request) -> Response:
         auth = request.headers.get("Authorization") or ""
         key = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else ""
+        # Errors echo the key they were sent, as some vendors' do: the tap must mask it.
         if key not in SCOPES:
-            return Response.json({"error": "Invalid or missing API key"}, 401)
+            return Response.json({"error": f"Invalid or missing API key {key!r}"}, 401)
         wait = self.throttle(key)
         if wait is not None:
             return Response.json(
@@ -361,10 +373,10 @@ class App(VendorApp):
                 **{"Retry-After": str(max(1, math.ceil(wait)))},
             )
         if "reports:read" not in SCOPES[key]:
-            return Response.json({"error": "Forbidden: insufficient scope"}, 403)
+            return Response.json({"error": f"Forbidden: insufficient scope for key {key!r}"}, 403)
         if request.method != "GET":
             return Response.json({"error": "Method not allowed"}, 405)
-        today = dt.datetime.now(UTC).date()
+        today = self.today or dt.datetime.now(UTC).date()
         if request.path == "/api/v1/reports/inventory":
             return Response.json({"data": self.inventory(today)})
         if request.path not in ("/api/v1/reports/sales", "/api/v1/reports/customers"):

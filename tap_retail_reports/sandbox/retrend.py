@@ -20,10 +20,12 @@ Test knobs, through `POST /_sandbox/vendor/retrend` (each optional; the answer i
   wrap_reports            false: answer with the bare report object
   today                   "YYYY-MM-DD" to fix the sandbox's today (null: the real UTC date)
   reset_calls: true       forget the counted report calls
+  missing_periods         ["YYYY-MM-DD", ...]: period starts with no report (404) for any store
+  silent_stores           [store_num, ...]: stores with no report at all (404), as a closed store
 The state lists every report call as {endpoint, store_num, report, duration, start_date,
 statuses}, the kiosk headers seen and the tokens issued, so tests can check that no request
-was repeated and that no token reached a log. A refused session's 401 names the token, as
-some APIs do, which is what the tap's redaction is for.
+was repeated and that no token reached a log. A refused session's 401 names the token,
+and a refused api-key's names the key, as some APIs do, which is what the tap's redaction is for.
 """
 
 from __future__ import annotations
@@ -121,13 +123,14 @@ class App(VendorApp):
         self.calls: dict[tuple, list[int]] = {}  # (endpoint, store, report, duration, start) -> statuses
         self.kiosk_seen: list[dict[str, str]] = []
         self.missing_periods: set[str] = set()  # period starts with no report at all (404)
+        self.silent_stores: set[int] = set()  # stores with no report for any period (404)
 
     # -- test knobs -------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
         unknown = set(settings) - {
             "token_lifetime_seconds", "latency_seconds", "revoke_tokens", "refuse_sessions", "wrap_reports",
-            "today", "reset_calls", "missing_periods",
+            "today", "reset_calls", "missing_periods", "silent_stores",
         }
         if unknown:
             raise ValueError(f"unknown retrend setting(s): {', '.join(sorted(unknown))}")
@@ -142,6 +145,8 @@ class App(VendorApp):
                 self.today = dt.date.fromisoformat(settings["today"]) if settings["today"] else None
             if "missing_periods" in settings:
                 self.missing_periods = set(settings["missing_periods"] or ())
+            if "silent_stores" in settings:
+                self.silent_stores = {int(store) for store in settings["silent_stores"] or ()}
             if "refuse_sessions" in settings:
                 self.refuse_sessions = bool(settings["refuse_sessions"])
             if settings.get("revoke_tokens"):
@@ -181,7 +186,8 @@ class App(VendorApp):
         organization = request.headers.get("organization-id")
         api_key = request.headers.get("api-key")
         if organization != credentials.RETREND_ORGANIZATION_ID or api_key != credentials.RETREND_API_KEY:
-            return Response.json({"error": "invalid organization-id or api-key"}, 401)
+            # Echoes what it was sent, as some vendors do: the tap must mask it.
+            return Response.json({"error": f"invalid organization-id {organization!r} or api-key {api_key!r}"}, 401)
         token = "rts_" + secrets.token_urlsafe(24)
         with self._lock:
             expires = time.time() + self.token_lifetime
@@ -259,7 +265,7 @@ class App(VendorApp):
                  f"{period_end(start, duration)}; use run-now for a partial report"},
                 404,
             )
-        if start.isoformat() in self.missing_periods:
+        if start.isoformat() in self.missing_periods or store in self.silent_stores:
             return Response.json({"error": f"no report for the {duration} period starting {start}"}, 404)
         created = dt.datetime.now(dt.timezone.utc) if endpoint == "run-now" else None
         payload = self.report(store, report, duration, start, created_at=created)

@@ -16,8 +16,9 @@ current real time. Generation happens in three steps, each cached:
 
 A day is generated whole; rows later than `now` are filtered out at query time,
 and orders are shown "as of now" (lifecycle times still in the future are null,
-a cancelation not yet made is not shown), which is why today's orders change
-from one run to the next as they would at the real vendor.
+a cancelation not yet made is not shown; sales_by_product counts an order until it is
+canceled), which is why today's orders change from one run to the next as they would at the
+real vendor.
 
 Liberties a real vendor takes, served on purpose so the tap is tested against them:
 - Order "Decimal" fields are JSON strings ("12.50"; coordinates to 6 places);
@@ -30,6 +31,11 @@ Liberties a real vendor takes, served on purpose so the tap is tested against th
 - A contact's phone is "" when the number is shared with another contact.
 - Transactions ignore site_ids; pending transactions have no payout_id yet.
 - Cross-site audit rows (site_id "Management") come whatever site_ids asks for.
+
+Test knobs, through `POST /_sandbox/vendor/vroom` (each optional; the answer is the state):
+  now               ISO date-time: answer as of that moment, not the real time (null: real time);
+                    two runs at two settings see a day's orders placed, then canceled
+  extra_row_fields  {name: value} added to every row of every report: a field Vroom adds later
 """
 
 from __future__ import annotations
@@ -301,6 +307,24 @@ class App(VendorApp):
         self._day = functools.lru_cache(maxsize=400)(self._make_day)  # a 90-day, 3-site range and then some
         self._management = functools.lru_cache(maxsize=512)(self._make_management)
         self.customer = functools.lru_cache(maxsize=16384)(self._make_customer)
+        self.now: dt.datetime | None = None  # None: the real time
+        self.extra_row_fields: dict[str, t.Any] = {}
+        self.removed_contacts: set[str] = set()  # e-mails customer_contacts no longer lists
+
+    def configure(self, settings: dict) -> dict:
+        """Test knobs (`POST /_sandbox/vendor/vroom`): `now`, `extra_row_fields`, and
+        `removed_contacts` (e-mails deleted upstream)."""
+        unknown = set(settings) - {"now", "extra_row_fields", "removed_contacts"}
+        if unknown:
+            raise ValueError(f"unknown vroom setting(s): {', '.join(sorted(unknown))}")
+        if "now" in settings:
+            self.now = parse_time(settings["now"], "now") if settings["now"] else None
+        if "extra_row_fields" in settings:
+            self.extra_row_fields = dict(settings["extra_row_fields"] or {})
+        if "removed_contacts" in settings:
+            self.removed_contacts = set(settings["removed_contacts"] or ())
+        return {"now": format_time(self.now) if self.now else None, "extra_row_fields": self.extra_row_fields,
+                "removed_contacts": sorted(self.removed_contacts)}
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -313,9 +337,13 @@ class App(VendorApp):
             return Response.json({"error": f"Not found: {request.path}"}, 404)
         if request.method != "POST":
             return Response.json({"error": f"{request.method} not allowed; use POST"}, 405, Allow="POST")
-        if not self.authorized(request.headers.get("Authorization")):
+        header = request.headers.get("Authorization")
+        if not self.authorized(header):
+            # Echoes what it was sent, as some vendors' error pages do: the tap must mask it.
             return Response.json(
-                {"error": "Invalid email or password"}, 401, **{"WWW-Authenticate": 'Basic realm="Vroom"'}
+                {"error": f"Invalid email or password {self.sent_credentials(header)}"},
+                401,
+                **{"WWW-Authenticate": 'Basic realm="Vroom"'},
             )
         if promo:  # it writes to the vendor; the tap only reads
             return Response.json({"error": "create_promo_code is not simulated"}, 501)
@@ -324,9 +352,20 @@ class App(VendorApp):
         except ValueError:
             return Response.json({"error": "Request body is not valid JSON"}, 400)
         try:
-            return Response.json(self.rows(name, body))
+            rows = self.rows(name, body, self.now)
         except BadRequest as exc:
             return Response.json({"error": str(exc)}, 400)
+        return Response.json([{**row, **self.extra_row_fields} for row in rows] if self.extra_row_fields else rows)
+
+    @staticmethod
+    def sent_credentials(header: str | None) -> str:
+        scheme, _, encoded = (header or "").partition(" ")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded = ""
+        username, _, password = decoded.partition(":")
+        return f"(Authorization: {header!r}; username {username!r}, password {password!r})"
 
     @staticmethod
     def authorized(header: str | None) -> bool:
@@ -446,10 +485,13 @@ class App(VendorApp):
     def _rows_sales_by_product(self, query: Query, now: dt.datetime) -> list[dict]:
         totals: dict[str, list] = {}  # upc -> [sales, units]
         for order in self._orders(query, now):
+            # A sale counts until its order is canceled (minutes later): a day's figures restate.
+            pending_cancel = order.canceled_at is not None and order.canceled_at > now
             for item in order.items:
+                units = item["original_quantity"] if pending_cancel else item["final_quantity"]
                 entry = totals.setdefault(item["product_upc_or_plu"], [Decimal(0), 0])
-                entry[0] += Decimal(str(item["product_price"])) * item["final_quantity"]
-                entry[1] += item["final_quantity"]
+                entry[0] += Decimal(str(item["product_price"])) * units
+                entry[1] += units
         by_upc = {p.upc_or_plu: p for p in PRODUCTS}
         rows = [
             {
@@ -495,6 +537,8 @@ class App(VendorApp):
             if not ordered_at or not query.start <= first[key] <= query.end:
                 continue
             who = self.customer(key)
+            if who.email in self.removed_contacts:
+                continue
             rows.append({
                 "name": who.name,
                 "email": who.email,

@@ -8,6 +8,7 @@ from functools import cached_property
 import requests
 from singer_sdk.authenticators import BasicAuthenticator
 
+from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.streams import ReportStream, WindowedStream
 from tap_retail_reports.core.windows import iso
 
@@ -33,9 +34,9 @@ class VroomStream(ReportStream):
 
     @cached_property
     def authenticator(self) -> BasicAuthenticator:
-        return BasicAuthenticator(
-            username=self.vendor_config["username"], password=self.vendor_config["password"]
-        )
+        username, password = self.vendor_config["username"], self.vendor_config["password"]
+        redact.add_basic(username, password)  # the header's Base64 is as secret as the password
+        return BasicAuthenticator(username=username, password=password)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Vroom answers a JSON array; an array wrapped in an object is taken too."""

@@ -12,7 +12,7 @@ from functools import cached_property
 
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.records import row_hash
+from tap_retail_reports.core.records import READ_AT, day_reading, row_hash
 from tap_retail_reports.core.windows import iso
 from tap_retail_reports.vroom.client import VroomStream, VroomWindowedStream
 
@@ -87,7 +87,8 @@ class OrdersStream(VroomWindowedStream):
         th.Property("subscribed", th.BooleanType),
         th.Property("auto_retention_conversion", th.BooleanType),
         th.Property("is_new_customer", th.BooleanType),
-        th.Property("line_items", th.ArrayType(th.ObjectType(*LINE_ITEM_PROPERTIES, additional_properties=True))),
+        # No `line_items`: orders are read without include_line_items (vroom_line_items carries
+        # them), so the column would always be empty; were Vroom to send it, _extra_fields keeps it.
     ).to_dict()
 
 
@@ -133,33 +134,43 @@ class TransactionsStream(VroomWindowedStream):
 
 
 class HashedEventStream(VroomWindowedStream):
-    """Event rows with no id of their own: keyed on site, time and a hash of the whole row.
+    """Event rows with no id of their own: keyed on site, time and a hash of the row.
 
-    Two identical events (the same search twice in one second) are two rows, so the
-    hash also covers how many identical rows came before in the same answer. Identical
-    rows share a timestamp, so they always arrive in the same window: the key is stable.
+    The hash covers a fixed list of the documented fields (`hashed_fields`), never the
+    whole row: a field Vroom adds later must not give every row re-read by the lookback
+    a new key. Two identical events (the same search twice in one second) are two rows,
+    so the hash also covers how many identical rows came before in the same answer.
+    Identical rows share a timestamp, so they always arrive in the same window: the key is stable.
     """
 
     primary_keys = ("site_id", "created_at", "_row_hash")
     replication_key = "created_at"
+    hashed_fields: t.ClassVar[tuple[str, ...]]
 
     def records_in_window(self, window, context):  # noqa: ANN001, ANN201
         seen: collections.Counter[str] = collections.Counter()
         for row in super().records_in_window(window, context):
-            content = row_hash(row)
-            row["_row_hash"] = row_hash({"row": content, "occurrence": seen[content]}) if seen[content] else content
+            content = row_hash(row, self.hashed_fields)
+            repeat = seen[content]
+            row["_row_hash"] = row_hash({"row": content, "occurrence": repeat}, ("row", "occurrence")) if repeat else content
             seen[content] += 1
             yield row
 
 
 ROW_HASH = th.Property(
-    "_row_hash", th.StringType, description="SHA-256 of the row as Vroom sent it (and of its repeat count, for identical rows)"
+    "_row_hash",
+    th.StringType,
+    description="SHA-256 of the stream's documented fields as Vroom sent them (and of the repeat count, for identical rows)",
 )
 
 
 class SearchTermsStream(HashedEventStream):
     name = "vroom_search_terms"
     endpoint = "search_terms"
+    hashed_fields = (
+        "site_id", "created_at", "ip_hash", "term", "num_search_results",
+        "selected_product_upc_or_plu", "selected_product_title", "selection_position",
+    )
     schema = th.PropertiesList(
         th.Property("site_id", th.StringType),
         th.Property("created_at", When),
@@ -176,6 +187,7 @@ class SearchTermsStream(HashedEventStream):
 class AuditLogsStream(HashedEventStream):
     name = "vroom_audit_logs"
     endpoint = "audit_logs"
+    hashed_fields = ("site_id", "created_at", "action", "additional_details", "user")
     schema = th.PropertiesList(
         th.Property("site_id", th.StringType, description="'Management' for cross-site actions"),
         th.Property("created_at", When),
@@ -187,7 +199,12 @@ class AuditLogsStream(HashedEventStream):
 
 
 class SalesByProductStream(VroomWindowedStream):
-    """Sales per product per day: each request covers exactly one UTC day, stamped as `date`."""
+    """Sales per product per day: each request covers exactly one UTC day, stamped `date` and `_read_at`.
+
+    A product whose sales on a re-read day drop to nothing (its order canceled) is not in the
+    new answer, so its earlier row stays in an upserting target: `_read_at` lets a query keep
+    only the day's latest reading (README, "Vroom").
+    """
 
     name = "vroom_sales_by_product"
     endpoint = "sales_by_product"
@@ -202,13 +219,11 @@ class SalesByProductStream(VroomWindowedStream):
         th.Property("units_sold", th.IntegerType),
         th.Property("category", th.StringType),
         th.Property("image_url", th.StringType),
+        READ_AT,
     ).to_dict()
 
     def records_in_window(self, window, context):  # noqa: ANN001, ANN201
-        day = window.start.date().isoformat()
-        for row in super().records_in_window(window, context):
-            row["date"] = day
-            yield row
+        return day_reading(super().records_in_window(window, context), window.start.date().isoformat())
 
 
 
@@ -219,6 +234,8 @@ class CustomerContactsStream(VroomStream):
     endpoint = "customer_contacts"
     primary_keys = ("email",)
     replication_key = None
+    # Full table: ACTIVATE_VERSION lets a target delete (or flag) a contact Vroom no longer lists.
+    emit_activate_version_messages = True
     schema = th.PropertiesList(
         th.Property("name", th.StringType),
         th.Property("email", th.StringType, required=True),

@@ -47,8 +47,11 @@ def knobs(running: RunningSandbox, vendor: str, **settings: object) -> dict:
 def config(running: RunningSandbox, vendors: tuple[str, ...], start: str, end: str, **vendor_settings: dict) -> dict:
     cfg = tap_config(f"http://127.0.0.1:{running.port}", vendors=vendors)
     cfg.update(start_date=start, end_date=end)
-    for vendor, settings in vendor_settings.items():
-        cfg[vendor].update(settings)
+    for key, value in vendor_settings.items():
+        if isinstance(value, dict):
+            cfg[key].update(value)  # a vendor's settings
+        else:
+            cfg[key] = value
     return cfg
 
 
@@ -160,3 +163,126 @@ def _flipkart_params(row: dict, params: dict) -> bool:
         return True
     start = parse_utc(row["_report_window_start"]).astimezone(KOLKATA).date().isoformat()
     return start == params["from_date"]
+
+
+def test_failed_jobs_expired_links_and_bad_downloads_are_recovered(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    knobs(fresh_sandbox, "foxycart", fail_next=1, expired_link_next_downloads=1, truncate_next_downloads=1,
+          corrupt_next_downloads=1)
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
+    run = run_tap(cfg, env=fast).ok()
+    rows = run.records["foxycart_customers"]
+    assert_same_rows(keyed(rows), foxycart_expected(fresh_sandbox, "customers", rows))
+    state = knobs(fresh_sandbox, "foxycart")
+    assert [r["status"] for r in state["reports"]] == ["error", "ready"]  # the failed job was created again, once
+    faults = [d.get("fault") for d in state["downloads"]]
+    assert faults == ["expired_link", "truncate", "corrupt", None]
+    assert state["credential_violations"] == 0
+    assert "ended with status 'error'" in run.stderr and "download link expired" in run.stderr
+
+
+def test_an_expired_flipkart_report_is_created_again(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    knobs(fresh_sandbox, "flipkart", expire_next=1)
+    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
+    catalog = catalog_for(cfg, ["flipkart_orders_report"])
+    run = run_tap(cfg, catalog=catalog, env=fast).ok()
+    state = knobs(fresh_sandbox, "flipkart")
+    assert [r["status"] for r in state["reports"]] == ["EXPIRED", "COMPLETED"]
+    params = state["reports"][-1]["parameters"]
+    expected = fresh_sandbox.sandbox.apps["flipkart"].expected_rows("orders_report", params)
+    assert len(run.records["flipkart_orders_report"]) == sum(len(v) for v in expected.values()) > 0
+
+
+def test_a_window_that_fails_for_good_holds_its_bookmark_while_the_rest_finish(fresh_sandbox: RunningSandbox,
+                                                                               fast: dict) -> None:
+    # One job at a time, so the first customers window takes the first three failures.
+    knobs(fresh_sandbox, "foxycart", per_report={"customers": {"fail_next": 3}})
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-10-20", "2026-11-01", max_concurrent_jobs=1,
+                 foxycart={"reports": ["customers", "customers_ltv"]})
+    run = run_tap(cfg, env=fast)
+    assert run.returncode == 1
+    assert "foxycart_customers" in run.stderr and "gave up after 3 job(s)" in run.stderr
+    assert "'error'" in run.stderr and "Traceback" not in run.stderr
+    bookmarks = run.last_state["bookmarks"]
+    assert "replication_key_value" not in bookmarks["foxycart_customers"]  # held before the failed first window
+    assert bookmarks["foxycart_customers_ltv"]["replication_key_value"] == "2026-11-01T00:00:00Z"
+    windows = sorted(windows_of(run.records["foxycart_customers"]))
+    assert windows and windows[0][0] > "2026-10-20"  # the later window still arrived
+
+
+def test_a_run_killed_while_polling_resumes_its_jobs_without_creating_new_ones(fresh_sandbox: RunningSandbox,
+                                                                               fast: dict, tmp_path: Path) -> None:
+    knobs(fresh_sandbox, "foxycart", processing_seconds=3600)
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-10-20", "2026-11-01", foxycart={"reports": ["customers"]})
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(cfg))
+    process = subprocess.Popen([*TAP, "--config", str(config_file)], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, **fast})
+    last_state = None
+    assert process.stdout is not None
+    for line in process.stdout:  # until STATE holds both windows' jobs
+        message = json.loads(line)
+        if message["type"] == "STATE":
+            last_state = message["value"]
+            if len(last_state["bookmarks"].get("foxycart_customers", {}).get("jobs", {})) == 2:
+                break
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert last_state is not None
+    created = [r["id"] for r in knobs(fresh_sandbox, "foxycart")["reports"]]
+    assert len(created) == 2
+    knobs(fresh_sandbox, "foxycart", advance_seconds=7200)  # the jobs finish while no tap runs
+    run = run_tap(cfg, state=last_state, env=fast).ok()
+    state = knobs(fresh_sandbox, "foxycart")
+    assert [r["id"] for r in state["reports"]] == created  # polled, not created again
+    rows = run.records["foxycart_customers"]
+    assert_same_rows(keyed(rows), foxycart_expected(fresh_sandbox, "customers", rows))
+    assert len(windows_of(rows)) == 2
+    assert not run.last_state["bookmarks"]["foxycart_customers"].get("jobs")
+
+
+def test_jobs_of_every_report_type_run_at_once(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    types = ["orders_report", "returns_report", "sales_ledger", "gst_returns_report", "fbf_orders_report",
+             "settled_transaction_ledger"]
+    knobs(fresh_sandbox, "flipkart", processing_seconds=3)
+    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
+    run = run_tap(cfg, catalog=catalog_for(cfg, [f"flipkart_{t}" for t in types]), env=fast).ok()
+    reports = knobs(fresh_sandbox, "flipkart")["reports"]
+    assert sorted(r["name"] for r in reports) == sorted(types)
+    created = sorted(parse_utc(r["created_at"]) for r in reports)
+    # The SDK syncs streams one after another; the jobs did not wait for each other: every one
+    # was created before the first could have finished.
+    assert created[-1] - created[0] < dt.timedelta(seconds=3)
+    assert all(run.records[f"flipkart_{t}"] for t in types)
+
+
+def test_a_token_revoked_mid_run_is_renewed(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    knobs(fresh_sandbox, "flipkart", processing_seconds=3)
+    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
+    timer = threading.Timer(1.0, lambda: knobs(fresh_sandbox, "flipkart", revoke_tokens=True))
+    timer.start()
+    try:
+        run = run_tap(cfg, catalog=catalog_for(cfg, ["flipkart_orders_report", "flipkart_returns_report"]), env=fast)
+    finally:
+        timer.cancel()
+    run.ok()
+    state = knobs(fresh_sandbox, "flipkart")
+    assert state["token_grants"] == 2 and "token refused (HTTP 401)" in run.stderr
+    assert run.records["flipkart_orders_report"] and run.records["flipkart_returns_report"]
+
+
+def test_a_revoked_partner_token_fails_with_a_line_that_names_it(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    from tap_retail_reports.sandbox.credentials import FLIPKART_ACCESS_TOKEN
+
+    knobs(fresh_sandbox, "flipkart", revoke_tokens=True)
+    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
+    cfg["flipkart"] = {"base_url": cfg["flipkart"]["base_url"], "access_token": FLIPKART_ACCESS_TOKEN}
+    run = run_tap(cfg, catalog=catalog_for(cfg, ["flipkart_orders_report"]), env=fast)
+    assert run.returncode == 1
+    assert "flipkart.access_token was refused" in run.stderr and "Traceback" not in run.stderr
+    assert FLIPKART_ACCESS_TOKEN not in run.stderr and FLIPKART_ACCESS_TOKEN not in run.stdout
+
+
+def catalog_for(cfg: dict, streams: list[str]) -> dict:
+    from tests.conftest import catalog_selecting
+
+    return catalog_selecting(cfg, streams)

@@ -326,7 +326,7 @@ class JobRunner:
     def _download(self, spec: JobSpec, record: JobRecord, poll: Poll, result: JobResult) -> tuple[Path | None, str]:
         """Fetch and verify the job's file; (path, "") or (None, why the job must be re-created)."""
         refreshes = 0
-        tries = 0
+        failures = 0  # fetches cut short or corrupt (an expired link is not the file's fault)
         while True:
             if not poll.link:
                 return None, f"job {record.job_id} is {poll.vendor_status!r} but has no download link"
@@ -334,7 +334,6 @@ class JobRunner:
             try:
                 if poll.link_expires_at is not None and poll.link_expires_at <= self.clock():
                     raise LinkExpired(f"the link's stated expiry {iso_epoch(poll.link_expires_at)} has passed")
-                tries += 1
                 result.downloads += 1
                 path = self.downloader.fetch(poll.link)
             except LinkExpired as exc:
@@ -349,17 +348,19 @@ class JobRunner:
                     return None, f"job {record.job_id} is {poll.vendor_status!r} when asked for a fresh link"
                 continue
             except DownloadFailed as exc:
-                if tries >= DOWNLOAD_TRIES:
-                    return None, f"download failed {tries} times ({exc})"
+                failures += 1
+                if failures >= DOWNLOAD_TRIES:
+                    return None, f"download failed {failures} times ({exc})"
                 self.logger.warning("%s: download failed (%s); fetching again", spec, exc)
-                self._wait(spec, min(2.0**tries, 30.0), "before fetching again", result)
+                self._wait(spec, min(2.0**failures, 30.0), "before fetching again", result)
                 continue
             try:
                 verify(path)
             except CorruptFile as exc:
                 path.unlink(missing_ok=True)
-                if tries >= DOWNLOAD_TRIES:
-                    return None, f"downloaded file corrupt {tries} times ({exc})"
+                failures += 1
+                if failures >= DOWNLOAD_TRIES:
+                    return None, f"downloaded file corrupt or cut short {failures} times ({exc})"
                 self.logger.warning("%s: downloaded file is corrupt (%s); fetching again", spec, exc)
                 continue
             self.logger.info("%s: job %s downloaded (%d bytes)", spec, record.job_id, path.stat().st_size)

@@ -20,7 +20,8 @@ import pytest
 import requests
 from conftest import TAP, TapRun, parse_messages, run_tap, sandbox_log
 
-from tap_retail_reports.retrend.client import RetrendSession, expiry_epoch, report_rows
+from tap_retail_reports.core.auth import RenewableToken, expiry_epoch
+from tap_retail_reports.retrend.client import report_rows
 from tap_retail_reports.sandbox import credentials
 from tap_retail_reports.sandbox.retrend import App
 from tap_retail_reports.sandbox.server import Request, RunningSandbox
@@ -480,30 +481,30 @@ def test_session_renews_ahead_of_expiry_and_once_on_refusal() -> None:
         made.append(f"token-{len(made)}")
         return made[-1], clock.now + 100
 
-    session = RetrendSession(renewable=True, clock=clock)
-    assert session.token(create) == "token-0"
+    session = RenewableToken(create, clock=clock)
+    assert session.get() == "token-0"
     clock.now += 79
-    assert session.token(create) == "token-0"
+    assert session.get() == "token-0"
     clock.now += 2  # within a fifth of its life of expiring
-    assert session.token(create) == "token-1"
+    assert session.get() == "token-1"
 
     assert session.rejected("token-0") is True  # an old token: already replaced, just retry
-    assert session.token(create) == "token-1"
+    assert session.get() == "token-1"
     assert session.rejected("token-1") is True
-    assert session.token(create) == "token-2"
+    assert session.get() == "token-2"
     assert session.rejected("token-2") is False  # a fresh token refused too: renewing will not help
     session.accepted("token-2")
     assert session.rejected("token-2") is True  # after a success, a later refusal is renewed again
 
 
 def test_a_configured_token_is_used_as_given_and_never_renewed_without_an_api_key() -> None:
-    session = RetrendSession("given-token", renewable=False)
-    assert session.token(lambda: pytest.fail("no api_key: nothing may create a session")) == "given-token"
+    session = RenewableToken(None, "given-token")
+    assert session.get() == "given-token"
     assert session.rejected("given-token") is False
 
-    renewable = RetrendSession("given-token", renewable=True)
+    renewable = RenewableToken(lambda: ("made-token", None), "given-token")
     assert renewable.rejected("given-token") is True
-    assert renewable.token(lambda: ("made-token", None)) == "made-token"
+    assert renewable.get() == "made-token"
 
 
 def test_session_distrusts_an_expiry_already_past_by_the_local_clock() -> None:
@@ -514,9 +515,9 @@ def test_session_distrusts_an_expiry_already_past_by_the_local_clock() -> None:
         made.append("t")
         return "token", clock.now - 10  # our clock runs ahead of the vendor's
 
-    session = RetrendSession(renewable=True, clock=clock)
-    session.token(create)
-    session.token(create)
+    session = RenewableToken(create, clock=clock)
+    session.get()
+    session.get()
     assert len(made) == 1  # not renewed on every call; the vendor's 401 will say when
 
 

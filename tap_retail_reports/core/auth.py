@@ -70,6 +70,7 @@ class RenewableToken:
         token: str | None = None,
         *,
         name: str = "token",
+        kind: str = "token",
         margin: float = RENEW_MARGIN_SECONDS,
         logger: logging.Logger | None = None,
         clock: t.Callable[[], float] = time.time,
@@ -81,6 +82,7 @@ class RenewableToken:
         self._renew_at: float | None = None  # None: no known expiry, renewed on 401 only
         self._after_rejection = False  # the current token replaced one the vendor refused
         self._name = name
+        self.kind = kind  # what the vendor calls it, for log lines: "token", "session"
         self._margin = margin
         self._logger = logger
         self._clock = clock

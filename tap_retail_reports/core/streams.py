@@ -228,7 +228,7 @@ class ReportStream(RESTStream):
         token = auth.token_of(response.request) if isinstance(auth, TokenAuthenticator) else None
         if token is not None and response.status_code == 401:
             if auth.token.rejected(token):
-                self.logger.warning("%s: token refused (HTTP 401); retrying with a new one", self.name)
+                self.logger.warning("%s: %s refused (HTTP 401); retrying with a new one", self.name, auth.token.kind)
                 raise TokenRejected(self.error_line(response), response)
             raise FatalAPIError(self.error_line(response))
         self.check_status(response)

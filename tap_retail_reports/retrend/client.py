@@ -17,23 +17,21 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
-import threading
 import time
 import typing as t
 from functools import cached_property
 
 import requests
 from singer_sdk import typing as th
-from singer_sdk.authenticators import APIAuthenticatorBase
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError
 
+from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
 from tap_retail_reports.core.http import describe_response
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.streams import WindowedStream
-from tap_retail_reports.core.windows import UTC, iso, parse_when, periods, resume_from
+from tap_retail_reports.core.windows import UTC, iso, periods, resume_from
 
 if t.TYPE_CHECKING:
-    import logging
 
     from singer_sdk.helpers.types import Context
 
@@ -46,38 +44,8 @@ RESPONSE_CACHE_SIZE = 512
 # after the period ends, and the bookmark stays before it until then; after that it is passed.
 MISSING_REPORT_RETRY_DAYS = 7
 
-# Renew this long before the vendor's expiry (at most a fifth of the token's life),
-# so that a token never runs out between the check and the vendor reading it.
-RENEW_MARGIN_SECONDS = 60.0
 
 KIOSK_HEADERS = {"kiosk_id": "kiosk-id", "kiosk": "x-kiosk", "temp_kiosk": "x-temp-kiosk", "device_id": "x-device-id"}
-
-
-def expiry_epoch(value: t.Any, now: float) -> float | None:
-    """When a token expires (epoch seconds), read from the vendor's `expires`; None if unreadable.
-
-    The document does not give its form, so take what is plausible: an ISO
-    date-time, epoch seconds or milliseconds, or a lifetime in seconds.
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            try:
-                return parse_when(value.strip()).timestamp()
-            except ValueError:
-                return None
-    else:
-        return None
-    if number >= 1e12:
-        return number / 1000.0  # epoch milliseconds
-    if number >= 1e9:
-        return number  # epoch seconds (anything after 2001)
-    return now + number  # a lifetime
 
 
 def report_rows(body: t.Any) -> t.Iterator[dict]:
@@ -103,91 +71,6 @@ def report_rows(body: t.Any) -> t.Iterator[dict]:
         if key != "report":
             row[key if key not in row else f"response_{key}"] = value
     yield row
-
-
-class RetrendSession:
-    """The run's session token, shared by the Retrend streams (thread-safe).
-
-    `token(create)` returns a live token, calling `create()` for a new one when
-    there is none or it is about to expire. `rejected(token)` is told of a 401
-    and says whether a retry with a new token is worth it: yes once; not when
-    the token cannot be renewed or a token made after a 401 is refused too.
-    """
-
-    def __init__(
-        self,
-        token: str | None = None,
-        *,
-        renewable: bool,
-        logger: logging.Logger | None = None,
-        clock: t.Callable[[], float] = time.time,
-    ) -> None:
-        if token is None and not renewable:
-            raise ValueError("a session needs a token or a way to create one")
-        self._token = token
-        self._renew_at: float | None = None  # None: no known expiry, renewed on 401 only
-        self._renewable = renewable
-        self._after_rejection = False  # the current token replaced one the vendor refused
-        self._logger = logger
-        self._clock = clock
-        self._lock = threading.Lock()
-
-    def token(self, create: t.Callable[[], tuple[str, float | None]]) -> str:
-        with self._lock:
-            due = self._renew_at is not None and self._clock() >= self._renew_at
-            if self._renewable and (self._token is None or due):
-                self._install(*create())
-            assert self._token is not None
-            return self._token
-
-    def _install(self, token: str, expires_at: float | None) -> None:
-        now = self._clock()
-        self._token = token
-        self._renew_at = None
-        if expires_at is not None and expires_at <= now:
-            # A clock that disagrees with the vendor's: trust the vendor's 401 instead.
-            if self._logger:
-                self._logger.warning("retrend: the new session's expiry is already past by this machine's clock; "
-                                     "it will be renewed when the API refuses it")
-        elif expires_at is not None:
-            self._renew_at = expires_at - min(RENEW_MARGIN_SECONDS, (expires_at - now) / 5)
-
-    def rejected(self, token: str) -> bool:
-        """A call made with `token` answered 401. True: retry, a new token will be used."""
-        with self._lock:
-            if token != self._token:
-                return True  # already replaced, by another call or a renewal
-            if not self._renewable or self._after_rejection:
-                return False
-            self._token = None
-            self._after_rejection = True
-            return True
-
-    def accepted(self, token: str) -> None:
-        """A call made with `token` succeeded: a later 401 may be renewed again."""
-        if token == self._token:
-            self._after_rejection = False
-
-
-class SessionAuthenticator(APIAuthenticatorBase):
-    """Sends organization-id, the kiosk headers and the run's current x-session with every call.
-
-    The SDK calls it again on every retry, so a retry after a renewal carries the new token.
-    """
-
-    def __init__(self, session: RetrendSession, create: t.Callable[[], tuple[str, float | None]], headers: dict) -> None:
-        super().__init__()
-        self.auth_headers = dict(headers)
-        self._session = session
-        self._create = create
-
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["x-session"] = self._session.token(self._create)
-        return super().authenticate_request(request)
-
-
-class SessionRejected(RetriableAPIError):
-    """A 401 on a report call whose session can be renewed: retried at once with a new token."""
 
 
 def report_schema() -> dict:
@@ -254,11 +137,14 @@ class RetrendStream(WindowedStream):
     # -- session -------------------------------------------------------------------
 
     @property
-    def session(self) -> RetrendSession:
+    def token(self) -> RenewableToken:
+        """The run's session, shared by the three streams. A configured session_token is used as
+        given; without an api_key it cannot be renewed, so a 401 is an error that names it."""
         config = self.vendor_config
         return self._tap.shared(  # type: ignore[attr-defined]
             "retrend.session",
-            lambda: RetrendSession(config.get("session_token") or None, renewable=bool(config.get("api_key")),
+            lambda: RenewableToken(self.create_session if config.get("api_key") else None,
+                                   config.get("session_token") or None, name="retrend", kind="session",
                                    logger=self.logger),
         )
 
@@ -271,17 +157,13 @@ class RetrendStream(WindowedStream):
         return headers
 
     @cached_property
-    def authenticator(self) -> SessionAuthenticator:
-        return SessionAuthenticator(self.session, self.create_session, self.identity_headers())
+    def authenticator(self) -> TokenAuthenticator:
+        return TokenAuthenticator(self.token, self.identity_headers(), header="x-session", scheme="")
 
     def create_session(self) -> tuple[str, float | None]:
         """`POST /session`: a new token and its expiry (epoch seconds; None when not given)."""
-        request = requests.Request(
-            "POST",
-            f"{self.url_base}/session",
-            headers={**self.identity_headers(), "api-key": self.vendor_config["api_key"], "User-Agent": self.user_agent},
-        ).prepare()
-        response = self.request_decorator(self._send_session_request)(request)
+        response = self.call("POST", "/session", authenticated=False,
+                             headers={**self.identity_headers(), "api-key": self.vendor_config["api_key"]})
         body = self.response_json(response)
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token.strip():
@@ -294,36 +176,10 @@ class RetrendStream(WindowedStream):
             self.logger.info("retrend: new session, expires %s", iso(dt.datetime.fromtimestamp(expires, UTC)))
         return token, expires
 
-    def _send_session_request(self, request: requests.PreparedRequest) -> requests.Response:
-        response = self.requests_session.send(request, timeout=self.timeout)
-        # The base policy: here a 401 means the api-key or organization, not a session.
-        super().validate_response(response)
-        return response
-
-    def validate_response(self, response: requests.Response) -> None:
-        token = response.request.headers.get("x-session") if response.request is not None else None
-        if response.status_code == 401 and token:
-            if self.session.rejected(token):
-                self.logger.warning("%s: session refused (HTTP 401); retrying with a new session", self.name)
-                raise SessionRejected(self.error_line(response), response)
-            raise FatalAPIError(self.error_line(response))
+    def check_status(self, response: requests.Response) -> None:
         if response.status_code == 404:
             return  # no report for this period (yet): see parse_response
-        super().validate_response(response)
-        if token:
-            self.session.accepted(token)
-
-    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
-        """The core policy, except that a retry after a session renewal need not wait."""
-        policy = super().backoff_wait_generator()
-        next(policy)
-
-        def waits() -> t.Generator[float, t.Any, None]:
-            error = yield  # primed by backoff, then sent each exception
-            while True:
-                error = yield 0.0 if isinstance(error, SessionRejected) else policy.send(error)
-
-        return waits()
+        super().check_status(response)
 
     # -- requests and records ------------------------------------------------------
 

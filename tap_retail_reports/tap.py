@@ -32,6 +32,7 @@ from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
 from tap_retail_reports.core.scheduler import JobScheduler
+from tap_retail_reports.core.streams import STREAM_FAILURES
 from tap_retail_reports.core.windows import UTC
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
 from tap_retail_reports.flipkart import VENDOR as FLIPKART
@@ -191,11 +192,23 @@ class TapRetailReports(Tap):
         total = 0
         for stream in self.streams.values():
             if isinstance(stream, AsyncReportStream) and stream.selected:
-                runner = stream.runner(stream.repository(), downloader, timeout, self.job_scheduler)
-                total += stream.plan(self.job_scheduler, runner)
+                try:
+                    runner = stream.runner(stream.repository(), downloader, timeout, self.job_scheduler)
+                    total += stream.plan(self.job_scheduler, runner)
+                except STREAM_FAILURES as error:
+                    # Planning asks the vendor (a token, the store): a refusal fails this stream
+                    # when it syncs, as any stream's failure does, and the others go on.
+                    stream.planning_failed = error
         if total:
             self.logger.info("%d report job(s) planned, at most %d in flight at once",
                              total, self.job_scheduler.max_in_flight)
+
+    def pump_job_events(self) -> None:
+        """Put jobs created meanwhile into STATE: called by any stream between windows, so that
+        a job reaches STATE even while another vendor's stream is syncing."""
+        scheduler = getattr(self, "job_scheduler", None)
+        if scheduler is not None:
+            scheduler.pump(self.apply_job_event)
 
     def apply_job_event(self, spec: JobSpec, record: JobRecord | None) -> None:
         """Main thread: a worker created a job; its stream puts it in STATE at once."""
@@ -223,6 +236,7 @@ class TapRetailReports(Tap):
         code = 128 + signum
         name = signal.Signals(signum).name
         if self._syncing:
+            self.pump_job_events()  # jobs created since the last STATE
             self.logger.warning(
                 "%s: stopping; the last STATE holds the bookmarks of every finished window (exit %d)", name, code
             )

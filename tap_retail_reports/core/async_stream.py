@@ -195,7 +195,11 @@ class AsyncReportStream(WindowedStream):
 
     # -- syncing (main thread) -------------------------------------------------------
 
+    planning_failed: BaseException | None = None  # the vendor refused while the tap planned this stream's jobs
+
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        if self.planning_failed is not None:
+            raise self.planning_failed  # this stream fails (see ReportStream.sync); the others go on
         specs = self._plans.pop(_partition_key(context), None)
         if specs is None:
             raise RuntimeError(f"{self.name}: no jobs were planned for {context}")  # a bug, not a vendor problem

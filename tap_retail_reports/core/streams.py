@@ -407,6 +407,7 @@ class WindowedStream(ReportStream):
             self._unbatched_checkpoints.append((context, done_until))
         else:
             self._advance_bookmark(context, done_until)
+            self._tap.pump_job_events()  # type: ignore[attr-defined]  # jobs other streams created meanwhile
             self.write_state_now()
         self.stats.add(windows=1)
         if self.stats.progress_due():

@@ -105,6 +105,7 @@ class FlipkartStream(AsyncReportStream):
 
     def fetch_token(self) -> tuple[str, float | None]:
         config = self.vendor_config
+        redact.add_basic(config["client_id"], config["client_secret"])  # its Base64 form, in any echo
         response = self.call(
             "GET", "/oauth-service/oauth/token", authenticated=False,
             params={"grant_type": "client_credentials", "scope": "Seller_Api"},

@@ -79,6 +79,7 @@ class FoxyCartStream(AsyncReportStream):
 
     def fetch_token(self) -> tuple[str, float | None]:
         config = self.vendor_config
+        redact.add_basic(config["client_id"], config["client_secret"])  # its Base64 form, in any echo
         response = self.call(
             "POST", "/token", authenticated=False,
             data={"grant_type": "refresh_token", "refresh_token": config["refresh_token"]},

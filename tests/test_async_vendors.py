@@ -258,12 +258,23 @@ def test_jobs_of_every_report_type_run_at_once(fresh_sandbox: RunningSandbox, fa
 def test_a_token_revoked_mid_run_is_renewed(fresh_sandbox: RunningSandbox, fast: dict) -> None:
     knobs(fresh_sandbox, "flipkart", processing_seconds=3)
     cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
-    timer = threading.Timer(1.0, lambda: knobs(fresh_sandbox, "flipkart", revoke_tokens=True))
-    timer.start()
+    catalog = catalog_for(cfg, ["flipkart_orders_report", "flipkart_returns_report"])
+    done = threading.Event()
+
+    def revoke_once_jobs_exist() -> None:  # while the jobs are processing, the token stops working
+        while not done.is_set():
+            if knobs(fresh_sandbox, "flipkart")["reports"]:
+                knobs(fresh_sandbox, "flipkart", revoke_tokens=True)
+                return
+            time.sleep(0.05)
+
+    revoker = threading.Thread(target=revoke_once_jobs_exist)
+    revoker.start()
     try:
-        run = run_tap(cfg, catalog=catalog_for(cfg, ["flipkart_orders_report", "flipkart_returns_report"]), env=fast)
+        run = run_tap(cfg, catalog=catalog, env=fast)
     finally:
-        timer.cancel()
+        done.set()
+        revoker.join()
     run.ok()
     state = knobs(fresh_sandbox, "flipkart")
     assert state["token_grants"] == 2 and "token refused (HTTP 401)" in run.stderr

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+import time
 import typing as t
 from functools import cached_property
 
@@ -23,7 +24,7 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
-from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected
+from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.http import (
     LimitedSession,
@@ -217,6 +218,19 @@ class ReportStream(RESTStream):
             return self.request_decorator(self._request)(prepared, context)
         prepared = requests.Request(method, url, headers=headers, **request).prepare()
         return self.request_decorator(self._send_unauthenticated)(prepared)
+
+    def oauth_token(self, method: str, path: str, client_id: str, client_secret: str,
+                    **request: t.Any) -> tuple[str, float | None]:
+        """An OAuth2 token call with HTTP Basic client credentials: (access_token, expiry epoch)."""
+        redact.add_basic(client_id, client_secret)  # its Base64 form too, should an answer echo it
+        response = self.call(method, path, authenticated=False, auth=(client_id, client_secret), **request)
+        body = self.response_json(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            raise self.unreadable(response, "returned no access_token")
+        redact.add(token, body.get("refresh_token"))  # before anything could log them
+        self.logger.info("%s: new access token, valid %ss", self.vendor, body.get("expires_in", "an unknown time"))
+        return token, expiry_epoch(body.get("expires_in"), time.time())
 
     def _send_unauthenticated(self, request: requests.PreparedRequest) -> requests.Response:
         response = self.requests_session.send(request, timeout=self.timeout)

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import typing as t
 import uuid
 import zoneinfo
@@ -21,7 +20,7 @@ from functools import cached_property
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
-from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
+from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window
 
@@ -105,19 +104,10 @@ class FlipkartStream(AsyncReportStream):
 
     def fetch_token(self) -> tuple[str, float | None]:
         config = self.vendor_config
-        redact.add_basic(config["client_id"], config["client_secret"])  # its Base64 form, in any echo
-        response = self.call(
-            "GET", "/oauth-service/oauth/token", authenticated=False,
+        return self.oauth_token(
+            "GET", "/oauth-service/oauth/token", config["client_id"], config["client_secret"],
             params={"grant_type": "client_credentials", "scope": "Seller_Api"},
-            auth=(config["client_id"], config["client_secret"]),
         )
-        body = self.response_json(response)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token.strip():
-            raise self.unreadable(response, "returned no access_token")
-        redact.add(token)
-        self.logger.info("flipkart: new access token, valid %ss", body.get("expires_in", "an unknown time"))
-        return token, expiry_epoch(body.get("expires_in"), time.time())
 
     # -- jobs --------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import typing as t
 import zoneinfo
 from functools import cached_property
@@ -23,8 +22,7 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
-from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
-from tap_retail_reports.core.redact import redact
+from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
 from tap_retail_reports.core.windows import Window, local_naive
 
 if t.TYPE_CHECKING:
@@ -79,21 +77,10 @@ class FoxyCartStream(AsyncReportStream):
 
     def fetch_token(self) -> tuple[str, float | None]:
         config = self.vendor_config
-        redact.add_basic(config["client_id"], config["client_secret"])  # its Base64 form, in any echo
-        response = self.call(
-            "POST", "/token", authenticated=False,
+        return self.oauth_token(
+            "POST", "/token", config["client_id"], config["client_secret"],
             data={"grant_type": "refresh_token", "refresh_token": config["refresh_token"]},
-            auth=(config["client_id"], config["client_secret"]),
         )
-        body = self.response_json(response)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token.strip():
-            raise self.unreadable(response, "returned no access_token")
-        redact.add(token)
-        if isinstance(body.get("refresh_token"), str):
-            redact.add(body["refresh_token"])
-        self.logger.info("foxycart: new access token, valid %ss", body.get("expires_in", "an unknown time"))
-        return token, expiry_epoch(body.get("expires_in"), time.time())
 
     # -- the store ---------------------------------------------------------------------
 

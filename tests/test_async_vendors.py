@@ -297,3 +297,22 @@ def catalog_for(cfg: dict, streams: list[str]) -> dict:
     from tests.conftest import catalog_selecting
 
     return catalog_selecting(cfg, streams)
+
+
+def test_sigterm_while_jobs_are_polled_exits_143_with_the_jobs_in_state(fresh_sandbox: RunningSandbox, fast: dict,
+                                                                         tmp_path: Path) -> None:
+    knobs(fresh_sandbox, "foxycart", processing_seconds=3600)
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(cfg))
+    process = subprocess.Popen([*TAP, "--config", str(config_file)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **fast})
+    assert process.stdout is not None
+    for line in process.stdout:
+        if '"jobs":{"' in line.replace(" ", ""):
+            break
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)  # worker threads waiting on polls must not hold the exit
+    assert process.returncode == 143, err[-2000:]
+    last = json.loads(out.strip().splitlines()[-1])
+    assert last["type"] == "STATE" and last["value"]["bookmarks"]["foxycart_customers"]["jobs"]

@@ -231,7 +231,7 @@ class Downloader:
                 raise DownloadFailed(f"{safe_link(url)} -> HTTP {response.status_code}"
                                      + (f" (retry after {wait:.0f}s)" if wait else ""))
             expected = response.headers.get("Content-Length")
-            handle = tempfile.NamedTemporaryFile(prefix="report-", suffix=".download", dir=self.directory, delete=False)
+            handle = tempfile.NamedTemporaryFile(prefix="report-", suffix=".download", dir=self.directory, delete=False)  # noqa: SIM115  # closed by the `with handle:` below; the path outlives it
             path = Path(handle.name)
             written = 0
             try:

@@ -178,7 +178,7 @@ def check_int(setting: str, value: object, minimum: int) -> list[str]:
     return []
 
 
-_SCHEMA_ERROR_PATH = re.compile(r"^(?P<message>.*) in config(?P<path>(?:\[[^\]]+\])+)$", re.S)
+_SCHEMA_ERROR_PATH = re.compile(r"^(?P<message>.*) in config(?P<path>(?:\[[^\]]+\])+)$", re.DOTALL)
 
 
 def readable_schema_error(error: str, schema: dict) -> str:

@@ -77,8 +77,7 @@ class Redactor:
         values: list[str] = []
         if query:
             values.append(query)
-            for part in re.split(r"[&;]", query):
-                values.append(part.partition("=")[2])  # as written (percent-encoded)
+            values += [part.partition("=")[2] for part in re.split(r"[&;]", query)]  # as written (percent-encoded)
             values += [value for _, value in parse_qsl(query, keep_blank_values=True)]  # decoded
         self.add(*values)
 

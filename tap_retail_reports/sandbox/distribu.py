@@ -161,7 +161,10 @@ class App(VendorApp):
         self.products = [
             Product(
                 id=_id("clxp", seed, n),
-                name=f"{rng.choice(('Widget', 'Gadget', 'Crate', 'Bottle', 'Pack'))} {rng.choice(('Blue', 'Red', 'Large', 'Small', 'Pro'))} {n}",
+                name=(
+                    f"{rng.choice(('Widget', 'Gadget', 'Crate', 'Bottle', 'Pack'))} "
+                    f"{rng.choice(('Blue', 'Red', 'Large', 'Small', 'Pro'))} {n}"
+                ),
                 sku=f"SKU-{n:03d}",
                 category=CATEGORIES[n % len(CATEGORIES)],
                 unit_cents=rng.randint(150, 9_000),

@@ -9,6 +9,7 @@ fails; a plain CSV gets invalid UTF-8), for the corrupt-download fault.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -117,10 +118,8 @@ class FileStore:
     def clear(self) -> None:
         with self._lock:
             for built in self._built.values():
-                try:
+                with contextlib.suppress(OSError):
                     os.remove(built.path)
-                except OSError:
-                    pass
             self._built.clear()
             self._building.clear()
 

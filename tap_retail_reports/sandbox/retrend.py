@@ -369,10 +369,10 @@ class App(VendorApp):
             "estimated_lost_revenue": round(oos_total * rng.uniform(8, 30), 2),
             "top_searched_products": products,
             "time_series": {
-                "search_volume": [{"period": label, "value": value} for label, value in zip(labels, searches)],
+                "search_volume": [{"period": label, "value": value} for label, value in zip(labels, searches, strict=True)],
                 "oos_rate": [
                     {"period": label, "value": round(missed / count, 4)}
-                    for label, count, missed in zip(labels, searches, oos)
+                    for label, count, missed in zip(labels, searches, oos, strict=True)
                 ],
             },
         }

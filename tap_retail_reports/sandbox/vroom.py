@@ -148,7 +148,7 @@ class Product:
     title: str
     category: str
     price: Decimal
-    deposit: Decimal = Decimal("0")
+    deposit: Decimal = Decimal(0)
     has_image: bool = True
 
     @property
@@ -359,7 +359,7 @@ class App(VendorApp):
 
     @staticmethod
     def sent_credentials(header: str | None) -> str:
-        scheme, _, encoded = (header or "").partition(" ")
+        _, _, encoded = (header or "").partition(" ")
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
         except (ValueError, UnicodeDecodeError):
@@ -609,7 +609,7 @@ class App(VendorApp):
         plan = self._plan(site, day)
         rng = random.Random(plan.picks_seed)
         stubs = []
-        for index, (second, new, seed) in enumerate(zip(plan.seconds, plan.new, plan.seeds)):
+        for index, (second, new, seed) in enumerate(zip(plan.seconds, plan.new, plan.seeds, strict=True)):
             order_id = self._order_id(site, day, index)
             returning = None if new else self._returning_customer(rng, site, day, second)
             stubs.append(_Stub(site, order_id, _at(day, second), returning or order_id, returning is None, seed))
@@ -624,7 +624,7 @@ class App(VendorApp):
             plan = self._plan(their_site, their_day)
             candidates = [
                 self._order_id(their_site, their_day, i)
-                for i, (s, new) in enumerate(zip(plan.seconds, plan.new))
+                for i, (s, new) in enumerate(zip(plan.seconds, plan.new, strict=True))
                 if new and (their_day, s) < (day, second)
             ]
             if candidates:

@@ -147,7 +147,7 @@ class HashedEventStream(VroomWindowedStream):
     replication_key = "created_at"
     hashed_fields: t.ClassVar[tuple[str, ...]]
 
-    def records_in_window(self, window, context):  # noqa: ANN001, ANN201
+    def records_in_window(self, window, context):
         seen: collections.Counter[str] = collections.Counter()
         for row in super().records_in_window(window, context):
             content = row_hash(row, self.hashed_fields)
@@ -222,7 +222,7 @@ class SalesByProductStream(VroomWindowedStream):
         READ_AT,
     ).to_dict()
 
-    def records_in_window(self, window, context):  # noqa: ANN001, ANN201
+    def records_in_window(self, window, context):
         return day_reading(super().records_in_window(window, context), window.start.date().isoformat())
 
 

@@ -12,9 +12,8 @@ import os
 import signal
 import subprocess
 import threading
-import time
 import zoneinfo
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS, tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import TAP, env_setting_class_attributes, parse_messages, run_tap, TapRun
+from tests.conftest import TAP, env_setting_class_attributes, run_tap
 
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")
@@ -79,7 +78,7 @@ def foxycart_expected(running: RunningSandbox, name: str, rows: list[dict]) -> d
 def keyed(rows: list[dict]) -> dict[tuple, dict]:
     keys = [(row["_source_file"], row["_report_window_start"], row["_row_number"]) for row in rows]
     assert len(keys) == len(set(keys)), "a key repeats within one run"
-    return dict(zip(keys, rows))
+    return dict(zip(keys, rows, strict=True))
 
 
 def assert_same_rows(got: dict[tuple, dict], expected: dict[tuple, dict]) -> None:

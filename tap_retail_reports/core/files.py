@@ -127,9 +127,9 @@ def _zip_member_opener(path: Path, member: str) -> t.Callable[[], t.ContextManag
 
 def _maybe_gunzip(raw: t.IO[bytes]) -> t.IO[bytes]:
     """A zip member may itself be gzip'd; peek at its first bytes to tell."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]  # a zip member: raw bytes
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]  # a GzipFile reads like IO[bytes]
     return buffered
 
 

@@ -172,7 +172,7 @@ def install_log_redaction() -> None:
             return
         name = hook_args.thread.name if hook_args.thread else "a thread"
         logging.getLogger("tap-retail-reports").error(
-            "uncaught error in %s", name, exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback)
+            "uncaught error in %s", name, exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback)  # type: ignore[arg-type]  # an uncaught error has a value
         )
 
     threading.excepthook = thread_excepthook

@@ -238,7 +238,7 @@ class RetrendStream(WindowedStream):
     # -- configuration -----------------------------------------------------------
 
     @property
-    def auth_hint(self) -> str:  # type: ignore[override]
+    def auth_hint(self) -> str:  # type: ignore[override]  # a class attribute in core; here it depends on config
         if self.vendor_config.get("api_key"):
             return "check retrend.organization_id and retrend.api_key"
         return ("retrend.session_token was refused: it may have expired or belong to another organization; "
@@ -256,7 +256,7 @@ class RetrendStream(WindowedStream):
     @property
     def session(self) -> RetrendSession:
         config = self.vendor_config
-        return self._tap.shared(  # type: ignore[attr-defined]
+        return self.tap.shared(
             "retrend.session",
             lambda: RetrendSession(config.get("session_token") or None, renewable=bool(config.get("api_key")),
                                    logger=self.logger),
@@ -281,7 +281,7 @@ class RetrendStream(WindowedStream):
             f"{self.url_base}/session",
             headers={**self.identity_headers(), "api-key": self.vendor_config["api_key"], "User-Agent": self.user_agent},
         ).prepare()
-        response = self.request_decorator(self._send_session_request)(request)
+        response = self.request_decorator(self._send_session_request)(request, None)
         body = self.response_json(response)
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token.strip():
@@ -294,14 +294,15 @@ class RetrendStream(WindowedStream):
             self.logger.info("retrend: new session, expires %s", iso(dt.datetime.fromtimestamp(expires, UTC)))
         return token, expires
 
-    def _send_session_request(self, request: requests.PreparedRequest) -> requests.Response:
+    def _send_session_request(self, request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         response = self.requests_session.send(request, timeout=self.timeout)
         # The base policy: here a 401 means the api-key or organization, not a session.
         super().validate_response(response)
         return response
 
     def validate_response(self, response: requests.Response) -> None:
-        token = response.request.headers.get("x-session") if response.request is not None else None
+        sent = response.request.headers.get("x-session") if response.request is not None else None
+        token = sent if isinstance(sent, str) else None  # set by SessionAuthenticator, as a str
         if response.status_code == 401 and token:
             if self.session.rejected(token):
                 self.logger.warning("%s: session refused (HTTP 401); retrying with a new session", self.name)
@@ -319,7 +320,7 @@ class RetrendStream(WindowedStream):
         next(policy)
 
         def waits() -> t.Generator[float, t.Any, None]:
-            error = yield  # primed by backoff, then sent each exception
+            error = yield 0.0  # primed by backoff (this value is dropped), then sent each exception
             while True:
                 error = yield 0.0 if isinstance(error, SessionRejected) else policy.send(error)
 
@@ -347,7 +348,7 @@ class RetrendStream(WindowedStream):
 
     def log_missing_report(self, response: requests.Response) -> None:
         """A 404 for a period: logged here; what it means is decided per partition in get_records."""
-        asked = json.loads(response.request.body or b"{}")
+        asked = json.loads(response.request.body or b"{}")  # type: ignore[arg-type]  # our JSON payload: bytes
         self.logger.info(
             "%s; no report for store_num %s, %s period %s",
             self.error_line(response), asked.get("store_num"), asked.get("duration"), asked.get("start_date"),
@@ -457,7 +458,7 @@ class RetrendStream(WindowedStream):
     def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:
         """The report rows for one period, from the run's cache when this run has asked already."""
         key = (store, self.report, duration, start.isoformat())
-        cache: collections.OrderedDict = self._tap.shared("retrend.responses", collections.OrderedDict)  # type: ignore[attr-defined]
+        cache: collections.OrderedDict = self.tap.shared("retrend.responses", collections.OrderedDict)
         if key in cache:
             self.logger.debug("%s: %s from this run's cache", self.name, key)
             cache.move_to_end(key)

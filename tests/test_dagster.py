@@ -31,7 +31,7 @@ from tap_retail_reports.sandbox.server import RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "orchestration"))
-from shard_plan import PlanError, isolate, load_plan  # noqa: E402
+from shard_plan import PlanError, isolate, load_plan  # noqa: E402  # after the sys.path line that finds it
 
 RETREND_STREAMS = ("retrend_conversation_delta_report", "retrend_category_interest_trends", "retrend_direct_search_oos_impact")
 START, END = "2024-05-01", "2024-05-08"  # a finished week: seven daily periods per store

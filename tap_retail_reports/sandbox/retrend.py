@@ -300,7 +300,7 @@ class App(VendorApp):
 
     @staticmethod
     def _conversation_delta(rng: random.Random, labels: list[str]) -> dict:
-        volumes = [{"period": label, "conversations": rng.randrange(5, 60)} for label in labels]
+        volumes: list[dict[str, t.Any]] = [{"period": label, "conversations": rng.randrange(5, 60)} for label in labels]
         total = sum(v["conversations"] for v in volumes)
         previous = max(1, int(total * rng.uniform(0.7, 1.3)))
         intents = []

@@ -201,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=rest,
             query=parse_qs(split.query),
-            headers=self.headers,
+            headers=self.headers,  # type: ignore[arg-type]  # an HTTPMessage: a case-insensitive get(), as apps need
             body=body,
             base_url=f"http://{host}/{prefix}",
         )

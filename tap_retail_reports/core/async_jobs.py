@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from tap_retail_reports.core.files import CorruptFile, verify
 from tap_retail_reports.core.http import retry_after_seconds
@@ -240,7 +241,7 @@ class Downloader:
                     for chunk in response.raw.stream(CHUNK, decode_content=False):
                         handle.write(chunk)
                         written += len(chunk)
-            except (requests.RequestException, OSError, Exception) as exc:  # urllib3's ProtocolError et al.
+            except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:  # ProtocolError et al.
                 path.unlink(missing_ok=True)
                 raise DownloadFailed(f"{safe_link(url)}: cut off after {written} bytes ({type(exc).__name__})") from None
             if expected is not None and expected.isdigit() and int(expected) != written:

@@ -289,7 +289,7 @@ def main() -> None:
         _fail(f"gave up after repeated failures: {exc}")
     except requests.RequestException as exc:
         _fail(f"network error: {type(exc).__name__}: {exc}")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  # the last resort, for bugs
         # A bug: still one redacted line, never a raw traceback that could carry a secret.
         logging.getLogger(TapRetailReports.name).debug("traceback:\n%s", redacted_traceback(exc))
         _fail(

@@ -150,7 +150,7 @@ def install_log_redaction() -> None:
         record = base_factory(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # a malformed log call is not ours to fix here
+        except Exception:  # noqa: BLE001  # a malformed log call is not ours to fix here
             return record
         cleaned = redact(message)
         if cleaned != message:

@@ -52,7 +52,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from tap_retail_reports.sandbox import credentials
-from tap_retail_reports.sandbox.files import FORMATS, Member
+from tap_retail_reports.sandbox.files import FORMATS, BuiltFile, Member
 from tap_retail_reports.sandbox.jobs import AsyncVendorApp, Job, days
 from tap_retail_reports.sandbox.server import Request, Response
 
@@ -323,7 +323,7 @@ class App(AsyncVendorApp):
 
     # -- files and data ------------------------------------------------------------------
 
-    def _built(self, job: Job):
+    def _built(self, job: Job) -> BuiltFile:
         key = (job.name, tuple(sorted(job.parameters.items())), job.rows_per_day, job.extra["format"],
                job.extra["as_of"] if job.name in SNAPSHOT_TYPES else None, *self.data_span())
         return self.files.get(key, job.extra["format"], lambda: self.members(

@@ -8,7 +8,7 @@ DAGSTER_VENV := .venv-dagster
 DAGSTER := $(DAGSTER_VENV)/bin/dagster
 SANDBOX_PORT ?= 8765
 
-.PHONY: demo test bench install clean about sandbox dagster
+.PHONY: demo test lint bench install clean about sandbox dagster
 
 $(BIN)/tap-retail-reports: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ $(DAGSTER): orchestration/requirements.txt
 
 dagster: $(DAGSTER) $(MELTANO)
 
-test: install
+# Seconds, before the minutes of tests: ruff (lint rules) and mypy (types), configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy tap_retail_reports
+
+test: lint
 	$(BIN)/python -m pytest
 
 demo: install $(MELTANO)
@@ -49,4 +54,4 @@ about: install
 	$(BIN)/python scripts/sync_about.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(DAGSTER_VENV) .meltano output/*  # output/.gitkeep stays: target-duckdb needs the folder
+	rm -rf $(VENV) $(MELTANO_VENV) $(DAGSTER_VENV) .meltano .mypy_cache .ruff_cache output/*  # output/.gitkeep stays: target-duckdb needs the folder

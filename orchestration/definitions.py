@@ -14,6 +14,7 @@ of them at once, each in its own process. Environment variables (all optional):
 # No `from __future__ import annotations` here: Dagster reads the ops' `context` annotation at run time.
 import collections
 import collections.abc
+import itertools
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ from dagster import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # Dagster loads this file by path
-from shard_plan import Plan, Shard, isolate, load_plan  # noqa: E402
+from shard_plan import Plan, Shard, isolate, load_plan
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = Path(os.environ.get("MELTANO_PROJECT_ROOT", HERE.parent)).resolve()
@@ -49,7 +50,7 @@ def meltano_command() -> str:
 def run_shard(context: OpExecutionContext, plan: Plan, shard: Shard) -> None:
     """Run the shard's `meltano run`; its output goes to this step's captured stderr."""
     command = plan.command(meltano_command(), shard)
-    context.log.info(f"state ID {plan.state_id(shard)}: {plan.describe(shard)}")
+    context.log.info(f"state ID {plan.state_id(shard)}: {plan.describe(shard)}")  # noqa: G004  # one message per op: nothing to gain from lazy formatting
     env = plan.env(shard)
     for name in plan.loader_env:  # a per-shard file path: file targets such as target-duckdb do not make folders
         if "/" in env[name] and "://" not in env[name]:
@@ -76,7 +77,7 @@ def first_error(lines: collections.abc.Iterable[str]) -> str:
     for line in lines:
         if "tap-retail-reports: error:" in line:
             return line.split("tap-retail-reports: error:", 1)[1].strip()
-    for before, line in zip(["", *lines], lines):
+    for before, line in itertools.pairwise(["", *lines]):
         if "[error" in line:
             return " ".join(part.split("]", 1)[-1].strip() for part in (line, before) if part)
     return "see this step's stderr"

@@ -65,9 +65,8 @@ def in_process(tap_class: type, config: dict, catalog: dict) -> int:
     import contextlib
     import io
 
-    sink = io.TextIOWrapper(open("/dev/null", "wb"), write_through=True)
     tap_instance = tap_class(config=config, catalog=catalog, state={})
-    with contextlib.redirect_stdout(sink):
+    with open("/dev/null", "wb") as devnull, contextlib.redirect_stdout(io.TextIOWrapper(devnull, write_through=True)):
         tap_instance.sync_all()
     return 0
 
@@ -87,7 +86,7 @@ def catalog_for(config: dict) -> dict:
     return catalog
 
 
-def best_of(repeat: int, run) -> tuple[float, int]:  # noqa: ANN001
+def best_of(repeat: int, run) -> tuple[float, int]:
     best, rows = float("inf"), 0
     for _ in range(repeat):
         began = time.perf_counter()

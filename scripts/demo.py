@@ -46,7 +46,7 @@ def wait_for(sandbox: subprocess.Popen, port: int, seconds: float = 30) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"demo: the sandbox did not answer at {url} (see output/sandbox.log)")
+                raise SystemExit(f"demo: the sandbox did not answer at {url} (see output/sandbox.log)") from None
             time.sleep(0.2)
 
 
@@ -65,7 +65,7 @@ def main() -> int:
         "TAP_RETAIL_REPORTS_DISTRIBU_BASE_URL": f"{base}/distribu",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         # A first run reads one week; later runs resume from Meltano's stored state.
-        "TAP_RETAIL_REPORTS_START_DATE": (dt.date.today() - dt.timedelta(days=7)).isoformat(),
+        "TAP_RETAIL_REPORTS_START_DATE": (dt.date.today() - dt.timedelta(days=7)).isoformat(),  # noqa: DTZ011  # the user's week
     }
     WAREHOUSE.parent.mkdir(exist_ok=True)
     # Another program on the port would answer the demo's requests in place of the sandbox.

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 import zoneinfo
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS, tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import TAP, env_setting_class_attributes, parse_messages, run_tap, TapRun
+from tests.conftest import TAP, env_setting_class_attributes, run_tap
 
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")
@@ -79,7 +79,7 @@ def foxycart_expected(running: RunningSandbox, name: str, rows: list[dict]) -> d
 def keyed(rows: list[dict]) -> dict[tuple, dict]:
     keys = [(row["_source_file"], row["_report_window_start"], row["_row_number"]) for row in rows]
     assert len(keys) == len(set(keys)), "a key repeats within one run"
-    return dict(zip(keys, rows))
+    return dict(zip(keys, rows, strict=True))
 
 
 def assert_same_rows(got: dict[tuple, dict], expected: dict[tuple, dict]) -> None:
@@ -308,11 +308,14 @@ def test_sigterm_while_jobs_are_polled_exits_143_with_the_jobs_in_state(fresh_sa
     process = subprocess.Popen([*TAP, "--config", str(config_file)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env={**os.environ, **fast})
     assert process.stdout is not None
+    lines = []
     for line in process.stdout:
+        lines.append(line)
         if '"jobs":{"' in line.replace(" ", ""):
             break
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)  # worker threads waiting on polls must not hold the exit
     assert process.returncode == 143, err[-2000:]
-    last = json.loads(out.strip().splitlines()[-1])
+    # The last line is STATE (the SDK does not repeat an unchanged one), with the jobs to resume.
+    last = json.loads((lines + out.splitlines())[-1])
     assert last["type"] == "STATE" and last["value"]["bookmarks"]["foxycart_customers"]["jobs"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_day_windows_are_adjacent_half_open_and_cut_at_end():
     windows = list(day_windows(at("2026-03-01T10:00:00Z"), at("2026-03-04T06:00:00Z"), 1))
     assert windows[0].start == at("2026-03-01")  # aligned on midnight
     assert windows[-1].end == at("2026-03-04T06:00:00Z")  # cut at the end bound
-    for earlier, later in zip(windows, windows[1:]):
+    for earlier, later in itertools.pairwise(windows):
         assert earlier.end == later.start  # no gap, no overlap
     assert len(windows) == 4
 

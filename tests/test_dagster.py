@@ -31,7 +31,7 @@ from tap_retail_reports.sandbox.server import RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "orchestration"))
-from shard_plan import PlanError, isolate, load_plan  # noqa: E402
+from shard_plan import PlanError, isolate, load_plan  # noqa: E402  # after the sys.path line that finds it
 
 RETREND_STREAMS = ("retrend_conversation_delta_report", "retrend_category_interest_trends", "retrend_direct_search_oos_impact")
 START, END = "2024-05-01", "2024-05-08"  # a finished week: seven daily periods per store
@@ -112,7 +112,8 @@ def test_each_shard_gets_its_own_meltano_run_folder_but_shares_plugins_and_state
     "shards, message",
     [
         ("r1: {vendor: retrend, settings: {retrend.store_num: [1]}}", "shard r1: unknown setting 'retrend.store_num'"),
-        ("r1: {vendor: retrend, settings: {vroom.site_ids: [a]}}", "shard r1: setting vroom.site_ids belongs to vroom, but this shard reads retrend"),
+        ("r1: {vendor: retrend, settings: {vroom.site_ids: [a]}}",
+         "shard r1: setting vroom.site_ids belongs to vroom, but this shard reads retrend"),
         ("r1: {vendor: shopify}", "shard r1: vendor must be one of vroom, retrend, distribu, foxycart, flipkart, got 'shopify'"),
         ("Retrend East: {vendor: retrend}", "shard name 'Retrend East' must be lower-case letters"),
         ("r-1: {vendor: retrend}\n  r_1: {vendor: retrend}", "shard names differ only by '-' and '_' (shard_r_1)"),
@@ -237,7 +238,7 @@ def rows_of(db, stream: str) -> list[dict]:
     """A table's rows as dicts, with the fields the target keeps in the JSON `_extra_fields` column merged in."""
     cursor = db.execute(f"select * from retail_reports.{stream}")
     names = [column[0] for column in cursor.description]
-    rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+    rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     return [{**row, **json.loads(row.pop("_extra_fields", None) or "{}")} for row in rows]
 
 

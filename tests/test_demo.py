@@ -47,7 +47,7 @@ def make_demo(folder: Path) -> str:
 
 
 def row_counts(output: str) -> dict[str, int]:
-    return {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)$", output, re.M)}
+    return {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
 
 def test_make_demo_loads_every_vendor_and_resumes_on_the_second_run(demo_copy):

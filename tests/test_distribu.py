@@ -13,8 +13,8 @@ from tap_retail_reports.core.http import LimitedSession
 from tap_retail_reports.core.windows import parse_when
 from tap_retail_reports.distribu.client import DistribuStream
 from tap_retail_reports.sandbox.credentials import DISTRIBU_API_KEY, DISTRIBU_API_KEY_WITHOUT_SCOPE, tap_config
-from tap_retail_reports.sandbox.distribu import App as DistribuApp
 from tap_retail_reports.sandbox.distribu import STATUSES, end_of, parse_js_date, preset_range, start_of
+from tap_retail_reports.sandbox.distribu import App as DistribuApp
 from tap_retail_reports.sandbox.server import Request
 from tap_retail_reports.tap import TapRetailReports
 from tests.conftest import (
@@ -118,7 +118,8 @@ def scaled_minute(tmp_path, seconds: float, slack: float = 0.1) -> dict:
 
     The limiter's window is the class attribute `DistribuStream.rate_limit_period`: 61 s, the
     vendor's minute plus a second of slack for calls that reach the vendor later than we sent
-    them; it is set inside the tap's own process (see `env_setting_class_attributes`). The slack does not shrink with the clock: the delays it absorbs (a garbage collection,
+    them; it is set inside the tap's own process (see `env_setting_class_attributes`). The slack
+    does not shrink with the clock: the delays it absorbs (a garbage collection,
     a thread switch, in either process) take the same milliseconds whatever the window.
     """
     return env_setting_class_attributes(
@@ -155,7 +156,7 @@ def test_sales_daily_asks_a_year_a_call():
 def test_a_run_resumes_at_the_bookmark_less_a_week_by_default():
     state = {"bookmarks": {"distribu_sales_by_status": {"replication_key": "date", "replication_key_value": "2025-03-10T00:00:00Z"}}}
     stream = tap_for(OFFLINE, state).streams["distribu_sales_by_status"]
-    assert [w.start.date().isoformat() for w in stream.windows(None)][0] == "2025-03-03"
+    assert next(w.start.date().isoformat() for w in stream.windows(None)) == "2025-03-03"
     stream = tap_for({**OFFLINE, "lookback_days": 0}, state).streams["distribu_sales_by_status"]
     assert [w.start.date().isoformat() for w in stream.windows(None)] == ["2025-03-10"]
 
@@ -229,7 +230,8 @@ def test_sandbox_ranges_are_the_sum_of_their_days():
     assert round(month["totals"]["revenue"], 2) == round(sum(day["revenue"] for day in daily), 2)
     customers = APP.customer_sales(start_of(dt.date(2025, 3, 1)), end_of(dt.date(2025, 3, 31)))
     assert [row["revenue"] for row in customers["rows"]] == sorted((row["revenue"] for row in customers["rows"]), reverse=True)
-    edges = [o for o in APP.orders_between(start_of(dt.date(2025, 3, 1)), end_of(dt.date(2025, 3, 31))) if o.at.time() in (dt.time(0), dt.time(23, 59, 59, 999000))]
+    march = APP.orders_between(start_of(dt.date(2025, 3, 1)), end_of(dt.date(2025, 3, 31)))
+    edges = [o for o in march if o.at.time() in (dt.time(0), dt.time(23, 59, 59, 999000))]
     assert edges, "some orders sit exactly on a day's edges, so overlapping or gapped windows show"
 
 
@@ -286,7 +288,8 @@ def test_every_stream_arrives_with_its_keys_and_the_sandboxs_values(fresh_sandbo
     assert calls.count("/api/v1/reports/inventory") == 1
 
     # STATE after every window; the last one bookmarks the end of the range.
-    by_status = [s["bookmarks"]["distribu_sales_by_status"]["replication_key_value"] for s in run.states if "distribu_sales_by_status" in s["bookmarks"]]
+    by_status = [s["bookmarks"]["distribu_sales_by_status"]["replication_key_value"]
+                 for s in run.states if "distribu_sales_by_status" in s["bookmarks"]]
     assert len(set(by_status)) == 10
     for stream in RANGED:
         assert run.last_state["bookmarks"][stream]["replication_key_value"] == "2025-03-11T00:00:00Z"
@@ -377,7 +380,7 @@ def test_a_restated_day_leaves_the_target_with_its_current_figures(fresh_sandbox
 
     current = APP.sales(start_of(day), end_of(day), today=later)
     target = upserted([first, second], "distribu_sales_by_status")
-    want = {status: (0, 0) for status in STATUSES}
+    want = dict.fromkeys(STATUSES, (0, 0))
     want.update({row["status"]: (row["orderCount"], row["revenue"]) for row in current["byStatus"]})
     got = {status: (row["orderCount"], row["revenue"]) for (date, status), row in target.items() if date == day.isoformat()}
     assert got == want

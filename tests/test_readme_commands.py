@@ -24,7 +24,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tap_retail_reports.sandbox import credentials
@@ -57,7 +56,7 @@ def document_commands(text: str, *, yaml_file: bool = False) -> list[str]:
     commands: list[tuple[int, str]] = []
     prose = text
     if not yaml_file:
-        for block in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.M | re.S):
+        for block in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
             language, body = block.group(1), block.group(2)
             prose = prose.replace(block.group(0), " " * len(block.group(0)))  # keep offsets
             if RUN_ELSEWHERE in text[max(0, block.start() - 300) : block.start()]:
@@ -231,8 +230,8 @@ def test_make_demo_on_a_port_in_use_fails_with_one_line_naming_it(tmp_path):
                               timeout=300, check=False)
     assert done.returncode != 0
     ours = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("demo:")]
-    assert ours == [f"demo: port {port} is in use; stop what listens there or pick another port: "
-                    "SANDBOX_PORT=9000 make demo"], done.stdout + done.stderr
+    assert ours == [(f"demo: port {port} is in use; stop what listens there or pick another port: "
+                     "SANDBOX_PORT=9000 make demo")], done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "$ meltano" not in done.stdout and "Installing" not in done.stderr  # stopped before running anything
 

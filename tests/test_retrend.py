@@ -8,6 +8,7 @@ period arithmetic on a bookmark) and the sandbox's own validation.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import signal
 import subprocess
@@ -146,7 +147,7 @@ def test_longer_periods_follow_the_calendar(sandbox: RunningSandbox) -> None:
     weeks = sorted(by_duration["weekly"])
     assert weeks[0] == ("2023-11-13", "2023-11-19") and weeks[-1] == ("2024-12-23", "2024-12-29")
     assert all(D(start).weekday() == 0 for start, _ in weeks)
-    assert all(D(b[0]) - D(a[0]) == dt.timedelta(days=7) for a, b in zip(weeks, weeks[1:]))
+    assert all(D(b[0]) - D(a[0]) == dt.timedelta(days=7) for a, b in itertools.pairwise(weeks))
     assert sorted(by_duration["monthly"])[:4] == [
         ("2023-11-01", "2023-11-30"), ("2023-12-01", "2023-12-31"),
         ("2024-01-01", "2024-01-31"), ("2024-02-01", "2024-02-29"),

@@ -73,7 +73,9 @@ def test_a_range_is_the_union_of_its_days_and_bounds_are_inclusive(sandbox: Runn
     whole = rows(sandbox, "orders", {"from_time": DAY_1, "to_time": DAY_3})
     first = rows(sandbox, "orders", {"from_time": DAY_1, "to_time": DAY_2})
     second = rows(sandbox, "orders", {"from_time": DAY_2, "to_time": DAY_3})
-    ids = lambda found: {row["order_id"] for row in found}  # noqa: E731
+
+    def ids(found: list[dict]) -> set:
+        return {row["order_id"] for row in found}
 
     assert ids(first) | ids(second) == ids(whole)
     at_midnight = {row["order_id"] for row in whole if row["created_at"] == DAY_2}

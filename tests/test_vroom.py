@@ -207,7 +207,8 @@ def test_rows_land_in_a_real_target(sandbox, tmp_path):
     (tmp_path / "target.json").write_text(json.dumps({"filepath": str(warehouse), "default_target_schema": "vroom"}))
     target_bin = Path(os.path.dirname(os.sys.executable)) / "target-duckdb"
     tap = subprocess.Popen([*TAP, "--config", str(tmp_path / "tap.json")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    target = subprocess.run([str(target_bin), "--config", str(tmp_path / "target.json")], stdin=tap.stdout, capture_output=True, timeout=300, check=False)
+    target = subprocess.run([str(target_bin), "--config", str(tmp_path / "target.json")], stdin=tap.stdout,
+                            capture_output=True, timeout=300, check=False)
     tap.wait(timeout=60)
     assert tap.returncode == 0 and target.returncode == 0, target.stderr.decode()[-2000:]
     with duckdb.connect(str(warehouse), read_only=True) as db:
@@ -294,7 +295,7 @@ def test_a_field_vroom_adds_later_keeps_every_row_hash(fresh_sandbox):
 
 
 def test_hashed_fields_are_declared_vroom_fields():
-    from tap_retail_reports.vroom.streams import HashedEventStream, STREAMS
+    from tap_retail_reports.vroom.streams import STREAMS, HashedEventStream
 
     hashed = [stream for stream in STREAMS if issubclass(stream, HashedEventStream)]
     assert hashed

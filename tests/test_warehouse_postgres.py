@@ -298,8 +298,9 @@ def test_first_load_has_every_stream_with_its_keys_types_and_the_sandboxs_rows(w
             assert columns.get(name) in sql_type(schema), f"{stream}.{name}: {columns.get(name)} for {schema}"
 
     # Spelled out, what a user checks first:
-    assert server.value(f"select data_type from information_schema.columns where table_name = 'vroom_orders' and column_name = 'total'") == "numeric"
-    assert server.value(f"select data_type from information_schema.columns where table_name = 'vroom_sales_by_product' and column_name = 'date'") == "date"
+    column_type = "select data_type from information_schema.columns where table_name = '{}' and column_name = '{}'"
+    assert server.value(column_type.format("vroom_orders", "total")) == "numeric"
+    assert server.value(column_type.format("vroom_sales_by_product", "date")) == "date"
 
     for stream in EXPECTED_ROWS:
         low, high = warehouse.first.expected(apps, stream)

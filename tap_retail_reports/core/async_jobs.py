@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from tap_retail_reports.core.files import CorruptFile, verify
 from tap_retail_reports.core.http import retry_after_seconds
@@ -231,7 +232,7 @@ class Downloader:
                 raise DownloadFailed(f"{safe_link(url)} -> HTTP {response.status_code}"
                                      + (f" (retry after {wait:.0f}s)" if wait else ""))
             expected = response.headers.get("Content-Length")
-            handle = tempfile.NamedTemporaryFile(prefix="report-", suffix=".download", dir=self.directory, delete=False)
+            handle = tempfile.NamedTemporaryFile(prefix="report-", suffix=".download", dir=self.directory, delete=False)  # noqa: SIM115  # closed by the `with handle:` below; the path outlives it
             path = Path(handle.name)
             written = 0
             try:
@@ -240,7 +241,7 @@ class Downloader:
                     for chunk in response.raw.stream(CHUNK, decode_content=False):
                         handle.write(chunk)
                         written += len(chunk)
-            except (requests.RequestException, OSError, Exception) as exc:  # urllib3's ProtocolError et al.
+            except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:  # ProtocolError et al.
                 path.unlink(missing_ok=True)
                 raise DownloadFailed(f"{safe_link(url)}: cut off after {written} bytes ({type(exc).__name__})") from None
             if expected is not None and expected.isdigit() and int(expected) != written:

@@ -67,7 +67,7 @@ DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 def column_types(**columns: tuple[str, ...]) -> dict[str, dict]:
     """`column_types(NUMBER=("total",), DATE=("day",))` as {column: schema}."""
-    kinds = {"NUMBER": NUMBER, "INTEGER": INTEGER, "BOOLEAN": BOOLEAN, "DATE": DATE, "DATE_TIME": DATE_TIME}
+    kinds: dict[str, dict[str, t.Any]] = {"NUMBER": NUMBER, "INTEGER": INTEGER, "BOOLEAN": BOOLEAN, "DATE": DATE, "DATE_TIME": DATE_TIME}
     return {name: dict(kinds[kind]) for kind, names in columns.items() for name in names}
 
 
@@ -105,7 +105,7 @@ class AsyncReportStream(WindowedStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         # Learned columns are added to the schema: each instance gets its own copy.
-        self.schema = copy.deepcopy(type(self).schema)
+        self.schema = copy.deepcopy(type(self).schema)  # type: ignore[misc,arg-type]  # streams declare schema as a class dict
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple, list[JobSpec]] = {}
         self._coercion: SchemaCoercion | None = None
@@ -148,7 +148,9 @@ class AsyncReportStream(WindowedStream):
     def plan(self, scheduler: JobScheduler, runner: JobRunner) -> int:
         """Submit every job this stream needs in this run; return how many."""
         count = 0
-        for context in self.partitions or [None]:
+        partitions = self.partitions
+        contexts: list[Context | None] = [*partitions] if partitions else [None]
+        for context in contexts:
             state = self.get_context_state(context)
             stored = state.get(JOBS_KEY) or {}
             specs = [
@@ -162,7 +164,7 @@ class AsyncReportStream(WindowedStream):
                 del stored[key]
             for spec in specs:
                 record = JobRecord.from_state(stored.get(spec.key))
-                scheduler.submit(spec, lambda spec=spec, record=record: runner.run(spec, record, self.file_name(spec)))
+                scheduler.submit(spec, lambda spec=spec, record=record: runner.run(spec, record, self.file_name(spec)))  # type: ignore[misc]  # defaults bind this spec
             self._plans[_partition_key(context)] = specs
             count += len(specs)
         return count
@@ -203,10 +205,10 @@ class AsyncReportStream(WindowedStream):
         specs = self._plans.pop(_partition_key(context), None)
         if specs is None:
             raise RuntimeError(f"{self.name}: no jobs were planned for {context}")  # a bug, not a vendor problem
-        scheduler: JobScheduler = self._tap.job_scheduler  # type: ignore[attr-defined]
+        scheduler: JobScheduler = self.tap.job_scheduler
         held_at: Window | None = None  # the first window that failed: the bookmark stays before it
         for spec in specs:
-            result = scheduler.result(spec, self._tap.apply_job_event)  # type: ignore[attr-defined]
+            result = scheduler.result(spec, self.tap.apply_job_event)
             self.count_job(result)
             if result.error is None and result.path is not None:
                 try:
@@ -216,7 +218,7 @@ class AsyncReportStream(WindowedStream):
                 finally:
                     result.path.unlink(missing_ok=True)
             if result.error is not None:
-                self._tap.record_failure(self.name, result.error)  # type: ignore[attr-defined]
+                self.tap.record_failure(self.name, result.error)
                 held_at = held_at or spec.window
             self.get_context_state(context).get(JOBS_KEY, {}).pop(spec.key, None)
             if held_at is None:

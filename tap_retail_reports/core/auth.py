@@ -171,7 +171,7 @@ class TokenAuthenticator(APIAuthenticatorBase):
         if request is None:
             return None
         value = request.headers.get(self.header)
-        if not value:
+        if not value or not isinstance(value, str):  # authenticate_request sets a str
             return None
         if not self.scheme:
             return value

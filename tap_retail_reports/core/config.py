@@ -54,7 +54,7 @@ class Vendor:
     def credential_keys(self) -> set[str]:
         return {key for keys in self.credential_sets for key in keys}
 
-    def is_active(self, config: dict) -> bool:
+    def is_active(self, config: t.Mapping[str, t.Any]) -> bool:
         vendor_config = config.get(self.key) or {}
         return any(all(_present(vendor_config.get(k)) for k in keys) for keys in self.credential_sets)
 
@@ -146,7 +146,7 @@ def check_date(setting: str, value: object) -> tuple[list[str], dt.datetime | No
     if value in (None, ""):
         return [], None
     try:
-        return [], parse_when(value)  # type: ignore[arg-type]
+        return [], parse_when(value)  # type: ignore[arg-type]  # any other type is read through str()
     except ValueError:
         return [f"{setting} is not a date or date-time (YYYY-MM-DD or ISO-8601): {value!r}"], None
 
@@ -178,7 +178,7 @@ def check_int(setting: str, value: object, minimum: int) -> list[str]:
     return []
 
 
-_SCHEMA_ERROR_PATH = re.compile(r"^(?P<message>.*) in config(?P<path>(?:\[[^\]]+\])+)$", re.S)
+_SCHEMA_ERROR_PATH = re.compile(r"^(?P<message>.*) in config(?P<path>(?:\[[^\]]+\])+)$", re.DOTALL)
 
 
 def readable_schema_error(error: str, schema: dict) -> str:

@@ -93,9 +93,9 @@ class CsvFile:
                 if len(values) > width:
                     # More values than the header names: kept under made-up names, never dropped.
                     extra = [f"_column_{i + 1}" for i in range(width, len(values))]
-                    yield number, dict(zip(columns + extra, values))
+                    yield number, dict(zip(columns + extra, values, strict=True))
                 else:
-                    yield number, dict(zip(columns, values))
+                    yield number, dict(zip(columns, values, strict=False))  # a short row: the missing columns are absent
 
 
 def csv_files(path: Path, name: str) -> t.Iterator[CsvFile]:
@@ -108,7 +108,7 @@ def csv_files(path: Path, name: str) -> t.Iterator[CsvFile]:
             yield CsvFile(member.filename, _zip_member_opener(path, member.filename))
         return
     stem = name[:-3] if kind == "gzip" and name.endswith(".gz") else name
-    yield CsvFile(stem, lambda: open(path, "rb"))
+    yield CsvFile(stem, lambda: open(path, "rb"))  # noqa: SIM115  # an opener: CsvFile enters and closes it
 
 
 def _zip_member_opener(path: Path, member: str) -> t.Callable[[], t.ContextManager[t.IO[bytes]]]:
@@ -127,9 +127,9 @@ def _zip_member_opener(path: Path, member: str) -> t.Callable[[], t.ContextManag
 
 def _maybe_gunzip(raw: t.IO[bytes]) -> t.IO[bytes]:
     """A zip member may itself be gzip'd; peek at its first bytes to tell."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]  # a zip member: raw bytes
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]  # a GzipFile reads like IO[bytes]
     return buffered
 
 
@@ -143,8 +143,7 @@ def _decoded_lines(stream: t.IO[bytes]) -> t.Iterator[str]:
     for line in stream:
         if first:
             first = False
-            if line.startswith(UTF8_BOM):
-                line = line[len(UTF8_BOM) :]
+            line = line.removeprefix(UTF8_BOM)
         try:
             yield line.decode("utf-8")
         except UnicodeDecodeError:

@@ -59,13 +59,15 @@ def to_iso_datetimes(row: dict, fields: t.Iterable[str], zone: dt.tzinfo = UTC) 
                 moment = dt.datetime.fromisoformat(text)  # fast for "YYYY-MM-DD HH:MM:SS"
             except ValueError:
                 try:
-                    moment = pendulum.parse(text, tz=None)  # type: ignore[assignment]
+                    found = pendulum.parse(text, tz=None)
                 except (ValueError, pendulum.parsing.exceptions.ParserError):
                     continue
-                if not isinstance(moment, dt.datetime):
-                    if not isinstance(moment, dt.date):
-                        continue
-                    moment = dt.datetime(moment.year, moment.month, moment.day)
+                if isinstance(found, dt.datetime):
+                    moment = found
+                elif isinstance(found, dt.date):
+                    moment = dt.datetime(found.year, found.month, found.day, tzinfo=zone)
+                else:
+                    continue
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)
             row[name] = iso(moment)

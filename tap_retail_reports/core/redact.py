@@ -77,8 +77,7 @@ class Redactor:
         values: list[str] = []
         if query:
             values.append(query)
-            for part in re.split(r"[&;]", query):
-                values.append(part.partition("=")[2])  # as written (percent-encoded)
+            values += [part.partition("=")[2] for part in re.split(r"[&;]", query)]  # as written (percent-encoded)
             values += [value for _, value in parse_qsl(query, keep_blank_values=True)]  # decoded
         self.add(*values)
 
@@ -151,7 +150,7 @@ def install_log_redaction() -> None:
         record = base_factory(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # a malformed log call is not ours to fix here
+        except Exception:  # noqa: BLE001  # a malformed log call is not ours to fix here
             return record
         cleaned = redact(message)
         if cleaned != message:
@@ -173,7 +172,7 @@ def install_log_redaction() -> None:
             return
         name = hook_args.thread.name if hook_args.thread else "a thread"
         logging.getLogger("tap-retail-reports").error(
-            "uncaught error in %s", name, exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback)
+            "uncaught error in %s", name, exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback)  # type: ignore[arg-type]  # an uncaught error has a value
         )
 
     threading.excepthook = thread_excepthook

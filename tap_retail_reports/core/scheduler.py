@@ -47,7 +47,7 @@ class JobScheduler:
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
             try:
                 return work()
-            except Exception as exc:  # an expected vendor error or a bug: the window fails, others go on
+            except Exception as exc:  # noqa: BLE001  # a vendor error or a bug: the window fails, others go on
                 message = str(exc) if str(exc).startswith(spec.stream) else f"{spec}: {type(exc).__name__}: {exc}"
                 return JobResult(spec, error=redact(message))
 

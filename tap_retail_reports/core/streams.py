@@ -38,8 +38,11 @@ from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
 if t.TYPE_CHECKING:
+    from backoff.types import Details
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_retail_reports.tap import TapRetailReports
 
 EXTRA_FIELDS = "_extra_fields"
 EXTRA_FIELDS_SCHEMA = {
@@ -101,9 +104,9 @@ class ReportStream(RESTStream):
 
     records_jsonpath = "$[*]"
     extra_retry_statuses = (429,)
-    backoff_max_tries = 6
+    backoff_max_tries = 6  # type: ignore[assignment]  # backoff takes a count or a callable; the SDK passes this on
     backoff_factor = 1.0  # seconds before the first retry; doubles each time, capped at 60
-    timeout = (30, 300)  # seconds to connect, seconds between bytes of the answer
+    timeout = (30, 300)  # type: ignore[assignment]  # seconds to connect, seconds between bytes; requests takes both
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,6 +115,11 @@ class ReportStream(RESTStream):
         self._declared_fields = frozenset(properties)
         self._coerce = SchemaCoercion(self.schema)
         self.logger.addFilter(_DROP_REPEATED_LINES)  # the same filter object is added once per logger
+
+    @property
+    def tap(self) -> TapRetailReports:
+        """The tap running this stream, typed: its run-wide dates, shared objects and failure list."""
+        return t.cast("TapRetailReports", self._tap)
 
     @cached_property
     def stats(self) -> StreamStats:
@@ -128,7 +136,7 @@ class ReportStream(RESTStream):
         except STREAM_FAILURES as error:
             reason = failure_reason(self.name, error)
             self.logger.error("%s: stopped: %s; its bookmark stays at %s", self.name, reason, self.bookmark_text())
-            self._tap.record_failure(self.name, reason)  # type: ignore[attr-defined]
+            self.tap.record_failure(self.name, reason)
 
     def bookmark_text(self) -> str:
         """This stream's bookmark(s) for log lines: one value, a range over partitions, or none."""
@@ -164,11 +172,11 @@ class ReportStream(RESTStream):
 
     @property
     def start_date(self) -> dt.datetime:
-        return self._tap.start_date  # type: ignore[attr-defined]
+        return self.tap.start_date
 
     @property
     def end_date(self) -> dt.datetime:
-        return self._tap.end_date  # type: ignore[attr-defined]
+        return self.tap.end_date
 
     # The limiter's window; tests shrink it together with the sandbox's clock.
     rate_limit_period: t.ClassVar[float] = 60.0
@@ -185,9 +193,9 @@ class ReportStream(RESTStream):
         if not isinstance(self._requests_session, LimitedSession):
             limit = self.requests_per_minute()
             limiter = (
-                self._tap.shared(  # type: ignore[attr-defined]
+                self.tap.shared(
                     f"{self.vendor}.rate_limiter",
-                    lambda: RateLimiter(limit, self.rate_limit_period, label=self.vendor, logger=self._tap.logger),  # type: ignore[attr-defined]
+                    lambda: RateLimiter(limit, self.rate_limit_period, label=self.vendor, logger=self.tap.logger),
                 )
                 if limit
                 else None
@@ -217,7 +225,7 @@ class ReportStream(RESTStream):
             prepared = self.build_prepared_request(method=method, url=url, headers=headers, **request)
             return self.request_decorator(self._request)(prepared, context)
         prepared = requests.Request(method, url, headers=headers, **request).prepare()
-        return self.request_decorator(self._send_unauthenticated)(prepared)
+        return self.request_decorator(self._send_unauthenticated)(prepared, context)
 
     def oauth_token(self, method: str, path: str, client_id: str, client_secret: str,
                     **request: t.Any) -> tuple[str, float | None]:
@@ -232,21 +240,22 @@ class ReportStream(RESTStream):
         self.logger.info("%s: new access token, valid %ss", self.vendor, body.get("expires_in", "an unknown time"))
         return token, expiry_epoch(body.get("expires_in"), time.time())
 
-    def _send_unauthenticated(self, request: requests.PreparedRequest) -> requests.Response:
+    def _send_unauthenticated(self, request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         response = self.requests_session.send(request, timeout=self.timeout)
         self.check_status(response)  # no token to renew: a 401 is the configured credentials
         return response
 
     def validate_response(self, response: requests.Response) -> None:
-        auth = self.authenticator
-        token = auth.token_of(response.request) if isinstance(auth, TokenAuthenticator) else None
-        if token is not None and response.status_code == 401:
+        authenticator = self.authenticator
+        auth = authenticator if isinstance(authenticator, TokenAuthenticator) else None
+        token = auth.token_of(response.request) if auth else None
+        if auth and token is not None and response.status_code == 401:
             if auth.token.rejected(token):
                 self.logger.warning("%s: %s refused (HTTP 401); retrying with a new one", self.name, auth.token.kind)
                 raise TokenRejected(self.error_line(response), response)
             raise FatalAPIError(self.error_line(response))
         self.check_status(response)
-        if token is not None:
+        if auth and token is not None:
             auth.token.accepted(token)
 
     def check_status(self, response: requests.Response) -> None:
@@ -285,7 +294,7 @@ class ReportStream(RESTStream):
         """Exponential waits, except when the vendor says how long (Retry-After)."""
 
         def waits() -> t.Generator[float, t.Any, None]:
-            error = yield  # backoff primes the generator, then sends each exception
+            error = yield 0.0  # backoff primes the generator (this value is dropped), then sends each exception
             attempt = 0
             while True:
                 if isinstance(error, TokenRejected):  # a new token is ready: no reason to wait
@@ -301,7 +310,7 @@ class ReportStream(RESTStream):
     def backoff_jitter(self, value: float) -> float:
         return value  # Retry-After means what it says; exponential waits start small enough
 
-    def backoff_handler(self, details: dict) -> None:
+    def backoff_handler(self, details: Details) -> None:
         error = details.get("exception")
         self.stats.add(retries=1, retry_wait=details.get("wait", 0.0))
         self.logger.warning(
@@ -421,7 +430,7 @@ class WindowedStream(ReportStream):
             self._unbatched_checkpoints.append((context, done_until))
         else:
             self._advance_bookmark(context, done_until)
-            self._tap.pump_job_events()  # type: ignore[attr-defined]  # jobs other streams created meanwhile
+            self.tap.pump_job_events()  # jobs other streams created meanwhile
             self.write_state_now()
         self.stats.add(windows=1)
         if self.stats.progress_due():

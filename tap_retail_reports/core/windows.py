@@ -38,17 +38,18 @@ def parse_when(value: str | dt.date | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, dt.date):
-        parsed = dt.datetime(value.year, value.month, value.day)
+        parsed = dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
     else:
         try:
-            parsed = pendulum.parse(str(value))  # strict: ISO-8601 only, no day/month guessing
+            found = pendulum.parse(str(value))  # strict: ISO-8601 only, no day/month guessing
         except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
             raise ValueError(f"not a date or date-time: {value!r}") from exc
-        if not isinstance(parsed, dt.datetime):
-            if isinstance(parsed, dt.date):
-                parsed = dt.datetime(parsed.year, parsed.month, parsed.day)
-            else:
-                raise ValueError(f"not a date or date-time: {value!r}")
+        if isinstance(found, dt.datetime):
+            parsed = found
+        elif isinstance(found, dt.date):
+            parsed = dt.datetime(found.year, found.month, found.day, tzinfo=UTC)
+        else:
+            raise ValueError(f"not a date or date-time: {value!r}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return dt.datetime.fromtimestamp(parsed.timestamp(), UTC)

@@ -66,7 +66,7 @@ class FoxyCartStream(AsyncReportStream):
 
     @property
     def token(self) -> RenewableToken:
-        return self._tap.shared(  # type: ignore[attr-defined]
+        return self.tap.shared(
             "foxycart.token",
             lambda: RenewableToken(self.fetch_token, name="foxycart", margin=RENEW_MARGIN_SECONDS, logger=self.logger),
         )
@@ -86,7 +86,7 @@ class FoxyCartStream(AsyncReportStream):
 
     @property
     def store(self) -> dict:
-        return self._tap.shared("foxycart.store", self.fetch_store)  # type: ignore[attr-defined]
+        return self.tap.shared("foxycart.store", self.fetch_store)
 
     def fetch_store(self) -> dict:
         store_id = self.vendor_config["store_id"]

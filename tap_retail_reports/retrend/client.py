@@ -121,7 +121,7 @@ class RetrendStream(WindowedStream):
     # -- configuration -----------------------------------------------------------
 
     @property
-    def auth_hint(self) -> str:  # type: ignore[override]
+    def auth_hint(self) -> str:  # type: ignore[override]  # a class attribute in core; here it depends on config
         if self.vendor_config.get("api_key"):
             return "check retrend.organization_id and retrend.api_key"
         return ("retrend.session_token was refused: it may have expired or belong to another organization; "
@@ -141,7 +141,7 @@ class RetrendStream(WindowedStream):
         """The run's session, shared by the three streams. A configured session_token is used as
         given; without an api_key it cannot be renewed, so a 401 is an error that names it."""
         config = self.vendor_config
-        return self._tap.shared(  # type: ignore[attr-defined]
+        return self.tap.shared(
             "retrend.session",
             lambda: RenewableToken(self.create_session if config.get("api_key") else None,
                                    config.get("session_token") or None, name="retrend", kind="session",
@@ -203,7 +203,7 @@ class RetrendStream(WindowedStream):
 
     def log_missing_report(self, response: requests.Response) -> None:
         """A 404 for a period: logged here; what it means is decided per partition in get_records."""
-        asked = json.loads(response.request.body or b"{}")
+        asked = json.loads(response.request.body or b"{}")  # type: ignore[arg-type]  # our JSON payload: bytes
         self.logger.info(
             "%s; no report for store_num %s, %s period %s",
             self.error_line(response), asked.get("store_num"), asked.get("duration"), asked.get("start_date"),
@@ -313,7 +313,7 @@ class RetrendStream(WindowedStream):
     def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:
         """The report rows for one period, from the run's cache when this run has asked already."""
         key = (store, self.report, duration, start.isoformat())
-        cache: collections.OrderedDict = self._tap.shared("retrend.responses", collections.OrderedDict)  # type: ignore[attr-defined]
+        cache: collections.OrderedDict = self.tap.shared("retrend.responses", collections.OrderedDict)
         if key in cache:
             self.logger.debug("%s: %s from this run's cache", self.name, key)
             cache.move_to_end(key)

@@ -161,7 +161,10 @@ class App(VendorApp):
         self.products = [
             Product(
                 id=_id("clxp", seed, n),
-                name=f"{rng.choice(('Widget', 'Gadget', 'Crate', 'Bottle', 'Pack'))} {rng.choice(('Blue', 'Red', 'Large', 'Small', 'Pro'))} {n}",
+                name=(
+                    f"{rng.choice(('Widget', 'Gadget', 'Crate', 'Bottle', 'Pack'))} "
+                    f"{rng.choice(('Blue', 'Red', 'Large', 'Small', 'Pro'))} {n}"
+                ),
                 sku=f"SKU-{n:03d}",
                 category=CATEGORIES[n % len(CATEGORIES)],
                 unit_cents=rng.randint(150, 9_000),
@@ -247,7 +250,7 @@ class App(VendorApp):
         by_customer: dict[str, list[Order]] = {}
         for order in self.orders_between(start, end):
             by_customer.setdefault(order.customer.id, []).append(order)
-        rows = []
+        rows: list[dict[str, t.Any]] = []
         for orders in by_customer.values():
             customer = orders[0].customer
             rows.append(
@@ -282,7 +285,8 @@ class App(VendorApp):
     def inventory(self, day: dt.date | None = None) -> dict:
         """The `data` of /reports/inventory as it stands on `day` (default today)."""
         day = day or dt.datetime.now(UTC).date()
-        rows, groups = [], {}
+        rows: list[dict[str, t.Any]] = []
+        groups: dict[str, list[int]] = {}
         for product in self.products:
             if not product.active or product.id in self.removed_products:
                 continue

@@ -9,6 +9,7 @@ fails; a plain CSV gets invalid UTF-8), for the corrupt-download fault.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -75,14 +76,14 @@ def write_file(path: str, file_format: str, members: t.Sequence[Member]) -> int:
         return count
     if file_format == "gzip":
         with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
-            text = io.TextIOWrapper(packed, encoding="utf-8", newline="")
+            text = io.TextIOWrapper(t.cast("t.IO[bytes]", packed), encoding="utf-8", newline="")
             count = _write_csv(text, members[0])
             text.flush()
             text.detach()
         return count
     encoding = "utf-8-sig" if file_format == "csv_bom" else "utf-8"
-    with open(path, "w", encoding=encoding, newline="") as text:
-        return _write_csv(text, members[0])
+    with open(path, "w", encoding=encoding, newline="") as plain:
+        return _write_csv(plain, members[0])
 
 
 class FileStore:
@@ -117,10 +118,8 @@ class FileStore:
     def clear(self) -> None:
         with self._lock:
             for built in self._built.values():
-                try:
+                with contextlib.suppress(OSError):
                     os.remove(built.path)
-                except OSError:
-                    pass
             self._built.clear()
             self._building.clear()
 

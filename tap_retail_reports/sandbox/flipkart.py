@@ -52,7 +52,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from tap_retail_reports.sandbox import credentials
-from tap_retail_reports.sandbox.files import FORMATS, Member
+from tap_retail_reports.sandbox.files import FORMATS, BuiltFile, Member
 from tap_retail_reports.sandbox.jobs import AsyncVendorApp, Job, days
 from tap_retail_reports.sandbox.server import Request, Response
 
@@ -65,13 +65,13 @@ RANGE_TYPES = (
 SNAPSHOT_TYPES = ("current_inventory_report", "stranded_inventory_report", "unsellable_inventory_report")
 REPORT_TYPES = (*RANGE_TYPES, "stock_ledger", "mir_ledger", *SNAPSHOT_TYPES)
 PARAMETERS = {
-    **{name: ("from_date", "to_date") for name in RANGE_TYPES},
+    **dict.fromkeys(RANGE_TYPES, ("from_date", "to_date")),
     "stock_ledger": ("warehouse_id", "from_date", "to_date"),
     "mir_ledger": ("warehouse_id", "month", "year"),
-    **{name: ("warehouse_id",) for name in SNAPSHOT_TYPES},
+    **dict.fromkeys(SNAPSHOT_TYPES, ("warehouse_id",)),
 }
 DEFAULT_FORMATS = {
-    **{name: "csv" for name in REPORT_TYPES},
+    **dict.fromkeys(REPORT_TYPES, "csv"),
     "orders_report": "gzip",
     "sales_ledger": "zip",
     "returns_report": "zip",
@@ -121,7 +121,7 @@ class BadParameters(ValueError):
 class App(AsyncVendorApp):
     prefix = "flipkart"
     report_names = REPORT_TYPES
-    vendor_defaults = {"expire_next": 0, "report_ttl_seconds": 86400.0, "formats": dict(DEFAULT_FORMATS)}
+    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {"expire_next": 0, "report_ttl_seconds": 86400.0, "formats": dict(DEFAULT_FORMATS)}
     vendor_per_report = ("expire_next", "report_ttl_seconds")
     token_lifetime_default = 3600.0
 
@@ -323,7 +323,7 @@ class App(AsyncVendorApp):
 
     # -- files and data ------------------------------------------------------------------
 
-    def _built(self, job: Job):
+    def _built(self, job: Job) -> BuiltFile:
         key = (job.name, tuple(sorted(job.parameters.items())), job.rows_per_day, job.extra["format"],
                job.extra["as_of"] if job.name in SNAPSHOT_TYPES else None, *self.data_span())
         return self.files.get(key, job.extra["format"], lambda: self.members(

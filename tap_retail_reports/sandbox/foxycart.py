@@ -116,17 +116,17 @@ def _hal(payload: dict, status: int = 200, **headers: str) -> Response:
 
 def _expired_link() -> Response:
     body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-        "<Message>Request has expired</Message></Error>"
-    ).encode()
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        b"<Message>Request has expired</Message></Error>"
+    )
     return Response(403, body, {"Content-Type": "application/xml"})
 
 
 def _denied() -> Response:
     body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-        "<Message>Access Denied</Message></Error>"
-    ).encode()
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        b"<Message>Access Denied</Message></Error>"
+    )
     return Response(403, body, {"Content-Type": "application/xml"})
 
 
@@ -145,7 +145,7 @@ def _parse_local(value: t.Any, field: str) -> dt.datetime:
 class App(AsyncVendorApp):
     prefix = "foxycart"
     report_names = REPORT_NAMES
-    vendor_defaults = {"timezone": "America/Los_Angeles"}
+    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {"timezone": "America/Los_Angeles"}
     token_lifetime_default = 7200.0
 
     def check_knob(self, key: str, value: t.Any) -> t.Any:

@@ -83,7 +83,7 @@ class AsyncVendorApp(VendorApp):
     """Base of a simulated asynchronous-report vendor: subclasses add their routes and data."""
 
     report_names: tuple[str, ...] = ()
-    vendor_defaults: dict[str, t.Any] = {}  # vendor-specific knobs and their defaults
+    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {}  # vendor-specific knobs and their defaults
     vendor_per_report: tuple[str, ...] = ()  # vendor knobs also allowed under per_report
     token_lifetime_default = 3600.0
 

@@ -300,7 +300,7 @@ class App(VendorApp):
 
     @staticmethod
     def _conversation_delta(rng: random.Random, labels: list[str]) -> dict:
-        volumes = [{"period": label, "conversations": rng.randrange(5, 60)} for label in labels]
+        volumes: list[dict[str, t.Any]] = [{"period": label, "conversations": rng.randrange(5, 60)} for label in labels]
         total = sum(v["conversations"] for v in volumes)
         previous = max(1, int(total * rng.uniform(0.7, 1.3)))
         intents = []
@@ -369,10 +369,10 @@ class App(VendorApp):
             "estimated_lost_revenue": round(oos_total * rng.uniform(8, 30), 2),
             "top_searched_products": products,
             "time_series": {
-                "search_volume": [{"period": label, "value": value} for label, value in zip(labels, searches)],
+                "search_volume": [{"period": label, "value": value} for label, value in zip(labels, searches, strict=True)],
                 "oos_rate": [
                     {"period": label, "value": round(missed / count, 4)}
-                    for label, count, missed in zip(labels, searches, oos)
+                    for label, count, missed in zip(labels, searches, oos, strict=True)
                 ],
             },
         }

@@ -176,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002  # BaseHTTPRequestHandler's own parameter name
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -201,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=rest,
             query=parse_qs(split.query),
-            headers=self.headers,
+            headers=self.headers,  # type: ignore[arg-type]  # an HTTPMessage: a case-insensitive get(), as apps need
             body=body,
             base_url=f"http://{host}/{prefix}",
         )
@@ -221,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
                 response = app.handle(request)
             except BadRequest as exc:
                 response = Response.json({"error": str(exc)}, 400)
-            except Exception as exc:  # a sandbox bug must show as a 500, not hang
+            except Exception as exc:  # noqa: BLE001  # a sandbox bug must show as a 500, not hang
                 response = Response.json({"error": f"sandbox error: {exc!r}"}, 500)
         sandbox.record(
             LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault)

@@ -148,7 +148,7 @@ class Product:
     title: str
     category: str
     price: Decimal
-    deposit: Decimal = Decimal("0")
+    deposit: Decimal = Decimal(0)
     has_image: bool = True
 
     @property
@@ -359,7 +359,7 @@ class App(VendorApp):
 
     @staticmethod
     def sent_credentials(header: str | None) -> str:
-        scheme, _, encoded = (header or "").partition(" ")
+        _, _, encoded = (header or "").partition(" ")
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
         except (ValueError, UnicodeDecodeError):
@@ -508,7 +508,7 @@ class App(VendorApp):
         return sorted(rows, key=lambda r: (-r["total_sales"], r["upc_or_plu"]))
 
     def _rows_order_statuses(self, query: Query, now: dt.datetime) -> list[dict]:
-        groups = {site: {name: [] for name in ORDER_GROUPS} for site in query.sites}
+        groups: dict[str, dict[str, list[str]]] = {site: {name: [] for name in ORDER_GROUPS} for site in query.sites}
         for order in self._orders(query, now):
             groups[order.stub.site][self.status(order, now)].append(order.stub.order_id)
         return [
@@ -609,7 +609,7 @@ class App(VendorApp):
         plan = self._plan(site, day)
         rng = random.Random(plan.picks_seed)
         stubs = []
-        for index, (second, new, seed) in enumerate(zip(plan.seconds, plan.new, plan.seeds)):
+        for index, (second, new, seed) in enumerate(zip(plan.seconds, plan.new, plan.seeds, strict=True)):
             order_id = self._order_id(site, day, index)
             returning = None if new else self._returning_customer(rng, site, day, second)
             stubs.append(_Stub(site, order_id, _at(day, second), returning or order_id, returning is None, seed))
@@ -624,7 +624,7 @@ class App(VendorApp):
             plan = self._plan(their_site, their_day)
             candidates = [
                 self._order_id(their_site, their_day, i)
-                for i, (s, new) in enumerate(zip(plan.seconds, plan.new))
+                for i, (s, new) in enumerate(zip(plan.seconds, plan.new, strict=True))
                 if new and (their_day, s) < (day, second)
             ]
             if candidates:
@@ -690,9 +690,12 @@ class App(VendorApp):
         if slow == "complete":  # never marked done: Vroom auto-completes it hours later
             driver_end, complete = None, ready + seconds(4 * 3600, 5 * 3600)
         canceled_at = created + seconds(300, 1800) if canceled else None
-        if canceled:
-            confirm = confirm if confirm < canceled_at else None
-            ready = driver_start = driver_end = complete = None
+        events: dict[str, dt.datetime | None] = {
+            "confirm_time": confirm, "ready_time": ready, "driver_start_time": driver_start,
+            "driver_end_time": driver_end, "complete_time": complete,
+        }
+        if canceled_at:  # confirmed before the cancelation or not at all; nothing else happened
+            events = {**dict.fromkeys(events), "confirm_time": confirm if confirm < canceled_at else None}
 
         # Line items: the store may short an item or add a substitute once it has the order.
         adjustable = not canceled
@@ -767,15 +770,14 @@ class App(VendorApp):
         net_fulfillment_fee = fulfillment_fee - fulfillment_fee_refund
         net_remit = adjusted_total - net_processing_fee - net_fulfillment_fee - ebt_fees
 
+        lat: float | None
+        lon: float | None
+        distance: float | None
         if delivery or order_type == "Shipping":
             lat, lon, distance = _destination(rng, stub.site)
             address = f"{rng.randint(10, 9999)} {rng.choice(STREETS)}, Columbus, OH"
         else:
             lat = lon = distance = address = None
-        events = {
-            "confirm_time": confirm, "ready_time": ready, "driver_start_time": driver_start,
-            "driver_end_time": driver_end, "complete_time": complete,
-        }
         row = {
             "site_id": stub.site,
             "order_id": stub.order_id,
@@ -843,6 +845,7 @@ class App(VendorApp):
         refund = Decimal(row["refund_amount"]) + Decimal(row["tip_refund"])
         if refund:
             when = order.canceled_at or adjusted_at
+            assert when is not None  # a refund follows a cancelation or an adjustment in store
             why = f"Order canceled: {row['cancelation_reason']}" if order.canceled_at else "Items adjusted in store"
             found.append((when, -refund, 3, "Refund", why))
         return [
@@ -916,11 +919,13 @@ class App(VendorApp):
                 found.append((order.canceled_at, "Order Canceled",
                               f"Order {order_id}: {order.row['cancelation_reason']}", store))
                 continue
+            confirmed, ready, completed = events["confirm_time"], events["ready_time"], events["complete_time"]
+            assert confirmed and ready and completed  # every order not canceled has these
             late = order.stub.created + dt.timedelta(minutes=15)
-            if events["confirm_time"] > late:
+            if confirmed > late:
                 found.append((late, "Order Unconfirmed After 15 Minutes", f"Order {order_id}", "Automated"))
-            overdue = events["ready_time"] + dt.timedelta(hours=3)
-            if events["complete_time"] > overdue:
+            overdue = ready + dt.timedelta(hours=3)
+            if completed > overdue:
                 found.append((overdue, "Order Not Completed", f"Order {order_id}", "Automated"))
         return [(when, _audit_row(site, when, action, details, user)) for when, action, details, user in found]
 

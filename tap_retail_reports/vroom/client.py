@@ -29,7 +29,7 @@ class VroomStream(ReportStream):
     sends_site_ids: t.ClassVar[bool] = True  # transactions takes no site_ids
 
     @property
-    def path(self) -> str:  # type: ignore[override]
+    def path(self) -> str:  # type: ignore[override]  # the SDK declares a class attribute; here it is built per endpoint
         return f"/analytics/{self.endpoint}"
 
     @cached_property

@@ -19,6 +19,8 @@ from tap_retail_reports.vroom.client import VroomStream, VroomWindowedStream
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
+    from tap_retail_reports.core.windows import Window
+
 Money = th.NumberType  # Vroom's "Decimal": sent as numbers, sometimes as strings; typed as numbers
 When = th.DateTimeType
 
@@ -147,7 +149,7 @@ class HashedEventStream(VroomWindowedStream):
     replication_key = "created_at"
     hashed_fields: t.ClassVar[tuple[str, ...]]
 
-    def records_in_window(self, window, context):  # noqa: ANN001, ANN201
+    def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:
         seen: collections.Counter[str] = collections.Counter()
         for row in super().records_in_window(window, context):
             content = row_hash(row, self.hashed_fields)
@@ -222,7 +224,7 @@ class SalesByProductStream(VroomWindowedStream):
         READ_AT,
     ).to_dict()
 
-    def records_in_window(self, window, context):  # noqa: ANN001, ANN201
+    def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:
         return day_reading(super().records_in_window(window, context), window.start.date().isoformat())
 
 

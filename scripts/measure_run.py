@@ -2,9 +2,10 @@
 
     python scripts/measure_run.py --stderr FILE -- COMMAND ...
 
-Prints one JSON object: exit status, wall seconds, lines and Singer RECORD lines (with
---every-line: lines) the command wrote to stdout (read here, in 64 KiB chunks, and thrown away), the seconds from the first
-chunk holding a record to the last one, and the command's peak RSS from wait4().
+Prints one JSON object: exit status, wall seconds, the lines and the Singer RECORD lines (with
+--every-line, every line) the command wrote to stdout (read here in 64 KiB chunks and thrown
+away), the seconds from the first chunk holding a record to the last one, and the command's
+peak RSS from wait4().
 
 Why a separate process: Linux charges a child's ru_maxrss with the memory of the process that
 forked it until it calls exec, so a child of the benchmark itself (which holds the sandbox) would

@@ -392,8 +392,8 @@ def main() -> None:
         bench.requests_per_report(args.job_seconds)
         bench.vroom(90, args.repeat)
         bench.retrend(180, args.repeat)
-        bench.distribu(120, args.repeat)
         bench.distribu_backfill()
+        bench.distribu(120, args.repeat)
     width = max(len(row[0]) for row in bench.rows)
     print(f"make bench, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
           f"{time.perf_counter() - began:.0f} s")

@@ -1,11 +1,17 @@
-"""`make bench`: the tap's cost per record, as ratios against a bare client, in one run.
+"""`make bench`: one table of ratios and peaks, all measured in this run against the bundled sandbox.
 
-Against the sandbox on loopback it times, for the same Vroom windows:
-  bare   - requests + json.dumps of each row to /dev/null: the floor any extractor pays;
-  tap    - `tap-retail-reports` (SDK, typing, schema conformance, STATE) to /dev/null.
-Each is run --repeat times (best of, to damp a noisy machine); the sandbox's answers are
-warmed first so its own generation cost is not counted. Figures are only comparable
-within one run of this script.
+Every command is the real one (`tap-retail-reports`, or a bare reference script), run through
+scripts/measure_run.py, which counts its records, times the first to the last record and reads
+its peak RSS. Figures are ratios within this run, so they hold on a slow or busy machine better
+than absolute times would; each speed is the best of --repeat runs.
+
+  1. FoxyCart transactions, one window, a zip of --rows rows: the tap against
+     scripts/bare_csv_to_jsonl.py (csv.DictReader + json.dumps) reading the same downloaded zip.
+  2. Peak RSS of the tap on that zip and on one ten times larger (its rows repeated ten times).
+  3. Six Flipkart range reports of T seconds each in one run: wall time / T.
+  4. Requests per report, polls included, with the tap's own poll schedule (FoxyCart, Flipkart).
+  5. The synchronous vendors' heaviest streams against a bare requests client each, and a
+     365-day Distribu backfill's calls against the fewest its reports allow.
 """
 
 from __future__ import annotations
@@ -13,113 +19,387 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import typing as t
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from singer_sdk.io_base import SingerWriter
 
-from tap_retail_reports.core.windows import day_windows, iso, parse_when
-from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, VROOM_USERNAME, tap_config
-from tap_retail_reports.sandbox.server import RunningSandbox
-from tap_retail_reports.tap import TapRetailReports
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.conftest: the class-attribute knobs the tests use
 
+from tap_retail_reports.core.windows import day_windows, iso, parse_when  # noqa: E402
+from tap_retail_reports.sandbox import credentials as sandbox_credentials  # noqa: E402
+from tap_retail_reports.sandbox.credentials import tap_config  # noqa: E402
+from tap_retail_reports.sandbox.files import BuiltFile  # noqa: E402
+from tap_retail_reports.sandbox.server import RunningSandbox  # noqa: E402
+from tests.conftest import env_setting_class_attributes  # noqa: E402
 
-class JsonWriterTap(TapRetailReports):
-    """The same tap with the SDK's default writer, to measure what msgspec buys."""
-
-    message_writer_class = SingerWriter
-
-STREAMS = {"vroom_orders": "orders", "vroom_line_items": "line_items", "vroom_transactions": "transactions"}
-
-
-def bare(base: str, start: dt.datetime, end: dt.datetime) -> int:
-    rows = 0
-    with requests.Session() as session, open("/dev/null", "w") as sink:
-        session.auth = (VROOM_USERNAME, VROOM_PASSWORD)
-        for endpoint in STREAMS.values():
-            for window in day_windows(start, end, 1):
-                body = {"from_time": iso(window.start), "to_time": iso(window.last_instant)}
-                for row in session.post(f"{base}/analytics/{endpoint}", json=body, timeout=60).json():
-                    sink.write(json.dumps(row) + "\n")
-                    rows += 1
-    return rows
+TAP = [sys.executable, "-m", "tap_retail_reports.tap"]
+MEASURE = [sys.executable, str(ROOT / "scripts" / "measure_run.py")]
+BARE_CSV = [sys.executable, str(ROOT / "scripts" / "bare_csv_to_jsonl.py")]
+ASYNC = "tap_retail_reports.core.async_stream:AsyncReportStream"
+FAST_POLLS = {f"{ASYNC}.poll_first_seconds": 0.2, f"{ASYNC}.poll_cap_seconds": 1.0}
+FOXY_DAY = ("2026-10-05T07:00:00Z", "2026-10-06T07:00:00Z")  # one local day in America/Los_Angeles
+FOXY_LOCAL = ("2026-10-05 00:00:00", "2026-10-05 23:59:59")
+FLIPKART_DAYS = ("2026-10-03", "2026-10-05")  # one window per range report
+VENDOR_NAMES = {"foxycart": "FoxyCart", "flipkart": "Flipkart"}
+FLIPKART_TYPES = ("orders_report", "returns_report", "sales_ledger", "gst_returns_report", "fbf_orders_report",
+                  "settled_transaction_ledger")
 
 
-def tap(config: dict, catalog: dict) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "config.json").write_text(json.dumps(config))
-        Path(tmp, "catalog.json").write_text(json.dumps(catalog))
+@dataclass
+class Run:
+    returncode: int
+    seconds: float
+    lines: int
+    records: int
+    first_to_last: float
+    max_rss_kb: int
+    stderr: str
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+    @property
+    def record_path_rate(self) -> float:
+        return self.records / self.first_to_last if self.first_to_last else float("nan")
+
+
+class Bench:
+    def __init__(self, sandbox: RunningSandbox, folder: Path) -> None:
+        self.sandbox = sandbox
+        self.folder = folder
+        self.base = f"http://127.0.0.1:{sandbox.port}"
+        self.rows: list[tuple[str, str, str, str]] = []  # the table: measure, figure, aim, how
+
+    # -- running things ------------------------------------------------------------------
+
+    def measure(self, command: list[str], env: dict | None = None, *, every_line: bool = False) -> Run:
+        errors = self.folder / "stderr.log"
         done = subprocess.run(
-            [sys.executable, "-m", "tap_retail_reports.tap", "--config", f"{tmp}/config.json", "--catalog", f"{tmp}/catalog.json"],
-            capture_output=True, text=True, check=True,
+            [*MEASURE, "--stderr", str(errors), *(["--every-line"] if every_line else []), "--", *command],
+            capture_output=True, text=True, check=True, env={**os.environ, **(env or {})},
         )
-    return sum(1 for line in done.stdout.splitlines() if line.startswith('{"type":"RECORD"'))
+        run = Run(**json.loads(done.stdout), stderr=errors.read_text(errors="replace"))
+        if run.returncode != 0:
+            raise SystemExit(f"{' '.join(command[-4:])} failed ({run.returncode}):\n{run.stderr[-3000:]}")
+        return run
 
+    def tap(self, config: dict, catalog: dict | None = None, env: dict | None = None) -> Run:
+        config_file = self.write("config.json", config)
+        command = [*TAP, "--config", str(config_file)]
+        if catalog is not None:
+            command += ["--catalog", str(self.write("catalog.json", catalog))]
+        return self.measure(command, env)
 
-def in_process(tap_class: type, config: dict, catalog: dict) -> int:
-    """A sync inside this process (no start-up cost), its messages written to /dev/null."""
-    import contextlib
-    import io
+    def best_of(self, repeat: int, run: t.Callable[[], Run]) -> list[Run]:
+        return sorted((run() for _ in range(repeat)), key=lambda r: r.seconds)
 
-    tap_instance = tap_class(config=config, catalog=catalog, state={})
-    with open("/dev/null", "wb") as devnull, contextlib.redirect_stdout(io.TextIOWrapper(devnull, write_through=True)):
-        tap_instance.sync_all()
-    return 0
+    def write(self, name: str, payload: dict) -> Path:
+        path = self.folder / name
+        path.write_text(json.dumps(payload))
+        return path
 
+    def env(self, settings: dict) -> dict:
+        folder = Path(tempfile.mkdtemp(dir=self.folder))
+        return env_setting_class_attributes(folder, settings)
 
-def catalog_for(config: dict) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "config.json").write_text(json.dumps(config))
-        out = subprocess.run(
-            [sys.executable, "-m", "tap_retail_reports.tap", "--config", f"{tmp}/config.json", "--discover"],
-            capture_output=True, text=True, check=True,
-        ).stdout
-    catalog = json.loads(out)
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in STREAMS
-    return catalog
+    # -- the sandbox -----------------------------------------------------------------------
 
+    def knobs(self, vendor: str, **settings: object) -> dict:
+        response = requests.post(f"{self.base}/_sandbox/vendor/{vendor}", json=settings, timeout=30)
+        response.raise_for_status()
+        return response.json()
 
-def best_of(repeat: int, run) -> tuple[float, int]:
-    best, rows = float("inf"), 0
-    for _ in range(repeat):
+    def log(self, vendor: str) -> list[dict]:
+        entries = requests.get(f"{self.base}/_sandbox/log", timeout=30).json()
+        return [entry for entry in entries if entry["vendor"] == vendor]
+
+    def clear_log(self) -> None:
+        requests.post(f"{self.base}/_sandbox/log/clear", timeout=30).raise_for_status()
+
+    def config(self, vendors: tuple[str, ...], start: str, end: str, **settings: object) -> dict:
+        config = tap_config(self.base, vendors=vendors)
+        config.update(start_date=start, end_date=end, **settings)
+        return config
+
+    def catalog(self, config: dict, streams: t.Iterable[str]) -> dict:
+        wanted = set(streams)
+        done = subprocess.run([*TAP, "--config", str(self.write("config.json", config)), "--discover"],
+                              capture_output=True, text=True, check=True)
+        catalog = json.loads(done.stdout)
+        for entry in catalog["streams"]:
+            for metadata in entry["metadata"]:
+                if metadata["breadcrumb"] == []:
+                    metadata["metadata"]["selected"] = entry["tap_stream_id"] in wanted
+        return catalog
+
+    def row(self, measure: str, figure: str, aim: str, how: str) -> None:
+        self.rows.append((measure, figure, aim, how))
+        print(f"  {measure}: {figure}  ({how})", file=sys.stderr, flush=True)
+
+    # -- 1 and 2: a large zipped CSV -------------------------------------------------------
+
+    def foxycart_download(self, report: str) -> Path:
+        """The zip the sandbox serves for `report` over the benchmark's day, fetched as a client would."""
+        c = sandbox_credentials
+        api = f"{self.base}/foxycart"
+        token = requests.post(f"{api}/token", data={"grant_type": "refresh_token", "refresh_token": c.FOXYCART_REFRESH_TOKEN},
+                              auth=(c.FOXYCART_CLIENT_ID, c.FOXYCART_CLIENT_SECRET), timeout=30).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "FOXY-API-VERSION": "1"}
+        body = {"name": report, "version": "1", "datetime_start": FOXY_LOCAL[0], "datetime_end": FOXY_LOCAL[1]}
+        created = requests.post(f"{api}/stores/{c.FOXYCART_STORE_ID}/reports", json=body, headers=headers, timeout=30)
+        link = created.json()["_links"]["self"]["href"]
+        while (resource := requests.get(link, headers=headers, timeout=30).json())["status"] != "ready":
+            time.sleep(0.2)
+        path = self.folder / f"{report}.zip"
+        with requests.get(resource["_links"]["fx:download_url"]["href"], stream=True, timeout=(30, 900)) as response:
+            response.raise_for_status()
+            with open(path, "wb") as sink:
+                shutil.copyfileobj(response.raw, sink, 1 << 20)
+        return path
+
+    def large_csv(self, rows: int, repeat: int) -> None:
+        report = "transactions"
+        self.knobs("foxycart", rows_per_day=rows, processing_seconds=0)
         began = time.perf_counter()
-        rows = run()
-        best = min(best, time.perf_counter() - began)
-    return best, rows
+        zip_path = self.foxycart_download(report)  # the sandbox builds it once; the tap gets the same bytes
+        print(f"  (sandbox built {rows} rows in {time.perf_counter() - began:.0f} s)", file=sys.stderr)
+        config = self.config(("foxycart",), *FOXY_DAY)
+        config["foxycart"]["reports"] = [report]
+        fast = self.env(FAST_POLLS)
+        taps, bares = [], []
+        for _ in range(repeat):  # alternated, so both see the same machine
+            taps.append(self.tap(config, env=fast))
+            bares.append(self.measure([*BARE_CSV, str(zip_path)], every_line=True))
+        tap = min(taps, key=lambda r: r.seconds)
+        bare = min(bares, key=lambda r: r.seconds)
+        path_tap = max(taps, key=lambda r: r.record_path_rate)
+        path_bare = max(bares, key=lambda r: r.record_path_rate)
+        assert tap.records == bare.records == rows, (tap.records, bare.records, rows)
+        size = zip_path.stat().st_size / 1e6
+        self.row("FoxyCart records/s, tap / bare csv-to-JSON", f"{tap.rate / bare.rate:.2f}", ">= 0.8",
+                 f"{rows:,} rows, {size:.0f} MB zip, whole commands: tap {tap.rate:,.0f}/s, bare {bare.rate:,.0f}/s")
+        self.row("  the same, first record to last", f"{path_tap.record_path_rate / path_bare.record_path_rate:.2f}",
+                 ">= 0.8", f"tap {path_tap.record_path_rate:,.0f}/s, bare {path_bare.record_path_rate:,.0f}/s")
+        small_peak = max(r.max_rss_kb for r in taps)
+
+        # Ten times larger: the same rows ten times over, put in the sandbox's file store under the
+        # key of a report with ten times the rows a day (generating 3M rows would take minutes).
+        big_rows = rows * 10
+        big_zip = self.folder / "big.zip"
+        repeat_member(zip_path, big_zip, 10)
+        zip_path.unlink()
+        app = self.sandbox.sandbox.apps["foxycart"]
+        self.knobs("foxycart", rows_per_day=big_rows)
+        key = (report, *FOXY_LOCAL, big_rows, app.knobs["timezone"], *app.data_span())
+        app.files._built[key] = BuiltFile(str(big_zip), big_zip.stat().st_size, big_rows)
+        builds = app.files.builds
+        big = self.tap(config, env=fast)
+        assert app.files.builds == builds, "the sandbox built the large file itself: its key changed"
+        assert big.records == big_rows, (big.records, big_rows)
+        self.row("Peak RSS of the tap, MB", f"{small_peak / 1024:.0f} and {big.max_rss_kb / 1024:.0f}", "< 150",
+                 f"{rows:,} and {big_rows:,} rows ({big_zip.stat().st_size / 1e6:.0f} MB zip)")
+        self.row("  peak RSS, 10x file / 1x file", f"{big.max_rss_kb / small_peak:.2f}", "about 1",
+                 f"the 10x run: {big.rate:,.0f} records/s")
+        self.knobs("foxycart", rows_per_day=20, reset=True)
+        return tap, bare
+
+    # -- 3 and 4: jobs ---------------------------------------------------------------------
+
+    def concurrency(self, seconds: float) -> None:
+        self.knobs("flipkart", processing_seconds=seconds, reset=True)
+        config = self.config(("flipkart",), *FLIPKART_DAYS)
+        catalog = self.catalog(config, [f"flipkart_{name}" for name in FLIPKART_TYPES])
+        self.clear_log()
+        run = self.tap(config, catalog, env=self.env(FAST_POLLS))
+        log = self.log("flipkart")
+        creates = [e["at"] for e in log if e["method"] == "POST" and e["path"].startswith("/reports/")]
+        downloads = [e["at"] for e in log if e["path"].startswith("/storage/")]
+        assert len(creates) == len(FLIPKART_TYPES) == len(downloads), (len(creates), len(downloads))
+        jobs_wall = max(downloads) - min(creates)
+        self.row(f"Six jobs of T = {seconds:g} s: wall / T", f"{jobs_wall / seconds:.2f}", "< 1.5",
+                 f"first job created to last file fetched; whole command {run.seconds / seconds:.2f} T; "
+                 "test poll schedule (from 0.2 s)")
+
+    def requests_per_report(self, seconds: float) -> None:
+        self.knobs("flipkart", processing_seconds=seconds, reset=True)
+        self.knobs("foxycart", processing_seconds=seconds, reset=True)
+        config = self.config(("foxycart", "flipkart"), *FOXY_DAY, max_concurrent_jobs=10)
+        config["foxycart"]["reports"] = ["complete", "customers", "customers_ltv", "transactions"]
+        config["start_date"], config["end_date"] = FOXY_DAY[0], FOXY_DAY[1]
+        streams = [f"foxycart_{name}" for name in config["foxycart"]["reports"]]
+        streams += [f"flipkart_{name}" for name in FLIPKART_TYPES]
+        catalog = self.catalog(config, streams)
+        self.clear_log()
+        self.tap(config, catalog)  # the tap's own poll schedule
+        for vendor in ("foxycart", "flipkart"):
+            calls = self.log(vendor)
+            state = self.knobs(vendor)
+            reports = len(state["reports"])
+            polls = sum(r["polls"] for r in state["reports"])
+            self.row(f"{VENDOR_NAMES[vendor]} requests per report", f"{len(calls) / reports:.1f}", "few",
+                     f"{len(calls)} requests for {reports} reports of {seconds:g} s: {polls / reports:.1f} polls "
+                     "each, token and store calls shared")
+        self.knobs("flipkart", processing_seconds=1.0, reset=True)
+        self.knobs("foxycart", processing_seconds=1.0, reset=True)
+
+    # -- 5: the synchronous vendors --------------------------------------------------------
+
+    def sync_stream(self, label: str, stream: str, config: dict, bare: t.Callable[[], int], repeat: int) -> None:
+        bare()  # warm the sandbox's generated days, for both
+        catalog = self.catalog(config, [stream])
+        taps, bares = [], []
+        for _ in range(repeat):
+            taps.append(self.tap(config, catalog))
+            began = time.perf_counter()
+            rows = bare()
+            bares.append((time.perf_counter() - began, rows))
+        tap = min(taps, key=lambda r: r.seconds)
+        path = max(taps, key=lambda r: r.record_path_rate)
+        bare_seconds, bare_rows = min(bares)
+        bare_rate = bare_rows / bare_seconds
+        warning = "" if tap.records == bare_rows else f"; ROW COUNTS DIFFER ({tap.records} vs {bare_rows})"
+        self.row(f"{label} records/s, tap / bare requests", f"{tap.rate / bare_rate:.2f}", "-",
+                 f"{stream}: {tap.records:,} rows; whole command (start-up included) {tap.rate:,.0f}/s, "
+                 f"bare {bare_rate:,.0f}/s{warning}")
+        self.row("  the same, the tap's first record to last", f"{path.record_path_rate / bare_rate:.2f}", "-",
+                 f"tap {path.record_path_rate:,.0f}/s")
+
+    def vroom(self, days: int, repeat: int) -> None:
+        start, end = parse_when("2026-01-01"), parse_when("2026-01-01") + dt.timedelta(days=days)
+        config = self.config(("vroom",), iso(start), iso(end))
+        c = sandbox_credentials
+
+        def bare() -> int:
+            rows = 0
+            with requests.Session() as session, open(os.devnull, "w") as sink:
+                session.auth = (c.VROOM_USERNAME, c.VROOM_PASSWORD)
+                for window in day_windows(start, end, 1):
+                    body = {"from_time": iso(window.start), "to_time": iso(window.last_instant)}
+                    for row in session.post(f"{config['vroom']['base_url']}/analytics/orders", json=body,
+                                            timeout=60).json():
+                        sink.write(json.dumps(row) + "\n")
+                        rows += 1
+            return rows
+
+        self.sync_stream("Vroom", "vroom_orders", config, bare, repeat)
+
+    def retrend(self, days: int, repeat: int) -> None:
+        start, end = parse_when("2026-01-01"), parse_when("2026-01-01") + dt.timedelta(days=days)
+        config = self.config(("retrend",), iso(start), iso(end))
+        settings = config["retrend"]
+        report = "conversation_delta_report"
+
+        def bare() -> int:
+            rows = 0
+            with requests.Session() as session, open(os.devnull, "w") as sink:
+                identity = {"organization-id": settings["organization_id"]}
+                token = session.post(f"{settings['base_url']}/session", headers={**identity, "api-key": settings["api_key"]},
+                                     timeout=60).json()["token"]
+                session.headers.update({**identity, "x-session": token})
+                for store in settings["store_nums"]:
+                    for window in day_windows(start, end, 1):
+                        body = {"store_num": store, "report": report, "duration": "daily",
+                                "start_date": window.start.date().isoformat()}
+                        response = session.post(f"{settings['base_url']}/v2/reports/general", json=body, timeout=60)
+                        if response.status_code == 200:
+                            sink.write(json.dumps(response.json()) + "\n")
+                            rows += 1
+            return rows
+
+        self.sync_stream("Retrend", f"retrend_{report}", config, bare, repeat)
+
+    def distribu(self, days: int, repeat: int) -> None:
+        start, end = parse_when("2025-01-01"), parse_when("2025-01-01") + dt.timedelta(days=days)
+        self.knobs("distribu", requests_per_minute=1_000_000)  # measured here: the records, not the limit
+        config = self.config(("distribu",), iso(start), iso(end))
+        config["distribu"]["requests_per_minute"] = 1_000_000
+        settings = config["distribu"]
+
+        def bare() -> int:
+            rows = 0
+            with requests.Session() as session, open(os.devnull, "w") as sink:
+                session.headers["Authorization"] = f"Bearer {settings['api_key']}"
+                for window in day_windows(start, end, 1):
+                    params = {"from": iso(window.start), "to": iso(window.last_instant)}
+                    body = session.get(f"{settings['base_url']}/api/v1/reports/customers", params=params, timeout=60)
+                    for row in body.json()["data"]["rows"]:
+                        sink.write(json.dumps(row) + "\n")
+                        rows += 1
+            return rows
+
+        self.sync_stream("Distribu", "distribu_customer_sales", config, bare, repeat)
+
+    def distribu_backfill(self) -> None:
+        minute = 1.0  # the sandbox's "minute", and the tap's limiter scaled to it, as tests/test_distribu.py does
+        self.knobs("distribu", requests_per_minute=60, window_seconds=minute)
+        start, end = parse_when("2025-01-01"), parse_when("2026-01-01")
+        config = self.config(("distribu",), iso(start), iso(end))
+        env = self.env({"tap_retail_reports.distribu.client:DistribuStream.rate_limit_period": minute + 0.1})
+        self.clear_log()
+        self.tap(config, env=env)  # a failed run stops the bench (see measure)
+        calls = self.log("distribu")
+        days = (end - start).days
+        # What the reports allow: sales' daily[] takes up to 366 days a call; by-status and per-customer
+        # figures are totals over the asked range, so one call a day each; the inventory once.
+        fewest = -(-days // 366) + days + days + 1
+        refused = sum(1 for call in calls if call["status"] == 429)
+        span = (calls[-1]["at"] - calls[0]["at"]) / minute
+        self.row("Distribu 365-day backfill: calls / fewest", f"{len(calls) / fewest:.2f}", "1.00",
+                 f"{len(calls)} calls ({refused} refused with 429) vs {fewest}; {len(calls) / span:.0f} calls a "
+                 f"(scaled) minute over the run, the key allows 60")
+        self.knobs("distribu", requests_per_minute=60, window_seconds=60.0)
+
+
+def repeat_member(source: Path, target: Path, times: int) -> None:
+    """A zip whose one CSV holds the source's header once and its data rows `times` over."""
+    with zipfile.ZipFile(source) as archive:
+        (member,) = archive.infolist()
+        with archive.open(member) as raw:
+            header = raw.readline()
+            body = raw.read()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        info = zipfile.ZipInfo(member.filename, (2026, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w") as packed:
+            packed.write(header)
+            for _ in range(times):
+                packed.write(body)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=300_000, help="rows of the FoxyCart zip (default 300,000)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each speed measurement (best kept)")
+    parser.add_argument("--job-seconds", type=float, default=5.0, help="T, how long each sandbox job takes")
     args = parser.parse_args()
-    start, end = parse_when("2026-01-01"), parse_when("2026-01-01") + dt.timedelta(days=args.days)
-    with RunningSandbox(seed=42) as sandbox:
-        config = tap_config(f"http://127.0.0.1:{sandbox.port}", vendors=("vroom",))
-        config.update(start_date=iso(start), end_date=iso(end))
-        base = config["vroom"]["base_url"]
-        bare(base, start, end)  # warm the sandbox's cache of generated days
-        catalog = catalog_for(config)
-        bare_seconds, bare_rows = best_of(args.repeat, lambda: bare(base, start, end))
-        tap_seconds, tap_rows = best_of(args.repeat, lambda: tap(config, catalog))
-        msgspec_seconds, _ = best_of(args.repeat, lambda: in_process(TapRetailReports, config, catalog))
-        json_seconds, _ = best_of(args.repeat, lambda: in_process(JsonWriterTap, config, catalog))
-    print(f"Vroom {', '.join(STREAMS)}: {args.days} days, 1-day windows, best of {args.repeat}")
-    print(f"  bare requests+json : {bare_rows:>7} rows in {bare_seconds:6.2f}s = {bare_rows / bare_seconds:8.0f} rows/s")
-    print(f"  tap-retail-reports : {tap_rows:>7} rows in {tap_seconds:6.2f}s = {tap_rows / tap_seconds:8.0f} rows/s")
-    print(f"  tap / bare time    : {tap_seconds / bare_seconds:.2f}x (includes the tap's ~1 s start-up)")
-    print("In process, no start-up: the Singer message writer")
-    print(f"  msgspec writer (the tap's)  : {msgspec_seconds:6.2f}s")
-    print(f"  SDK default json writer     : {json_seconds:6.2f}s = {json_seconds / msgspec_seconds:.2f}x the msgspec time")
-    if tap_rows != bare_rows:
-        print(f"  WARNING: row counts differ ({tap_rows} vs {bare_rows})")
+    began = time.perf_counter()
+    with RunningSandbox(seed=42) as sandbox, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        bench = Bench(sandbox, Path(tmp))
+        bench.large_csv(args.rows, args.repeat)
+        bench.concurrency(args.job_seconds)
+        bench.requests_per_report(args.job_seconds)
+        bench.vroom(90, args.repeat)
+        bench.retrend(180, args.repeat)
+        bench.distribu_backfill()
+        bench.distribu(120, args.repeat)
+    width = max(len(row[0]) for row in bench.rows)
+    print(f"make bench, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+          f"{time.perf_counter() - began:.0f} s")
+    print(f"| {'measure':<{width}} | figure | aim | how |")
+    print(f"|{'-' * (width + 2)}|---|---|---|")
+    for measure, figure, aim, how in bench.rows:
+        print(f"| {measure:<{width}} | {figure} | {aim} | {how} |")
 
 
 if __name__ == "__main__":

@@ -262,6 +262,9 @@ class AsyncReportStream(WindowedStream):
             return
         for name in new:
             properties[name] = dict(self.column_types.get(name) or LEARNED_COLUMN)
+            # The SDK looks up every record field's selection; one the catalog does not name is
+            # resolved from its parent on each lookup. Resolve it once (the same answer).
+            self.mask[("properties", name)] = self.mask[("properties", name)]
         self._declared_fields = frozenset(properties)
         self._coercion = None
         # The SDK's stream maps hold the schema they were built with: build them again.

@@ -27,16 +27,16 @@ def to_numbers(row: dict, fields: t.Iterable[str]) -> None:
     for name in fields:
         value = row.get(name)
         if isinstance(value, str):
-            text = value.strip()
-            if _THOUSANDS.fullmatch(text):
-                text = text.replace(",", "")  # "1,204.10"; a decimal comma ("12,50") is left as sent
-            if not text:
-                row[name] = None
-                continue
             try:
-                number = decimal.Decimal(text)
+                number = decimal.Decimal(value)  # most values: a plain number (Decimal strips whitespace itself)
             except decimal.InvalidOperation:
-                continue  # not a number: left as sent, so the value is not lost
+                text = value.strip()
+                if not text:
+                    row[name] = None
+                    continue
+                if not _THOUSANDS.fullmatch(text):
+                    continue  # not a number: left as sent, so the value is not lost
+                number = decimal.Decimal(text.replace(",", ""))  # "1,204.10"; a decimal comma ("12,50") is left as sent
             if number.is_finite():  # JSON has no NaN or Infinity
                 row[name] = number
 

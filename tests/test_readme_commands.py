@@ -188,7 +188,8 @@ def test_every_command_shown_works(sandbox, tmp_path):
     }
     # The sandbox, on this test's port, stands in for each vendor the reader has configured so far
     # (a base_url alone, without credentials, is an error of its own).
-    base_urls = {"vroom": f"{base}/vroom/api/retailer/v1", "retrend": f"{base}/retrend", "distribu": f"{base}/distribu"}
+    base_urls = {"vroom": f"{base}/vroom/api/retailer/v1", "retrend": f"{base}/retrend", "distribu": f"{base}/distribu",
+                 "foxycart": f"{base}/foxycart", "flipkart": f"{base}/flipkart"}
     configured: set[str] = set()
     installed = subprocess.run([str(meltano), "install"], cwd=copy, env=env, capture_output=True, text=True,
                                timeout=600, check=False)

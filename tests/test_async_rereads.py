@@ -12,11 +12,11 @@ from tests.test_async_vendors import config, fast, keyed  # noqa: F401 (fast is 
 
 
 def test_rows_read_again_keep_their_keys(fresh_sandbox, fast) -> None:  # noqa: F811
-    cfg = config(fresh_sandbox, ("foxycart", "flipkart"), "2026-10-28", "2026-11-03",
+    cfg = config(fresh_sandbox, ("foxycart", "flipkart"), "2026-10-28", "2026-11-06",
                  foxycart={"reports": ["transactions"]})
     catalog = catalog_selecting(cfg, ["foxycart_transactions", "flipkart_orders_report"])
     first = run_tap(cfg, catalog=catalog, env=fast).ok()
-    second = run_tap({**cfg, "end_date": "2026-11-06"}, catalog=catalog, state=first.last_state, env=fast).ok()
+    second = run_tap({**cfg, "end_date": "2026-11-08"}, catalog=catalog, state=first.last_state, env=fast).ok()
     for stream, identity in (("foxycart_transactions", "id"), ("flipkart_orders_report", "order_item_id")):
         before = {row[identity]: key for key, row in keyed(first.records[stream]).items()}
         after = {row[identity]: key for key, row in keyed(second.records[stream]).items()}

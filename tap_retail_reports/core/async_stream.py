@@ -137,8 +137,10 @@ class AsyncReportStream(WindowedStream):
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
         zone = self.vendor_timezone
-        first_day = max(on_grid(start.astimezone(zone).date(), self.window_days), self.start_date.astimezone(zone).date())
-        windows = list(local_day_windows(local_midnight(first_day, zone), self.end_date, self.window_days, zone))
+        grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
+        floor = local_midnight(self.start_date.astimezone(zone).date(), zone)
+        windows = [Window(max(window.start, floor), window.end)
+                   for window in local_day_windows(grid_start, self.end_date, self.window_days, zone) if window.end > floor]
         self.log_plan(context, bookmark, start, windows)
         return windows
 

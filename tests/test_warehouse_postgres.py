@@ -400,6 +400,17 @@ def test_times_are_stored_as_the_instant_on_a_server_in_new_york(warehouse: Ware
     stored = {order_id: created.replace(" ", "T") + "Z" for order_id, (created, _) in warehouse.first_orders.items()}
     assert stored == served
 
+    # FoxyCart's files hold naive times in the store's zone: stored as the instant, in UTC.
+    store = zoneinfo.ZoneInfo(FOXYCART_STORE_ZONE)
+    files = warehouse.sandbox.sandbox.apps["foxycart"].expected_rows("transactions", f"{START - dt.timedelta(days=1)} 00:00:00", f"{FIRST_END} 23:59:59")
+    local = {row["id"]: dt.datetime.fromisoformat(row["transaction_date"]) for row in files["transactions.csv"]}
+    stored = dict(server.sql(f"select id, transaction_date::text from {SCHEMA}.foxycart_transactions"))
+    unambiguous = [i for i in stored if local[i].replace(tzinfo=store).utcoffset() == local[i].replace(tzinfo=store, fold=1).utcoffset()]
+    assert len(unambiguous) > len(stored) - 5  # only the repeated hour of 1 November is left out
+    for transaction in unambiguous:
+        instant = local[transaction].replace(tzinfo=store).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        assert stored[transaction] == str(instant), transaction
+
 
 @pytest.fixture(scope="module")
 def second(warehouse: Warehouse) -> Load:

@@ -142,6 +142,9 @@ class AsyncReportStream(WindowedStream):
         windows = [Window(max(window.start, floor), window.end)
                    for window in local_day_windows(grid_start, self.end_date, self.window_days, zone) if window.end > floor]
         self.log_plan(context, bookmark, start, windows)
+        if bookmark is not None and windows and windows[0].start < start:
+            self.logger.info("%s: read again from %s, where the %d-day window holding %s starts (its rows keep their keys)",
+                             self.name, iso(windows[0].start), self.window_days, iso(start))
         return windows
 
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import re
 import socket
@@ -50,6 +51,16 @@ def wait_for(sandbox: subprocess.Popen, port: int, seconds: float = 30) -> None:
             time.sleep(0.2)
 
 
+def report_files_cover(base: str, start: dt.date) -> None:
+    """The report vendors' simulated files hold data for fixed dates by default: the demo's week instead."""
+    span = json.dumps({"data_start": start.isoformat(), "data_end": dt.datetime.now(dt.timezone.utc).date().isoformat()}).encode()
+    for vendor in ("foxycart", "flipkart"):
+        request = urllib.request.Request(f"{base}/_sandbox/vendor/{vendor}", data=span,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--meltano", required=True)
@@ -57,15 +68,18 @@ def main() -> int:
     args = parser.parse_args()
     meltano = str(Path(args.meltano).resolve())
     base = f"http://127.0.0.1:{args.port}"
+    start = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=7)  # the vendors' days are near UTC's
     env = {
         **os.environ,
         # meltano.yml's sandbox environment says port 8765; these override it for any other port.
         "TAP_RETAIL_REPORTS_VROOM_BASE_URL": f"{base}/vroom/api/retailer/v1",
         "TAP_RETAIL_REPORTS_RETREND_BASE_URL": f"{base}/retrend",
         "TAP_RETAIL_REPORTS_DISTRIBU_BASE_URL": f"{base}/distribu",
+        "TAP_RETAIL_REPORTS_FOXYCART_BASE_URL": f"{base}/foxycart",
+        "TAP_RETAIL_REPORTS_FLIPKART_BASE_URL": f"{base}/flipkart",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         # A first run reads one week; later runs resume from Meltano's stored state.
-        "TAP_RETAIL_REPORTS_START_DATE": (dt.date.today() - dt.timedelta(days=7)).isoformat(),  # noqa: DTZ011  # the user's week
+        "TAP_RETAIL_REPORTS_START_DATE": start.isoformat(),
     }
     WAREHOUSE.parent.mkdir(exist_ok=True)
     # Another program on the port would answer the demo's requests in place of the sandbox.
@@ -79,6 +93,7 @@ def main() -> int:
     )
     try:
         wait_for(sandbox, args.port)
+        report_files_cover(base, start)
         # Only what the demo runs: other loaders in meltano.yml (target-postgres) are not needed here.
         subprocess.run([meltano, "install", "tap-retail-reports", "target-duckdb"], cwd=ROOT, env=env, check=True)
         print("\n$ meltano --environment=sandbox run tap-retail-reports target-duckdb", flush=True)

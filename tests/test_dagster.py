@@ -16,11 +16,13 @@ its lock rather than test the tap.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -51,7 +53,25 @@ def test_the_shipped_plan_names_real_settings_and_gives_each_shard_its_own_state
     ids = [plan.state_id(shard) for shard in plan.shards]
     assert len(set(ids)) == len(ids)
     assert "sandbox:tap-retail-reports-to-target-duckdb:retrend-stores-1" in ids
-    assert {shard.vendor for shard in plan.shards} == {"vroom", "retrend", "distribu"}
+    assert {shard.vendor for shard in plan.shards} == {"vroom", "retrend", "distribu", "foxycart", "flipkart"}
+
+
+def test_the_shipped_flipkart_shards_read_each_report_once_per_warehouse() -> None:
+    """Warehouse groups split the warehouse-scoped reports; one shard reads the account's reports."""
+    from tap_retail_reports.flipkart import REPORT_TYPES
+    from tap_retail_reports.flipkart.streams import WAREHOUSE_TYPES
+
+    plan = load_plan(ROOT / "orchestration" / "shards.yml", ROOT)
+    reads: Counter = Counter()
+    for shard in (shard for shard in plan.shards if shard.vendor == "flipkart"):
+        for report in REPORT_TYPES:
+            if any(fnmatch.fnmatch(f"flipkart_{report}.any_column", pattern) for pattern in shard.select):
+                warehouses = shard.settings.get("flipkart.warehouse_ids") if report in WAREHOUSE_TYPES else [None]
+                assert warehouses, f"shard {shard.name} reads {report} without its own flipkart.warehouse_ids"
+                reads.update((report, warehouse) for warehouse in warehouses)
+    expected = Counter({(report, None) for report in REPORT_TYPES if report not in WAREHOUSE_TYPES})
+    expected.update((report, w) for report in WAREHOUSE_TYPES for w in credentials.FLIPKART_WAREHOUSE_IDS)
+    assert reads == expected
 
 
 def test_a_shard_becomes_meltano_environment_variables_and_a_state_id_suffix(tmp_path: Path) -> None:

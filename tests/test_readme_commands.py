@@ -187,7 +187,8 @@ def test_every_command_shown_works(sandbox, tmp_path):
     }
     # The sandbox, on this test's port, stands in for each vendor the reader has configured so far
     # (a base_url alone, without credentials, is an error of its own).
-    base_urls = {"vroom": f"{base}/vroom/api/retailer/v1", "retrend": f"{base}/retrend", "distribu": f"{base}/distribu"}
+    base_urls = {"vroom": f"{base}/vroom/api/retailer/v1", "retrend": f"{base}/retrend", "distribu": f"{base}/distribu",
+                 "foxycart": f"{base}/foxycart", "flipkart": f"{base}/flipkart"}
     configured: set[str] = set()
     installed = subprocess.run([str(meltano), "install"], cwd=copy, env=env, capture_output=True, text=True,
                                timeout=600, check=False)
@@ -200,7 +201,9 @@ def test_every_command_shown_works(sandbox, tmp_path):
         setting = CONFIG_SET.search(command)
         if setting and setting["setting"].split(".")[0] in base_urls:
             configured.add(setting["setting"].split(".")[0])
-        vendors = base_urls if "--environment=sandbox" in command else configured
+        # meltano.yml's default environment is the sandbox, whose config names every vendor.
+        in_sandbox = "--environment=sandbox" in command or ("meltano " in command and "--environment=" not in command)
+        vendors = base_urls if in_sandbox else configured
         urls = {f"TAP_RETAIL_REPORTS_{vendor.upper()}_BASE_URL": base_urls[vendor] for vendor in vendors}
         done = subprocess.run(["bash", "-o", "pipefail", "-c", runnable], cwd=folder, env={**env, **urls},
                               capture_output=True, text=True, timeout=600, check=False)

@@ -38,7 +38,15 @@ from tap_retail_reports.core.async_jobs import (
 from tap_retail_reports.core.files import csv_files
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream
-from tap_retail_reports.core.windows import UTC, Window, iso, local_day_windows, resume_from
+from tap_retail_reports.core.windows import (
+    UTC,
+    Window,
+    iso,
+    local_day_windows,
+    local_midnight,
+    on_grid,
+    resume_from,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -128,11 +136,21 @@ class AsyncReportStream(WindowedStream):
         return self.default_window_days
 
     def job_windows(self, context: Context | None) -> list[Window]:
-        """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end."""
+        """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end.
+
+        They lie on a fixed grid (cut at start_date): a window read again starts where it started in
+        the run that first read it, so its rows keep their keys (`_report_window_start`, `_row_number`)."""
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
-        windows = list(local_day_windows(start, self.end_date, self.window_days, self.vendor_timezone))
+        zone = self.vendor_timezone
+        grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
+        floor = local_midnight(self.start_date.astimezone(zone).date(), zone)
+        windows = [Window(max(window.start, floor), window.end)
+                   for window in local_day_windows(grid_start, self.end_date, self.window_days, zone) if window.end > floor]
         self.log_plan(context, bookmark, start, windows)
+        if bookmark is not None and windows and windows[0].start < start:
+            self.logger.info("%s: read again from %s, where the %d-day window holding %s starts (its rows keep their keys)",
+                             self.name, iso(windows[0].start), self.window_days, iso(start))
         return windows
 
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,

@@ -14,6 +14,7 @@ import pendulum
 
 UTC = dt.timezone.utc
 DURATIONS = ("daily", "weekly", "monthly", "quarterly", "yearly")
+GRID_ORIGIN = dt.date(2001, 1, 1)  # a Monday: 7-day windows on the grid are ISO weeks
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,12 @@ def local_day_windows(start: dt.datetime, end: dt.datetime, days: int, zone: dt.
             return
         day = day + dt.timedelta(days=days)
         yield Window(cursor, min(local_midnight(day, zone), end))
+
+
+def on_grid(day: dt.date, days: int) -> dt.date:
+    """The first day of the `days`-day grid window (counted from Monday 2001-01-01) that holds `day`:
+    windows on this grid start on the same days whichever day a run resumes from."""
+    return day - dt.timedelta(days=(day - GRID_ORIGIN).days % days)
 
 
 def local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:

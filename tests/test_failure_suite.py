@@ -4,7 +4,7 @@ the sandbox over loopback HTTP, with the outcome checked.
 The matrix is `MATRIX`: for each vendor, the failures tried here. A cell another test file
 already covers is named in `ELSEWHERE` (not run twice); a failure that cannot happen to a
 vendor is in `NOT_APPLICABLE` with the reason. `test_the_matrix_covers_every_cell` keeps the
-three honest, and the README's table "What happens when a vendor fails" is made from them.
+three honest (with `NOT_YET`, the cells no test tries yet), and the README's table "What happens when a vendor fails" is made from them.
 
 Each run is compared with a fault-free run of the same stream and window (`clean`), which
 the vendor's own test file checks against the sandbox's data. Every run is checked for the
@@ -122,17 +122,21 @@ ELSEWHERE: dict[tuple[str, str], str] = {
 }
 
 _SYNC = "a sync JSON vendor: no jobs, no downloads"
-_CSV = "rows come from CSV files, where every cell is a string the tap types: no JSON field to garble"
 NOT_APPLICABLE: dict[tuple[str, str], str] = {
     **{(vendor, failure): _SYNC for vendor in ("vroom", "retrend", "distribu")
        for failure in ("truncated download", "corrupt download", "expired link", "failed job", "expired job")},
     ("vroom", "token revoked mid-run"): "HTTP Basic on every call: no token to revoke",
     ("distribu", "token revoked mid-run"): "a static API key: a refused key is a bad config (test_distribu.py)",
+    ("foxycart", "expired job"): "FoxyCart reports are queued, error or ready: none expires",
+}
+
+# Failures that can happen but are not tried yet: shown as "not yet" in the README's table.
+_CSV = "rows come from CSV files: the sandbox cannot yet add a column to a file or garble one of its cells"
+NOT_YET: dict[tuple[str, str], str] = {
     ("foxycart", "field of an unexpected type"): _CSV,
     ("foxycart", "new unknown field"): _CSV,
     ("flipkart", "field of an unexpected type"): _CSV,
     ("flipkart", "new unknown field"): _CSV,
-    ("foxycart", "expired job"): "FoxyCart reports are queued, error or ready: none expires",
 }
 
 
@@ -256,11 +260,12 @@ def test_failure(vendor_name: str, failure: str, fresh_sandbox: RunningSandbox, 
     elif failure == "malformed JSON":
         set_faults(fresh_sandbox, corrupt_json_rate=1.0, **only_reports)
         failed = run()
-        assert failed.returncode == 1
-        errors = [line for line in failed.stderr.splitlines() if "not JSON" in line or "JSON" in line and "error" in line]
-        assert errors and "Traceback" not in failed.stderr, failed.stderr[-3000:]
-        assert vendor.stream in failed.stderr
-        assert failed.last_state is not None
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr
+        last = failed.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"tap-retail-reports: error: 1 stream(s) failed: {vendor.stream}; the first: ")
+        assert "returned a body that is not JSON" in last, failed.stderr[-3000:]
+        assert f"{vendor.stream}: {vendor.stream}:" not in failed.stderr  # named once
+        assert "replication_key_value" not in json.dumps(failed.last_state["bookmarks"].get(vendor.stream, {}))
         set_faults(fresh_sandbox)  # the vendor is fixed: the next run reads every row from the held bookmark
         done = run(state=failed.last_state).ok()
         assert_every_row(done, clean_run, vendor)
@@ -379,7 +384,8 @@ def run_until_killed(config: dict, catalog: dict, env: dict, folder: Path,
 def test_the_matrix_covers_every_cell() -> None:
     for vendor in VENDORS:
         for failure in FAILURES:
-            places = [(vendor, failure) in ELSEWHERE, failure in MATRIX[vendor], (vendor, failure) in NOT_APPLICABLE]
+            places = [(vendor, failure) in ELSEWHERE, failure in MATRIX[vendor], (vendor, failure) in NOT_APPLICABLE,
+                      (vendor, failure) in NOT_YET]
             assert places.count(True) == 1, (vendor, failure, places)
 
 
@@ -400,7 +406,9 @@ def matrix_table() -> str:
             if failure in MATRIX[vendor]:
                 cells.append("here")
             elif (vendor, failure) in ELSEWHERE:
-                cells.append(Path(ELSEWHERE[vendor, failure].split("::")[0]).stem.removeprefix("test_"))
+                cells.append(f"`{Path(ELSEWHERE[vendor, failure].split('::')[0]).name}`")
+            elif (vendor, failure) in NOT_YET:
+                cells.append("not yet")
             else:
                 cells.append("n/a")
         lines.append(f"| {failure} | " + " | ".join(cells) + f" | {OUTCOMES[failure]} |")

@@ -4,7 +4,7 @@ the sandbox over loopback HTTP, with the outcome checked.
 The matrix is `MATRIX`: for each vendor, the failures tried here. A cell another test file
 already covers is named in `ELSEWHERE` (not run twice); a failure that cannot happen to a
 vendor is in `NOT_APPLICABLE` with the reason. `test_the_matrix_covers_every_cell` keeps the
-three honest (with `NOT_YET`, the cells no test tries yet), and the README's table "What happens when a vendor fails" is made from them.
+three honest, and the README's table "What happens when a vendor fails" is made from them.
 
 Each run is compared with a fault-free run of the same stream and window (`clean`), which
 the vendor's own test file checks against the sandbox's data. Every run is checked for the
@@ -61,9 +61,10 @@ VENDORS = {
         Vendor("distribu", "distribu_sales_by_status", "2026-10-01", "2026-10-08", ("date", "status"),
                ("/api/v1/reports/",), "revenue", tap_filled=lambda row: row["orderCount"] == 0),  # a status without orders
         Vendor("foxycart", "foxycart_customers", "2026-10-28", "2026-11-01",
-               ("_source_file", "_report_window_start", "_row_number"), ("/stores/1234/reports", "/reports/")),
+               ("_source_file", "_report_window_start", "_row_number"), ("/stores/1234/reports", "/reports/"),
+               "date_created"),
         Vendor("flipkart", "flipkart_orders_report", "2026-10-03", "2026-10-05",
-               ("_source_file", "_report_window_start", "_row_number"), ("/reports/",)),
+               ("_source_file", "_report_window_start", "_row_number"), ("/reports/",), "quantity"),
     )
 }
 
@@ -74,7 +75,7 @@ OUTCOMES = {
     "slow answer past the timeout": "read timeout, retried; exit 0; every row",
     "malformed JSON": "the stream stops with one line naming it; exit 1; bookmark held; the next run reads every row",
     "field of an unexpected type": "column null, the value kept in _extra_fields; records valid against SCHEMA; exit 0",
-    "new unknown field": "kept in _extra_fields; same keys; exit 0",
+    "new unknown field": "kept: in _extra_fields (JSON), or a column learned from the file's header (CSV); same keys; exit 0",
     "empty report": "exit 0 with no rows: the vendor said there were none (Retrend: each period's row, its lists empty)",
     "truncated download": "downloaded again; exit 0; every row",
     "corrupt download": "downloaded again; exit 0; every row",
@@ -96,10 +97,11 @@ MATRIX: dict[str, list[str]] = {
     "distribu": ["5xx and resets", "slow answer past the timeout", "malformed JSON", "field of an unexpected type",
                  "new unknown field", "empty report", "SIGKILL, then resume from the last STATE"],
     # FoxyCart's failed jobs, expired links, cut and corrupt files and SIGKILL are in test_async_vendors.py.
-    "foxycart": ["5xx and resets", "429 storm", "slow answer past the timeout", "malformed JSON", "empty report",
-                 "token revoked mid-run"],
+    "foxycart": ["5xx and resets", "429 storm", "slow answer past the timeout", "malformed JSON",
+                 "field of an unexpected type", "new unknown field", "empty report", "token revoked mid-run"],
     # Flipkart's expired jobs and revoked tokens are in test_async_vendors.py.
-    "flipkart": ["5xx and resets", "429 storm", "slow answer past the timeout", "malformed JSON", "empty report",
+    "flipkart": ["5xx and resets", "429 storm", "slow answer past the timeout", "malformed JSON",
+                 "field of an unexpected type", "new unknown field", "empty report",
                  "truncated download", "corrupt download", "expired link", "failed job",
                  "SIGKILL, then resume from the last STATE"],
 }
@@ -128,15 +130,6 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {
     ("vroom", "token revoked mid-run"): "HTTP Basic on every call: no token to revoke",
     ("distribu", "token revoked mid-run"): "a static API key: a refused key is a bad config (test_distribu.py)",
     ("foxycart", "expired job"): "FoxyCart reports are queued, error or ready: none expires",
-}
-
-# Failures that can happen but are not tried yet: shown as "not yet" in the README's table.
-_CSV = "rows come from CSV files: the sandbox cannot yet add a column to a file or garble one of its cells"
-NOT_YET: dict[tuple[str, str], str] = {
-    ("foxycart", "field of an unexpected type"): _CSV,
-    ("foxycart", "new unknown field"): _CSV,
-    ("flipkart", "field of an unexpected type"): _CSV,
-    ("flipkart", "new unknown field"): _CSV,
 }
 
 
@@ -176,8 +169,18 @@ def keyed(rows: list[dict], vendor: Vendor, ignore: t.Collection[str] = ()) -> d
     return {tuple(row[k] for k in vendor.key): {k: v for k, v in row.items() if k not in left_out} for row in rows}
 
 
-def assert_no_secret(config: dict, *runs: TapRun) -> None:
-    for secret in secret_values(TapRetailReports.config_jsonschema, config):
+def issued_secrets(running: RunningSandbox, vendor: str) -> list[str]:
+    """What an async vendor's sandbox handed out on the way: tokens and the secrets of signed links."""
+    if vendor not in ASYNC:
+        return []
+    state = knobs(running, vendor)
+    return [entry["token"] for entry in state["tokens_issued"]] + [
+        link["secret"] for report in state["reports"] for link in report["links"]
+    ]
+
+
+def assert_no_secret(config: dict, runs: t.Iterable[TapRun], issued: t.Iterable[str] = ()) -> None:
+    for secret in [*secret_values(TapRetailReports.config_jsonschema, config), *issued]:
         for run in runs:
             assert secret not in run.stderr, "a secret in stderr"
             assert secret not in run.stdout, "a secret in a record, SCHEMA or STATE"
@@ -232,6 +235,7 @@ def test_failure(vendor_name: str, failure: str, fresh_sandbox: RunningSandbox, 
     config = config_for(fresh_sandbox, vendor)
     only_reports = {"vendors": [vendor.name], "paths": list(vendor.report_paths)}
     env = fast_env(tmp_path)
+    others: list[TapRun] = []  # runs before `done` (failed, killed): their output is checked for secrets too
 
     def run(**extra: t.Any) -> TapRun:
         return run_tap(config, catalog=catalog, env=extra.pop("env", env), **extra)
@@ -269,11 +273,14 @@ def test_failure(vendor_name: str, failure: str, fresh_sandbox: RunningSandbox, 
         set_faults(fresh_sandbox)  # the vendor is fixed: the next run reads every row from the held bookmark
         done = run(state=failed.last_state).ok()
         assert_every_row(done, clean_run, vendor)
-        assert_no_secret(config, failed)
+        others.append(failed)
 
     elif failure == "field of an unexpected type":
         assert vendor.numeric_field
-        set_faults(fresh_sandbox, wrong_type_field={vendor.numeric_field: "N/A"}, **only_reports)
+        if vendor.name in ASYNC:  # in every cell of that column of the CSV files
+            knobs(fresh_sandbox, vendor.name, csv_cell_values={vendor.numeric_field: "N/A"})
+        else:
+            set_faults(fresh_sandbox, wrong_type_field={vendor.numeric_field: "N/A"}, **only_reports)
         done = run().ok()
         rows = vendor.sent(done.records[vendor.stream])
         assert rows and all(row[vendor.numeric_field] is None for row in rows)
@@ -284,11 +291,18 @@ def test_failure(vendor_name: str, failure: str, fresh_sandbox: RunningSandbox, 
         assert_every_row(done, clean_run, vendor, ignore=[vendor.numeric_field])
 
     elif failure == "new unknown field":
-        set_faults(fresh_sandbox, extra_field={"loyalty_tier": "gold"}, **only_reports)
+        if vendor.name in ASYNC:  # a new column in the CSV files
+            knobs(fresh_sandbox, vendor.name, csv_extra_column={"loyalty_tier": "gold"})
+        else:
+            set_faults(fresh_sandbox, extra_field={"loyalty_tier": "gold"}, **only_reports)
         done = run().ok()
         rows = vendor.sent(done.records[vendor.stream])
-        assert rows and all(row["_extra_fields"]["loyalty_tier"] == "gold" for row in rows)
-        assert_every_row(done, clean_run, vendor)
+        if vendor.name in ASYNC:  # a column learned from the file's header, declared in SCHEMA
+            assert "loyalty_tier" in done.schemas[vendor.stream]["schema"]["properties"]
+            assert rows and all(row["loyalty_tier"] == "gold" for row in rows)
+        else:
+            assert rows and all(row["_extra_fields"]["loyalty_tier"] == "gold" for row in rows)
+        assert_every_row(done, clean_run, vendor, ignore=["loyalty_tier"])
 
     elif failure == "empty report":
         if vendor.name in ASYNC:
@@ -347,11 +361,11 @@ def test_failure(vendor_name: str, failure: str, fresh_sandbox: RunningSandbox, 
             assert [report["id"] for report in knobs(fresh_sandbox, vendor.name)["reports"]] == created
         union = {**keyed(killed.records[vendor.stream], vendor), **keyed(done.records[vendor.stream], vendor)}
         assert union == keyed(clean_run.records[vendor.stream], vendor)
-        assert_no_secret(config, killed)
+        others.append(killed)
 
     else:  # pragma: no cover - a failure in MATRIX without a case
         raise AssertionError(failure)
-    assert_no_secret(config, done)
+    assert_no_secret(config, [done, *others], issued_secrets(fresh_sandbox, vendor.name))
 
 
 def run_until_killed(config: dict, catalog: dict, env: dict, folder: Path,
@@ -384,8 +398,7 @@ def run_until_killed(config: dict, catalog: dict, env: dict, folder: Path,
 def test_the_matrix_covers_every_cell() -> None:
     for vendor in VENDORS:
         for failure in FAILURES:
-            places = [(vendor, failure) in ELSEWHERE, failure in MATRIX[vendor], (vendor, failure) in NOT_APPLICABLE,
-                      (vendor, failure) in NOT_YET]
+            places = [(vendor, failure) in ELSEWHERE, failure in MATRIX[vendor], (vendor, failure) in NOT_APPLICABLE]
             assert places.count(True) == 1, (vendor, failure, places)
 
 
@@ -407,8 +420,6 @@ def matrix_table() -> str:
                 cells.append("here")
             elif (vendor, failure) in ELSEWHERE:
                 cells.append(f"`{Path(ELSEWHERE[vendor, failure].split('::')[0]).name}`")
-            elif (vendor, failure) in NOT_YET:
-                cells.append("not yet")
             else:
                 cells.append("n/a")
         lines.append(f"| {failure} | " + " | ".join(cells) + f" | {OUTCOMES[failure]} |")

@@ -220,7 +220,7 @@ class TapRetailReports(Tap):
         """Record a failure that ends the run in error without stopping it: a stream, or one
         window of it, that cannot be read this run. Thread-safe; `reason` is one line, redacted here.
         The caller keeps that stream's bookmark from passing what failed."""
-        self.failures.add(stream_name, reason)
+        self.failures.add(stream_name, reason.removeprefix(f"{stream_name}: "))  # the summary names it already
 
     def _handle_termination(self, signum: int, frame: t.Any) -> None:
         """SIGINT/SIGTERM: write the last STATE and exit 128 + signal (130, 143), never 0,

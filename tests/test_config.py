@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
@@ -25,27 +28,69 @@ def with_(base: dict, **changes) -> dict:
     return config
 
 
-@pytest.mark.parametrize(
-    ("changes", "expected"),
-    [
-        ({"start_date": "last tuesday"}, "start_date is not a date"),
-        ({"start_date": "2026-02-01", "end_date": "2026-01-01"}, "end_date (2026-01-01) must be after start_date"),
-        ({"lookback_days": -1}, "lookback_days must be a whole number of at least 0"),
-        ({"vroom__password": None}, "vroom is half-configured: vroom.password missing"),
-        ({"vroom__base_url": "http://vroom.example.com/api"}, "vroom.base_url uses http with non-loopback host"),
-        ({"vroom__window_days": 0}, "vroom.window_days must be a whole number of at least 1"),
-        ({"retrend": {"organization_id": "o", "api_key": "k", "store_nums": [1], "reports": ["sales"]}},
-         "retrend.reports has unknown value(s) 'sales'"),
-        ({"retrend": {"organization_id": "o", "api_key": "k"}}, "retrend.store_nums is required"),
-        ({"foxycart": {"client_id": "c", "client_secret": "s", "refresh_token": "r", "store_id": "12ab"}},
-         "foxycart.store_id must be a string of digits"),
-        ({"distribu": {"base_url": "https://distribu.example", "requests_per_minute": 30}},
-         "distribu has settings (distribu.base_url, distribu.requests_per_minute) but no credentials: set distribu.api_key"),
-    ],
-)
-def test_bad_value_is_named_in_one_line(changes, expected):
-    problems = TapRetailReports.config_problems(with_(GOOD, **changes))
-    assert any(expected in problem for problem in problems), problems
+# (what is wrong, the settings changed from GOOD, the one line the user sees: the tap's own check,
+# or the config schema's for a value of the wrong JSON type). The README's
+# table "What a bad configuration looks like" is made from this list (test_readme_shows_every_bad_config).
+BAD_CONFIGS = [
+    ("a date that is no date", {"start_date": "last tuesday"},
+     "start_date is not a date or date-time (YYYY-MM-DD or ISO-8601): 'last tuesday'"),
+    ("an impossible date", {"end_date": "2026-13-01"},
+     "end_date is not a date or date-time (YYYY-MM-DD or ISO-8601): '2026-13-01'"),
+    ("the range backwards", {"start_date": "2026-02-01", "end_date": "2026-01-01"},
+     "end_date (2026-01-01) must be after start_date (2026-02-01)"),
+    ("a negative lookback", {"lookback_days": -1}, "lookback_days must be a whole number of at least 0, got -1"),
+    ("no room for jobs", {"max_concurrent_jobs": 0}, "max_concurrent_jobs must be a whole number of at least 1, got 0"),
+    ("a number as words", {"job_timeout_minutes": "soon"},
+     "job_timeout_minutes: 'soon' is not of type 'integer', 'null'"),
+    ("a misspelt setting", {"strat_date": "2026-01-01"}, "strat_date is not a setting; did you mean start_date?"),
+    ("a misspelt vendor setting", {"vroom__usrname": "ops@example.com"},
+     "vroom.usrname is not a setting; did you mean vroom.username?"),
+    ("a secret that did not arrive", {"vroom__password": None},
+     "vroom is half-configured: vroom.password missing (set vroom.username and vroom.password)"),
+    ("settings but no credentials", {"distribu": {"base_url": "https://distribu.example", "requests_per_minute": 30}},
+     "distribu has settings (distribu.base_url, distribu.requests_per_minute) but no credentials: set distribu.api_key"),
+    ("http to a remote host", {"vroom__base_url": "http://vroom.example.com/api"},
+     "vroom.base_url uses http with non-loopback host 'vroom.example.com': use https"),
+    ("a window of no days", {"vroom__window_days": 0}, "vroom.window_days must be a whole number of at least 1, got 0"),
+    ("one site id, not a list", {"vroom__site_ids": "1001"}, "vroom.site_ids: '1001' is not of type 'array', 'null'"),
+    ("an unknown report", {"retrend": {"organization_id": "o", "api_key": "k", "store_nums": [1], "reports": ["sales"]}},
+     "retrend.reports has unknown value(s) 'sales'; allowed: conversation_delta_report, category_interest_trends, "
+     "direct_search_oos_impact"),
+    ("an unknown period", {"retrend": {"organization_id": "o", "api_key": "k", "store_nums": [1], "durations": ["hourly"]}},
+     "retrend.durations has unknown value(s) 'hourly'; allowed: daily, weekly, monthly, quarterly, yearly"),
+    ("no stores", {"retrend": {"organization_id": "o", "api_key": "k"}},
+     "retrend.store_nums is required when retrend is configured"),
+    ("a store id with letters", {"foxycart": {"client_id": "c", "client_secret": "s", "refresh_token": "r", "store_id": "12ab"}},
+     "foxycart.store_id must be a string of digits, got '12ab'"),
+    ("one warehouse, not a list", {"flipkart": {"client_id": "c", "client_secret": "s", "warehouse_ids": "BLR01"}},
+     "flipkart.warehouse_ids: 'BLR01' is not of type 'array', 'null'"),
+]
+
+
+@pytest.mark.parametrize(("case", "changes", "line"), BAD_CONFIGS, ids=[case for case, _, _ in BAD_CONFIGS])
+def test_the_user_sees_that_line_before_any_request(case, changes, line):
+    # Port 9 (discard) on loopback: had the tap sent a request, it would fail differently.
+    run = run_tap(with_(GOOD, **changes))
+    assert run.returncode == 1
+    errors = [entry.split(" | ")[-1] for entry in run.stderr.splitlines() if "| ERROR " in entry]
+    assert errors == [line, "Config validation failed"], run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and not run.records
+
+
+def bad_config_table() -> str:
+    lines = ["| what is wrong | setting as given | the line the tap logs (exit 1, before any request) |", "|---|---|---|"]
+    for case, changes, line in BAD_CONFIGS:
+        given = ", ".join(
+            f"`{name.replace('__', '.')}`: `{json.dumps(value)}`" if value is not None else f"`{name.replace('__', '.')}` missing"
+            for name, value in changes.items()
+        )
+        lines.append(f"| {case} | {given} | `{line}` |")
+    return "\n".join(lines)
+
+
+def test_readme_shows_every_bad_config():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert bad_config_table() in readme, "README's bad-config table is stale; paste bad_config_table():\n" + bad_config_table()
 
 
 def test_good_config_has_no_problems():

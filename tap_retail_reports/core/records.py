@@ -143,6 +143,10 @@ class SchemaCoercion:
                 if row.get(name) is not None and not isinstance(row[name], bool):
                     misfits = _set_aside(row, name, misfits)
         to_iso_datetimes(row, self.datetime_fields, self.zone)
+        for name in self.datetime_fields:  # what is still not ISO after to_iso_datetimes is no time at all
+            value = row.get(name)
+            if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
+                misfits = _set_aside(row, name, misfits)
         for name in self.date_fields:
             value = row.get(name)
             if isinstance(value, str) and not _ISO_DATE.fullmatch(value):

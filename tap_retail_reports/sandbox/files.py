@@ -96,8 +96,14 @@ class FileStore:
         self._building: dict[t.Hashable, threading.Lock] = {}
         self._built: dict[t.Hashable, BuiltFile] = {}
         self.builds = 0
+        self.extra_column: dict[str, str] = {}  # fault: {column: value} added to every file (a new vendor column)
+        self.cell_values: dict[str, str] = {}  # fault: {column: value} replaces that column's every cell
 
     def get(self, key: t.Hashable, file_format: str, members: t.Callable[[], t.Sequence[Member]]) -> BuiltFile:
+        faults = (tuple(self.extra_column.items()), tuple(self.cell_values.items()))
+        if any(faults):  # a faulted file is another file
+            key, plain = (key, faults), members
+            members = lambda: [self._faulted(member) for member in plain()]  # noqa: E731
         with self._lock:
             if key in self._built:
                 return self._built[key]
@@ -114,6 +120,15 @@ class FileStore:
             with self._lock:
                 self._built[key] = built
             return built
+
+    def _faulted(self, member: Member) -> Member:
+        extra, cells = dict(self.extra_column), dict(self.cell_values)
+
+        def rows() -> t.Iterator[dict[str, str]]:
+            for row in member.rows():
+                yield {**row, **{name: value for name, value in cells.items() if name in row}, **extra}
+
+        return Member(member.name, (*member.columns, *(name for name in extra if name not in member.columns)), rows)
 
     def clear(self) -> None:
         with self._lock:

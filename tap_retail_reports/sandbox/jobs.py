@@ -14,6 +14,8 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
   truncate_next_downloads: N      the next N downloads send the full Content-Length, stop half-way, close
   corrupt_next_downloads: N       the next N downloads send the right length with garbled middle bytes
   expired_link_next_downloads: N  the next N downloads answer as an expired link, even if fresh
+  csv_extra_column: {col: value}  every file built from now on gains this column (a new vendor column)
+  csv_cell_values: {col: value}   every file built from now on has this value in every cell of that column
   per_report: {name: {knob: value}}  processing_seconds, link_ttl_seconds, rows_per_day and the
                                   counters above for one report name (or Flipkart type) only; its
                                   counters are used before the global ones
@@ -42,6 +44,8 @@ DEFAULTS: dict[str, t.Any] = {
     "truncate_next_downloads": 0,
     "corrupt_next_downloads": 0,
     "expired_link_next_downloads": 0,
+    "csv_extra_column": {},
+    "csv_cell_values": {},
 }
 COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads")
 PER_REPORT = ("processing_seconds", "link_ttl_seconds", "rows_per_day", *COUNTERS)
@@ -145,6 +149,11 @@ class AsyncVendorApp(VendorApp):
                 dt.date.fromisoformat(value)
             except (TypeError, ValueError):
                 raise ValueError(f"{key} must be a date YYYY-MM-DD, got {value!r}") from None
+            return value
+        if key in ("csv_extra_column", "csv_cell_values"):
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in [*value, *value.values()]):
+                raise ValueError(f"{key} must be an object {{column: text}}, got {value!r}")
+            setattr(self.files, "extra_column" if key == "csv_extra_column" else "cell_values", dict(value))
             return value
         if key in ("processing_seconds", "link_ttl_seconds", "token_lifetime_seconds", "report_ttl_seconds"):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:

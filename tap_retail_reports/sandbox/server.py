@@ -3,7 +3,8 @@
 Each vendor is a `VendorApp` (one module per vendor in this package) mounted at
 `/<prefix>`. The server adds what no vendor module should have to think about:
 routing, a request log the tests read, and injected faults (5xx, 429 bursts,
-connections reset mid-body) controlled at start-up or at run time through
+connections reset mid-body, stalls, and JSON answers cut, emptied or given new or
+wrongly typed fields) controlled at start-up or at run time through
 `/_sandbox/faults`.
 """
 
@@ -92,6 +93,10 @@ class Faults:
     retry_after: float = 1.0  # seconds, in Retry-After of injected 429s
     stall_rate: float = 0.0  # wait `stall_seconds` before answering (a client timeout)
     stall_seconds: float = 5.0
+    corrupt_json_rate: float = 0.0  # a JSON answer cut in half, sent whole (200, valid length, bad JSON)
+    empty_rate: float = 0.0  # every list in a JSON answer (its rows) sent empty
+    extra_field: dict | None = None  # {name: value} added to every object of a JSON answer (a new vendor field)
+    wrong_type_field: dict | None = None  # {name: value} replaces that field's value wherever it occurs
     vendors: list[str] | None = None  # None: all vendors
     paths: list[str] | None = None  # None: every path; else paths (after the prefix) starting so
 
@@ -143,6 +148,13 @@ class Sandbox:
                 return "reset"
             if roll < faults.error_rate + faults.reset_rate + faults.stall_rate:
                 return "stall"
+            roll = self._rng.random()  # answer-body faults: a second draw, so rates above stay as they were
+            if roll < faults.corrupt_json_rate:
+                return "corrupt_json"
+            if roll < faults.corrupt_json_rate + faults.empty_rate:
+                return "empty"
+            if faults.extra_field or faults.wrong_type_field:
+                return "reshaped"
             return None
 
     def record(self, entry: LoggedRequest) -> None:
@@ -223,6 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
                 response = Response.json({"error": str(exc)}, 400)
             except Exception as exc:  # noqa: BLE001  # a sandbox bug must show as a 500, not hang
                 response = Response.json({"error": f"sandbox error: {exc!r}"}, 500)
+            if fault in ("corrupt_json", "empty", "reshaped"):
+                fault = _garble_json(response, fault, sandbox.faults)
         sandbox.record(
             LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault)
         )
@@ -280,6 +294,42 @@ class _Handler(BaseHTTPRequestHandler):
             sent += len(chunk)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+
+def _garble_json(response: Response, fault: str, faults: Faults) -> str | None:
+    """Apply an answer-body fault to a successful JSON answer, in place; None when there is none to garble."""
+    if response.status != 200 or "json" not in response.headers.get("Content-Type", "") or not isinstance(
+        response.body, (bytes, bytearray)
+    ):
+        return None
+    if fault == "corrupt_json":
+        response.body = bytes(response.body[: len(response.body) // 2])
+        return fault
+    payload = json.loads(response.body)
+    if fault == "empty":
+        payload = _reshape(payload, lambda node: [] if isinstance(node, list) else node)
+    else:
+        payload = _reshape(payload, lambda node: _with_fields(node, faults))
+    response.body = json.dumps(payload).encode()
+    return fault
+
+
+def _reshape(node: t.Any, change: t.Callable[[t.Any], t.Any]) -> t.Any:
+    """`change` applied to every list and object of a JSON document, innermost first."""
+    if isinstance(node, list):
+        node = [_reshape(item, change) for item in node]
+    elif isinstance(node, dict):
+        node = {key: _reshape(value, change) for key, value in node.items()}
+    return change(node)
+
+
+def _with_fields(node: t.Any, faults: Faults) -> t.Any:
+    if isinstance(node, dict):
+        for name, value in (faults.wrong_type_field or {}).items():
+            if name in node:
+                node[name] = value
+        node.update(faults.extra_field or {})
+    return node
 
 
 def _body_length(response: Response) -> int:

@@ -54,8 +54,8 @@ BAD_CONFIGS = [
     ("a window of no days", {"vroom__window_days": 0}, "vroom.window_days must be a whole number of at least 1, got 0"),
     ("one site id, not a list", {"vroom__site_ids": "1001"}, "vroom.site_ids: '1001' is not of type 'array', 'null'"),
     ("an unknown report", {"retrend": {"organization_id": "o", "api_key": "k", "store_nums": [1], "reports": ["sales"]}},
-     "retrend.reports has unknown value(s) 'sales'; allowed: conversation_delta_report, category_interest_trends, "
-     "direct_search_oos_impact"),
+     ("retrend.reports has unknown value(s) 'sales'; allowed: conversation_delta_report, category_interest_trends, "
+      "direct_search_oos_impact")),
     ("an unknown period", {"retrend": {"organization_id": "o", "api_key": "k", "store_nums": [1], "durations": ["hourly"]}},
      "retrend.durations has unknown value(s) 'hourly'; allowed: daily, weekly, monthly, quarterly, yearly"),
     ("no stores", {"retrend": {"organization_id": "o", "api_key": "k"}},

@@ -32,7 +32,15 @@ from tap_retail_reports.core.config import secret_values
 from tap_retail_reports.sandbox.credentials import tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tap_retail_reports.tap import TapRetailReports
-from tests.conftest import TAP, TapRun, catalog_selecting, env_setting_class_attributes, parse_messages, run_tap, set_faults
+from tests.conftest import (
+    TAP,
+    TapRun,
+    catalog_selecting,
+    env_setting_class_attributes,
+    parse_messages,
+    run_tap,
+    set_faults,
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,8 @@ ELSEWHERE: dict[tuple[str, str], str] = {
     ("foxycart", "corrupt download"): "tests/test_async_vendors.py::test_failed_jobs_expired_links_and_bad_downloads_are_recovered",
     ("foxycart", "expired link"): "tests/test_async_vendors.py::test_failed_jobs_expired_links_and_bad_downloads_are_recovered",
     ("foxycart", "failed job"): "tests/test_async_vendors.py::test_failed_jobs_expired_links_and_bad_downloads_are_recovered",
-    ("foxycart", "SIGKILL, then resume from the last STATE"): "tests/test_async_vendors.py::test_a_run_killed_while_polling_resumes_its_jobs_without_creating_new_ones",
+    ("foxycart", "SIGKILL, then resume from the last STATE"):
+        "tests/test_async_vendors.py::test_a_run_killed_while_polling_resumes_its_jobs_without_creating_new_ones",
     ("flipkart", "expired job"): "tests/test_async_vendors.py::test_an_expired_flipkart_report_is_created_again",
     ("flipkart", "token revoked mid-run"): "tests/test_async_vendors.py::test_a_token_revoked_mid_run_is_renewed",
 }

@@ -47,6 +47,9 @@ BAD_CONFIGS = [
      "vroom.usrname is not a setting; did you mean vroom.username?"),
     ("a secret that did not arrive", {"vroom__password": None},
      "vroom is half-configured: vroom.password missing (set vroom.username and vroom.password)"),
+    ("half of one way to sign in", {"flipkart": {"client_id": "c"}},
+     ("flipkart is half-configured: flipkart.client_secret missing "
+      "(set flipkart.client_id and flipkart.client_secret or flipkart.access_token)")),
     ("settings but no credentials", {"distribu": {"base_url": "https://distribu.example", "requests_per_minute": 30}},
      "distribu has settings (distribu.base_url, distribu.requests_per_minute) but no credentials: set distribu.api_key"),
     ("http to a remote host", {"vroom__base_url": "http://vroom.example.com/api"},

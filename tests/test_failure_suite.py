@@ -300,9 +300,14 @@ def test_failure(vendor_name: str, failure: str, fresh_sandbox: RunningSandbox, 
         assert "returned a body that is not JSON" in last, failed.stderr[-3000:]
         assert f"{vendor.stream}: {vendor.stream}:" not in failed.stderr  # named once
         assert "replication_key_value" not in json.dumps(failed.last_state["bookmarks"].get(vendor.stream, {}))
+        created = len(knobs(fresh_sandbox, vendor.name)["reports"]) if vendor.name in ASYNC else 0
         set_faults(fresh_sandbox)  # the vendor is fixed: the next run reads every row from the held bookmark
         done = run(state=failed.last_state).ok()
         assert_every_row(done, clean_run, vendor)
+        if vendor.name == "foxycart":  # its polls were unreadable (Flipkart's: the creation answers too)
+            # A job the tap could not read the answers about may be fine at the vendor: kept, polled again.
+            assert failed.last_state["bookmarks"][vendor.stream].get("jobs")
+            assert len(knobs(fresh_sandbox, vendor.name)["reports"]) == created
         others.append(failed)
 
     elif failure == "field of an unexpected type":

@@ -182,6 +182,9 @@ class JobResult:
     path: Path | None = None
     error: str | None = None
     file_name: str = ""
+    # The job may still be good at the vendor (the tap met an error while polling it): STATE keeps
+    # it, and the next run polls it again instead of creating another.
+    resumable: bool = False
     polls: int = 0
     creations: int = 0
     downloads: int = 0

@@ -24,7 +24,7 @@ import datetime as dt
 import typing as t
 import zoneinfo
 
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_retail_reports.core.async_jobs import (
     Downloader,
@@ -236,9 +236,11 @@ class AsyncReportStream(WindowedStream):
                 finally:
                     result.path.unlink(missing_ok=True)
             if result.error is not None:
+                self.logger.error("%s", result.error)  # said now; the run's summary repeats it at the end
                 self.tap.record_failure(self.name, result.error)
                 held_at = held_at or spec.window
-            self.get_context_state(context).get(JOBS_KEY, {}).pop(spec.key, None)
+            if not result.resumable:
+                self.get_context_state(context).get(JOBS_KEY, {}).pop(spec.key, None)
             if held_at is None:
                 self.checkpoint(context, spec.window.end)
             else:

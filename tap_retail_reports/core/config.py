@@ -72,9 +72,10 @@ class Vendor:
                 return [f"{self.key} has settings ({', '.join(others)}) but no credentials: set {options}"]
             return []
         if not self.is_active(config):
-            missing = sorted(
-                {f"{self.key}.{k}" for keys in self.credential_sets for k in keys} - {f"{self.key}.{k}" for k in present}
-            )
+            # What is missing from the set the user started on (the one with the most keys given),
+            # not from every set: client_id alone lacks client_secret, not also access_token.
+            closest = max(self.credential_sets, key=lambda keys: len(present & set(keys)))
+            missing = sorted(f"{self.key}.{k}" for k in closest if k not in present)
             return [f"{self.key} is half-configured: {', '.join(missing)} missing (set {options})"]
         problems = [
             f"{self.key}.{key} is required when {self.key} is configured"

@@ -49,7 +49,7 @@ class JobScheduler:
                 return work()
             except Exception as exc:  # noqa: BLE001  # a vendor error or a bug: the window fails, others go on
                 message = str(exc) if str(exc).startswith(spec.stream) else f"{spec}: {type(exc).__name__}: {exc}"
-                return JobResult(spec, error=redact(message))
+                return JobResult(spec, error=redact(message), resumable=True)
 
         with self._lock:
             self._futures[(spec.stream, spec.partition, spec.key)] = self._pool.submit(guarded)

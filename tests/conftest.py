@@ -143,3 +143,16 @@ def set_faults(running: RunningSandbox, **faults: t.Any) -> None:
 
 def sandbox_log(running: RunningSandbox) -> list[dict]:
     return requests.get(f"http://127.0.0.1:{running.port}/_sandbox/log", timeout=10).json()
+
+
+class FakeClock:
+    """A clock for pure-logic tests: `clock()` is the time, `clock.sleep(s)` moves it on."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

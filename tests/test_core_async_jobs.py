@@ -27,6 +27,7 @@ from tap_retail_reports.core.async_jobs import (
 )
 from tap_retail_reports.core.files import CorruptFile, csv_files, unique_columns, verify
 from tap_retail_reports.core.windows import UTC, Window, local_day_windows
+from tests.conftest import FakeClock
 
 WINDOW = Window(dt.datetime(2026, 10, 1, tzinfo=UTC), dt.datetime(2026, 10, 2, tzinfo=UTC))
 SPEC = JobSpec("s", (), WINDOW, {"from": "2026-10-01"})
@@ -34,15 +35,8 @@ MAP = StatusMap("vendor", {"queued": JobStatus.RUNNING, "ready": JobStatus.DONE,
                            "gone": JobStatus.EXPIRED})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+def FakeClock(START) -> FakeClock:  # reads as the class it stands for
+    return FakeClock(1_000_000.0)
 
 
 class ScriptedVendor:
@@ -92,7 +86,7 @@ def runner(vendor, downloader, clock, timeout=3600.0, created=None):
 
 
 def test_a_job_is_polled_until_ready_then_downloaded(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["queued", "queued", "queued", "ready"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["queued", "queued", "queued", "ready"])
     created: list[JobRecord] = []
     result = runner(vendor, FakeDownloader(tmp_path), clock, created=created).run(SPEC, None, "s.csv")
     assert result.error is None and result.path is not None and result.path.read_bytes() == b"a,b\n1,2\n"
@@ -102,26 +96,26 @@ def test_a_job_is_polled_until_ready_then_downloaded(tmp_path):
 
 
 def test_a_failed_job_is_recreated_at_most_three_times(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["queued", "error"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["queued", "error"])
     result = runner(vendor, FakeDownloader(tmp_path), clock).run(SPEC, None, "s.csv")
     assert len(vendor.created) == MAX_ATTEMPTS == 3
     assert result.path is None and "gave up after 3 job(s)" in result.error and "'error'" in result.error
 
 
 def test_a_failed_job_then_a_good_one(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["error"], ["ready"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["error"], ["ready"])
     result = runner(vendor, FakeDownloader(tmp_path), clock).run(SPEC, None, "s.csv")
     assert result.error is None and vendor.created == ["job-1", "job-2"]
 
 
 def test_a_job_past_its_timeout_is_abandoned_and_recreated(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["queued"], ["ready"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["queued"], ["ready"])
     result = runner(vendor, FakeDownloader(tmp_path), clock, timeout=30.0).run(SPEC, None, "s.csv")
     assert result.error is None and vendor.created == ["job-1", "job-2"]
 
 
 def test_an_expired_link_is_refreshed_without_recreating_the_job(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["ready"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["ready"])
     downloader = FakeDownloader(tmp_path, ["expired", "expired"])
     result = runner(vendor, downloader, clock).run(SPEC, None, "s.csv")
     assert result.error is None and vendor.created == ["job-1"]
@@ -129,20 +123,20 @@ def test_an_expired_link_is_refreshed_without_recreating_the_job(tmp_path):
 
 
 def test_a_truncated_download_is_fetched_again(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["ready"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["ready"])
     result = runner(vendor, FakeDownloader(tmp_path, ["truncated"]), clock).run(SPEC, None, "s.csv")
     assert result.error is None and result.downloads == 2 and vendor.created == ["job-1"]
 
 
 def test_a_stored_job_is_resumed_when_its_parameters_match(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["ready"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["ready"])
     stored = JobRecord("job-1", {"from": "2026-10-01"}, clock.now - 60, 1)
     result = runner(vendor, FakeDownloader(tmp_path), clock).run(SPEC, stored, "s.csv")
     assert result.error is None and vendor.created == [] and vendor.polls == {"job-1": 1}
 
 
 def test_a_stored_job_with_other_parameters_is_not_resumed(tmp_path):
-    clock, vendor = Clock(), ScriptedVendor(["ready"])
+    clock, vendor = FakeClock(START), ScriptedVendor(["ready"])
     stored = JobRecord("job-9", {"from": "2026-09-01"}, clock.now, 1)
     result = runner(vendor, FakeDownloader(tmp_path), clock).run(SPEC, stored, "s.csv")
     assert result.error is None and vendor.created == ["job-1"]

@@ -5,17 +5,7 @@ from __future__ import annotations
 import requests
 
 from tap_retail_reports.core.http import RateLimiter, retry_after_seconds
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.conftest import FakeClock
 
 
 def busiest_window(times: list[float], period: float) -> int:

@@ -12,6 +12,7 @@ from tap_retail_reports.core.http import RateLimiter
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.sandbox.credentials import tap_config
 from tests.conftest import (
+    FakeClock,
     catalog_selecting,
     env_setting_class_attributes,
     run_tap,
@@ -26,17 +27,6 @@ METRICS = "TAP_RETAIL_REPORTS_METRICS_LOGLEVEL"
 def vroom(running, streams=("vroom_orders",)) -> tuple[dict, dict]:
     config = {**tap_config(f"http://127.0.0.1:{running.port}", vendors=("vroom",)), "start_date": START, "end_date": END}
     return config, catalog_selecting(config, streams)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_a_long_wait_for_the_request_budget_says_so(caplog):

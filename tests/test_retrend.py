@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import TAP, TapRun, parse_messages, run_tap, sandbox_log
 
 from tap_retail_reports.core.auth import RenewableToken, expiry_epoch
 from tap_retail_reports.retrend.client import report_rows
 from tap_retail_reports.sandbox import credentials
 from tap_retail_reports.sandbox.retrend import App
 from tap_retail_reports.sandbox.server import Request, RunningSandbox
+from tests.conftest import TAP, FakeClock, TapRun, parse_messages, run_tap, sandbox_log
 
 STREAMS = {
     "conversation_delta_report": "retrend_conversation_delta_report",
@@ -467,16 +467,8 @@ def test_report_rows_take_wrapped_bare_and_listed_reports() -> None:
     assert list(report_rows({})) == [] and list(report_rows(None)) == [] and list(report_rows({"report": {}})) == [{}]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_session_renews_ahead_of_expiry_and_once_on_refusal() -> None:
-    clock, made = FakeClock(), []
+    clock, made = FakeClock(1_000.0), []
 
     def create() -> tuple[str, float | None]:
         made.append(f"token-{len(made)}")
@@ -509,7 +501,7 @@ def test_a_configured_token_is_used_as_given_and_never_renewed_without_an_api_ke
 
 
 def test_session_distrusts_an_expiry_already_past_by_the_local_clock() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000.0)
     made = []
 
     def create() -> tuple[str, float | None]:

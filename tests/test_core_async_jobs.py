@@ -35,8 +35,7 @@ MAP = StatusMap("vendor", {"queued": JobStatus.RUNNING, "ready": JobStatus.DONE,
                            "gone": JobStatus.EXPIRED})
 
 
-def FakeClock(START) -> FakeClock:  # reads as the class it stands for
-    return FakeClock(1_000_000.0)
+START = 1_000_000.0  # the fake clock's epoch seconds at the start of each test
 
 
 class ScriptedVendor:

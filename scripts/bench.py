@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import typing as t
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ ASYNC = "tap_retail_reports.core.async_stream:AsyncReportStream"
 FAST_POLLS = {f"{ASYNC}.poll_first_seconds": 0.2, f"{ASYNC}.poll_cap_seconds": 1.0}
 FOXY_DAY = ("2026-10-05T07:00:00Z", "2026-10-06T07:00:00Z")  # one local day in America/Los_Angeles
 FOXY_LOCAL = ("2026-10-05 00:00:00", "2026-10-05 23:59:59")
+FLIPKART_DAY = ("2026-10-04T18:30:00Z", "2026-10-05T18:30:00Z")  # one local day in Asia/Kolkata
 FLIPKART_DAYS = ("2026-10-03", "2026-10-05")  # one window per range report
 VENDOR_NAMES = {"foxycart": "FoxyCart", "flipkart": "Flipkart"}
 FLIPKART_TYPES = ("orders_report", "returns_report", "sales_ledger", "gst_returns_report", "fbf_orders_report",
@@ -213,6 +215,55 @@ class Bench:
                  f"the 10x run: {big.rate:,.0f} records/s")
         self.knobs("foxycart", rows_per_day=20, reset=True)
         return tap, bare
+
+    def flipkart_file(self, rows: int, repeat: int) -> None:
+        """Flipkart's orders report (a gzip'd CSV) of one India day, tap against the bare reader."""
+        report = "orders_report"
+        self.knobs("flipkart", rows_per_day=rows, processing_seconds=0, reset=True)
+        config = self.config(("flipkart",), *FLIPKART_DAY)
+        catalog = self.catalog(config, [f"flipkart_{report}"])
+        fast = self.env(FAST_POLLS)
+        taps = [self.tap(config, catalog, env=fast)]
+        made = self.knobs("flipkart")["reports"][-1]
+        path = self.flipkart_download(report, made["parameters"])  # the same bytes the tap read
+        bares = [self.measure([*BARE_CSV, str(path)], every_line=True)]
+        for _ in range(repeat - 1):
+            taps.append(self.tap(config, catalog, env=fast))
+            bares.append(self.measure([*BARE_CSV, str(path)], every_line=True))
+        tap = min(taps, key=lambda r: r.seconds)
+        bare = min(bares, key=lambda r: r.seconds)
+        assert tap.records == bare.records > 0, (tap.records, bare.records)
+        path_tap = max(taps, key=lambda r: r.record_path_rate)
+        path_bare = max(bares, key=lambda r: r.record_path_rate)
+        self.row("Flipkart records/s, tap / bare csv-to-JSON", f"{tap.rate / bare.rate:.2f}", ">= 0.8",
+                 f"flipkart_orders_report: {tap.records:,} rows, {made['format']} file; whole commands: "
+                 f"tap {tap.rate:,.0f}/s, bare {bare.rate:,.0f}/s")
+        self.row("  the same, first record to last", f"{path_tap.record_path_rate / path_bare.record_path_rate:.2f}",
+                 ">= 0.8", f"tap {path_tap.record_path_rate:,.0f}/s, bare {path_bare.record_path_rate:,.0f}/s; "
+                 f"peak RSS {tap.max_rss_kb / 1024:.0f} MB")
+        path.unlink()
+        self.knobs("flipkart", rows_per_day=20, processing_seconds=1.0, reset=True)
+
+    def flipkart_download(self, report: str, parameters: dict) -> Path:
+        """A report's file fetched as a client would: token, create, poll, download."""
+        c = sandbox_credentials
+        api = f"{self.base}/flipkart"
+        token = requests.get(f"{api}/oauth-service/oauth/token", params={"grant_type": "client_credentials",
+                             "scope": "Seller_Api"}, auth=(c.FLIPKART_CLIENT_ID, c.FLIPKART_CLIENT_SECRET),
+                             timeout=30).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"correlation_id": str(uuid.uuid4()), "parameters": parameters}
+        report_id = requests.post(f"{api}/reports/{report}", json=body, headers=headers, timeout=30).json()["report_id"]
+        while (detail := requests.get(f"{api}/reports/{report_id}/detail", headers=headers, timeout=30).json())[
+            "status"
+        ] != "COMPLETED":
+            time.sleep(0.2)
+        path = self.folder / f"{report}.download"
+        with requests.get(detail["location"], stream=True, timeout=(30, 900)) as response:
+            response.raise_for_status()
+            with open(path, "wb") as sink:
+                shutil.copyfileobj(response.raw, sink, 1 << 20)
+        return path
 
     # -- 3 and 4: jobs ---------------------------------------------------------------------
 
@@ -387,6 +438,7 @@ def main() -> None:
     with RunningSandbox(seed=42) as sandbox, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         bench = Bench(sandbox, Path(tmp))
         bench.large_csv(args.rows, args.repeat)
+        bench.flipkart_file(args.rows // 3, args.repeat)
         bench.concurrency(args.job_seconds)
         bench.requests_per_report(args.job_seconds)
         bench.vroom(90, args.repeat)

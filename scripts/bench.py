@@ -51,7 +51,7 @@ FAST_POLLS = {f"{ASYNC}.poll_first_seconds": 0.2, f"{ASYNC}.poll_cap_seconds": 1
 FOXY_DAY = ("2026-10-05T07:00:00Z", "2026-10-06T07:00:00Z")  # one local day in America/Los_Angeles
 FOXY_LOCAL = ("2026-10-05 00:00:00", "2026-10-05 23:59:59")
 FLIPKART_DAY = ("2026-10-04T18:30:00Z", "2026-10-05T18:30:00Z")  # one local day in Asia/Kolkata
-FLIPKART_DAYS = ("2026-10-03", "2026-10-05")  # one window per range report
+FLIPKART_DAYS = ("2026-10-06", "2026-10-08")  # one window per range report: inside one Monday-based week
 VENDOR_NAMES = {"foxycart": "FoxyCart", "flipkart": "Flipkart"}
 FLIPKART_TYPES = ("orders_report", "returns_report", "sales_ledger", "gst_returns_report", "fbf_orders_report",
                   "settled_transaction_ledger")

@@ -157,7 +157,7 @@ class AsyncReportStream(WindowedStream):
                  windows: list[Window]) -> None:
         where = f" for {context}" if context else ""
         origin = (f"bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
-                  if bookmark is not None else f"no bookmark; start_date {iso(start)}")
+                  if bookmark is not None else f"no bookmark; from {iso(start)}")
         self.logger.info("%s%s: %s: %d report job(s)%s", self.name, where, origin, len(windows),
                          f" from {iso(windows[0].start)}" if windows else "")
 

@@ -22,7 +22,6 @@ import copy
 import csv
 import datetime as dt
 import typing as t
-import zoneinfo
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -304,7 +303,3 @@ class AsyncReportStream(WindowedStream):
 
 def _partition_key(context: Context | None) -> tuple:
     return tuple(sorted((context or {}).items()))
-
-
-def zone(name: str) -> dt.tzinfo:
-    return zoneinfo.ZoneInfo(name)

@@ -81,9 +81,6 @@ class JobScheduler:
             self.pump(handler)
             return result
 
-    def has(self, spec: JobSpec) -> bool:
-        return (spec.stream, spec.partition, spec.key) in self._futures
-
     def sleep(self, seconds: float) -> None:
         """A worker's wait between polls: cut short when the run stops."""
         if self.stopping.wait(seconds):

@@ -22,7 +22,7 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS, tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import TAP, env_setting_class_attributes, run_tap
+from tests.conftest import TAP, catalog_selecting, env_setting_class_attributes, run_tap
 
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")
@@ -186,7 +186,7 @@ def test_an_expired_flipkart_report_is_created_again(fresh_sandbox: RunningSandb
     knobs(fresh_sandbox, "flipkart", expire_next=1)
     # Tuesday to Thursday: inside one week of the window grid, so one job (a range across a Monday has two).
     cfg = config(fresh_sandbox, ("flipkart",), "2026-10-06", "2026-10-08")
-    catalog = catalog_for(cfg, ["flipkart_orders_report"])
+    catalog = catalog_selecting(cfg, ["flipkart_orders_report"])
     run = run_tap(cfg, catalog=catalog, env=fast).ok()
     state = knobs(fresh_sandbox, "flipkart")
     assert [r["status"] for r in state["reports"]] == ["EXPIRED", "COMPLETED"]
@@ -216,10 +216,7 @@ def test_a_run_killed_while_polling_resumes_its_jobs_without_creating_new_ones(f
                                                                                fast: dict, tmp_path: Path) -> None:
     knobs(fresh_sandbox, "foxycart", processing_seconds=3600)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-20", "2026-11-01", foxycart={"reports": ["customers"]})
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(cfg))
-    process = subprocess.Popen([*TAP, "--config", str(config_file)], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, **fast})
+    process = start_tap(cfg, tmp_path, fast, stderr=subprocess.DEVNULL)
     last_state = None
     assert process.stdout is not None
     for line in process.stdout:  # until STATE holds both windows' jobs
@@ -248,7 +245,7 @@ def test_jobs_of_every_report_type_run_at_once(fresh_sandbox: RunningSandbox, fa
              "settled_transaction_ledger"]
     knobs(fresh_sandbox, "flipkart", processing_seconds=3)
     cfg = config(fresh_sandbox, ("flipkart",), "2026-10-06", "2026-10-08")
-    run = run_tap(cfg, catalog=catalog_for(cfg, [f"flipkart_{t}" for t in types]), env=fast).ok()
+    run = run_tap(cfg, catalog=catalog_selecting(cfg, [f"flipkart_{t}" for t in types]), env=fast).ok()
     reports = knobs(fresh_sandbox, "flipkart")["reports"]
     assert sorted(r["name"] for r in reports) == sorted(types)
     created = sorted(parse_utc(r["created_at"]) for r in reports)
@@ -261,7 +258,7 @@ def test_jobs_of_every_report_type_run_at_once(fresh_sandbox: RunningSandbox, fa
 def test_a_token_revoked_mid_run_is_renewed(fresh_sandbox: RunningSandbox, fast: dict) -> None:
     knobs(fresh_sandbox, "flipkart", processing_seconds=3)
     cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
-    catalog = catalog_for(cfg, ["flipkart_orders_report", "flipkart_returns_report"])
+    catalog = catalog_selecting(cfg, ["flipkart_orders_report", "flipkart_returns_report"])
     done = threading.Event()
 
     def revoke_once_jobs_exist() -> None:  # while the jobs are processing, the token stops working
@@ -290,26 +287,25 @@ def test_a_revoked_partner_token_fails_with_a_line_that_names_it(fresh_sandbox: 
     knobs(fresh_sandbox, "flipkart", revoke_tokens=True)
     cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
     cfg["flipkart"] = {"base_url": cfg["flipkart"]["base_url"], "access_token": FLIPKART_ACCESS_TOKEN}
-    run = run_tap(cfg, catalog=catalog_for(cfg, ["flipkart_orders_report"]), env=fast)
+    run = run_tap(cfg, catalog=catalog_selecting(cfg, ["flipkart_orders_report"]), env=fast)
     assert run.returncode == 1
     assert "flipkart.access_token was refused" in run.stderr and "Traceback" not in run.stderr
     assert FLIPKART_ACCESS_TOKEN not in run.stderr and FLIPKART_ACCESS_TOKEN not in run.stdout
 
 
-def catalog_for(cfg: dict, streams: list[str]) -> dict:
-    from tests.conftest import catalog_selecting
-
-    return catalog_selecting(cfg, streams)
+def start_tap(cfg: dict, folder: Path, env: dict, stderr: int) -> subprocess.Popen:
+    """The tap command in the background, its stdout read line by line by the test."""
+    config_file = folder / "config.json"
+    config_file.write_text(json.dumps(cfg))
+    return subprocess.Popen([*TAP, "--config", str(config_file)], stdout=subprocess.PIPE, stderr=stderr,
+                            text=True, env={**os.environ, **env})
 
 
 def test_sigterm_while_jobs_are_polled_exits_143_with_the_jobs_in_state(fresh_sandbox: RunningSandbox, fast: dict,
                                                                          tmp_path: Path) -> None:
     knobs(fresh_sandbox, "foxycart", processing_seconds=3600)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(cfg))
-    process = subprocess.Popen([*TAP, "--config", str(config_file)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, **fast})
+    process = start_tap(cfg, tmp_path, fast, stderr=subprocess.PIPE)
     assert process.stdout is not None
     lines = []
     for line in process.stdout:

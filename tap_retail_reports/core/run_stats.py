@@ -29,11 +29,11 @@ class StreamStats:
 
     def add(self, **amounts: float) -> None:
         """Add to counters by name (see COUNTERS and WAITS); an unknown name is a bug, not a new counter."""
-        unknown = amounts.keys() - self._values.keys()
-        if unknown:
-            raise KeyError(f"unknown counter(s): {', '.join(sorted(unknown))}")
+        # Called once per record: no set built per call; an unknown name fails on its lookup.
         with self._lock:
             for name, amount in amounts.items():
+                if name not in self._values:
+                    raise KeyError(f"unknown counter(s): {name}")
                 self._values[name] += amount
 
     def __getitem__(self, name: str) -> float:

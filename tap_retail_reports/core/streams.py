@@ -103,7 +103,7 @@ class ReportStream(RESTStream):
     auth_hint: t.ClassVar[str] = ""  # appended to 401/403 errors: which settings to check
 
     records_jsonpath = "$[*]"
-    extra_retry_statuses = (429,)
+    extra_retry_statuses: tuple[int, ...] = (429,)
     backoff_max_tries = 6  # type: ignore[assignment]  # backoff takes a count or a callable; the SDK passes this on
     backoff_factor = 1.0  # seconds before the first retry; doubles each time, capped at 60
     timeout = (30, 300)  # type: ignore[assignment]  # seconds to connect, seconds between bytes; requests takes both

@@ -3,6 +3,10 @@
 - Auth: `GET /oauth-service/oauth/token?grant_type=client_credentials&scope=Seller_Api` with
   HTTP Basic client_id:client_secret, renewed before expiry and once on a 401; or a
   configured partner `access_token`, used as given (a 401 then means it expired).
+- Flipkart's gateway answers 499 ("connection timed out") when it gave up on its backend:
+  retried like a 5xx. A 202 ("accepted") is read only when it carries what the call asks for
+  (a report_id, a status, an access_token); without it the call is asked again, never read as
+  an empty answer.
 - A report job: `POST /reports/{type}` with a fresh UUID `correlation_id` per request and
   the type's `parameters`; poll `GET /reports/{report_id}/detail` (TRIGGERED, PROCESSING,
   COMPLETED, EXPIRED, FAILED). When COMPLETED, `location` is a signed link (its query holds
@@ -17,6 +21,9 @@ import typing as t
 import uuid
 import zoneinfo
 from functools import cached_property
+from urllib.parse import urlsplit
+
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
@@ -25,6 +32,7 @@ from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 # Flipkart's days, and its naive `metadata.expiry`, are India's (the document gives no zone).
@@ -55,6 +63,7 @@ class FlipkartStream(AsyncReportStream):
     vendor = "flipkart"
     default_base_url = "https://api.flipkart.net"
     report_type: t.ClassVar[str]
+    extra_retry_statuses = (429, 499)  # 499: the gateway's "connection timed out"
     column_types = column_types(
         NUMBER=("selling_price", "shipping_charge", "total_amount", "price_before_discount", "total_discount",
                 "final_invoice_amount", "taxable_value", "igst_rate", "igst_amount", "cgst_rate", "cgst_amount",
@@ -85,6 +94,23 @@ class FlipkartStream(AsyncReportStream):
     @property
     def vendor_timezone(self) -> dt.tzinfo:
         return ZONE
+
+    def check_status(self, response: requests.Response) -> None:
+        super().check_status(response)
+        if response.status_code == 202 and not self.carries_answer(response):
+            raise RetriableAPIError(f"{self.error_line(response)}: accepted but not ready; asking again", response)
+
+    @staticmethod
+    def carries_answer(response: requests.Response) -> bool:
+        """Whether a 202 holds what its call asks for: a creation's report_id, a poll's status, a token."""
+        path = urlsplit(response.url or "").path.rstrip("/")
+        needed = ("status" if path.endswith("/detail") else "access_token" if path.endswith("/oauth/token")
+                  else "report_id")
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        return isinstance(body, dict) and isinstance(body.get(needed), str) and bool(body[needed])
 
     # -- auth ------------------------------------------------------------------------
 

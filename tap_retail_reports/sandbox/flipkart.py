@@ -35,6 +35,13 @@ Knobs (`POST /_sandbox/vendor/flipkart`): those of `jobs.py`, plus
   expire_next: N          the next N reports created end EXPIRED as soon as they finish
   report_ttl_seconds      a COMPLETED report turns EXPIRED this long after it finished (default 86400)
   formats: {type: format} file format per report type (merged into the current ones)
+  timeout_499_next: N     the next N report calls (create or detail) answer 499 {"code":
+                          "CONNECTION_TIMED_OUT", "message": "Connection timed out"}, as the gateway does
+  accepted_next: N        the next N report calls answer 202 {"message": ...} with no report_id or status
+                          ("accepted, not ready"): nothing in it may be read as an answer
+  create_status           the status of a successful creation: 200 (default), 201 or 202, each with report_id
+  running_detail_status   the status of a detail answer while the report is TRIGGERED or PROCESSING:
+                          200 (default) or 202, each with its status
 `fail_next` makes reports end FAILED; `revoke_tokens` also revokes the partner token (until `reset`).
 For tests, `App.expected_rows(report_type, parameters, as_of=None)` gives exactly what the file holds.
 """
@@ -121,8 +128,11 @@ class BadParameters(ValueError):
 class App(AsyncVendorApp):
     prefix = "flipkart"
     report_names = REPORT_TYPES
-    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {"expire_next": 0, "report_ttl_seconds": 86400.0, "formats": dict(DEFAULT_FORMATS)}
-    vendor_per_report = ("expire_next", "report_ttl_seconds")
+    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {
+        "expire_next": 0, "report_ttl_seconds": 86400.0, "formats": dict(DEFAULT_FORMATS),
+        "timeout_499_next": 0, "accepted_next": 0, "create_status": 200, "running_detail_status": 200,
+    }
+    vendor_per_report = ("expire_next", "report_ttl_seconds", "timeout_499_next", "accepted_next")
     token_lifetime_default = 3600.0
 
     def _forget(self) -> None:
@@ -130,9 +140,14 @@ class App(AsyncVendorApp):
         self.partner_revoked = False
 
     def check_knob(self, key: str, value: t.Any) -> t.Any:
-        if key == "expire_next":
+        if key in ("create_status", "running_detail_status"):
+            allowed = (200, 201, 202) if key == "create_status" else (200, 202)
+            if value not in allowed:
+                raise ValueError(f"{key} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+            return value
+        if key in ("expire_next", "timeout_499_next", "accepted_next"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"expire_next must be a whole number >= 0, got {value!r}")
+                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
             return value
         if key == "formats":
             if not isinstance(value, dict):
@@ -177,6 +192,9 @@ class App(AsyncVendorApp):
         problem = self.token_problem(request)
         if problem:
             return Response.json({"error": "invalid_token", "error_description": problem}, 401)
+        refused = self._gateway_fault(parts[1] if len(parts) == 2 else self.jobs.get(parts[1]))
+        if refused:
+            return refused
         if len(parts) == 2 and request.method == "POST":
             return self._create(request, parts[1])
         if len(parts) == 3 and parts[2] == "detail" and request.method == "GET":
@@ -197,6 +215,15 @@ class App(AsyncVendorApp):
         token, lifetime = self.issue_token("fkat_")
         return Response.json({"access_token": token, "token_type": "bearer", "expires_in": lifetime,
                               "scope": "Seller_Api"})
+
+    def _gateway_fault(self, report: str | Job | None) -> Response | None:
+        """A 499 or an empty 202 the tests asked for, counted against the report's type."""
+        name = report.name if isinstance(report, Job) else report or ""
+        if self.take(name, "timeout_499_next"):
+            return Response.json({"code": "CONNECTION_TIMED_OUT", "message": "Connection timed out"}, 499)
+        if self.take(name, "accepted_next"):
+            return Response.json({"message": "Request accepted; try again shortly"}, 202)
+        return None
 
     def _create(self, request: Request, report_type: str) -> Response:
         if report_type not in REPORT_TYPES:
@@ -228,7 +255,7 @@ class App(AsyncVendorApp):
             report_ttl_seconds=self.setting(report_type, "report_ttl_seconds"),
             as_of=self.now_ist().date().isoformat(),
         )
-        return Response.json({"report_id": report_id})
+        return Response.json({"report_id": report_id}, self.knobs["create_status"])
 
     def check_parameters(self, report_type: str, given: t.Any) -> dict:
         """The parameters, checked against the report type; raises BadParameters naming the problem."""
@@ -303,7 +330,8 @@ class App(AsyncVendorApp):
                 "file_name": self.file_name(job.name, job.parameters, job.extra["format"]),
                 "row_count": built.row_count,
             }
-        return Response.json(answer)
+        running = status in ("TRIGGERED", "PROCESSING")
+        return Response.json(answer, self.knobs["running_detail_status"] if running else 200)
 
     def _download(self, request: Request, report_id: str) -> Response:
         refused = self.refuse_credentials(request, ("Authorization",))

@@ -66,3 +66,19 @@ def test_a_202_that_never_carries_an_answer_fails_its_window_and_emits_nothing(
     assert not run.records["flipkart_orders_report"]
     assert "accepted but not ready" in run.stderr
     assert "replication_key_value" not in str(run.last_state["bookmarks"].get("flipkart_orders_report"))
+
+
+# -- 17: FoxyCart's HAL errors -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["hal", "hal_single", "hal_with_message", "plain"])
+def test_a_foxycart_refusal_shows_its_message_not_its_json(fresh_sandbox: RunningSandbox, fast: dict,
+                                                            shape: str) -> None:
+    knobs(fresh_sandbox, "foxycart", error_shape=shape)
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01",
+                 foxycart={"store_id": "9999", "reports": ["customers"]})
+    run = run_tap(cfg, env=fast)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert "GET /foxycart/stores/9999 -> HTTP 403: this token has no access to store 9999" in last, last
+    assert "_embedded" not in run.stderr and "fx:errors" not in run.stderr and '{"' not in run.stderr

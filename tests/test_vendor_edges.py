@@ -4,10 +4,12 @@ a vendor that is down, and a wrong credential said once."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
+from tap_retail_reports.sandbox.distribu import end_of, start_of
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
 from tests.test_async_vendors import config, knobs
@@ -82,3 +84,42 @@ def test_a_foxycart_refusal_shows_its_message_not_its_json(fresh_sandbox: Runnin
     last = run.stderr.strip().splitlines()[-1]
     assert "GET /foxycart/stores/9999 -> HTTP 403: this token has no access to store 9999" in last, last
     assert "_embedded" not in run.stderr and "fx:errors" not in run.stderr and '{"' not in run.stderr
+
+
+# -- 18: rows the vendor sends without their key --------------------------------------------
+
+
+def two_runs(cfg: dict, stream: str, env: dict) -> tuple[list[dict], list[dict]]:
+    catalog = catalog_selecting(cfg, [stream])
+    return (run_tap(cfg, catalog=catalog, env=env).ok().records[stream],
+            run_tap(cfg, catalog=catalog, env=env).ok().records[stream])
+
+
+@pytest.mark.parametrize(("customer_id", "rows"), [("null", "per_order"), ("absent", "per_order"), ("empty", "grouped")])
+def test_distribu_dashboard_orders_get_distinct_stable_customer_ids(fresh_sandbox: RunningSandbox, fast: dict,
+                                                                    customer_id: str, rows: str) -> None:
+    knobs(fresh_sandbox, "distribu", dashboard_orders_per_day=2, dashboard_customer_id=customer_id, dashboard_rows=rows)
+    cfg = config(fresh_sandbox, ("distribu",), "2026-10-01", "2026-10-04")
+    first, second = two_runs(cfg, "distribu_customer_sales", fast)
+    app = fresh_sandbox.sandbox.apps["distribu"]
+    sent = [row for day in range(1, 4)
+            for row in app.customer_sales(start_of(dt.date(2026, 10, day)), end_of(dt.date(2026, 10, day)))["rows"]]
+    assert len(first) == len(sent)  # every row arrives: none dropped, none merged
+    keys = [(row["date"], row["customerId"]) for row in first]
+    assert len(set(keys)) == len(keys)
+    filled = sorted(row["customerId"] for row in first if row["customerId"].startswith("no-customerId:"))
+    assert len(filled) == (6 if rows == "per_order" else 3)
+    assert sorted(keys) == sorted((row["date"], row["customerId"]) for row in second)  # the same keys next run
+
+
+def test_vroom_contacts_with_only_a_phone_get_distinct_stable_emails(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    knobs(fresh_sandbox, "vroom", phone_only_every=4, now="2024-01-20T00:00:00Z")
+    cfg = config(fresh_sandbox, ("vroom",), "2024-01-01", "2024-01-20")
+    first, second = two_runs(cfg, "vroom_customer_contacts", fast)
+    emails = [row["email"] for row in first]
+    now = dt.datetime(2024, 1, 20, tzinfo=dt.timezone.utc)
+    assert len(first) == len(fresh_sandbox.sandbox.apps["vroom"].rows("customer_contacts", {}, now=now))
+    assert len(set(emails)) == len(emails) and all(emails)
+    filled = [email for email in emails if email.startswith("no-email:")]
+    assert len(filled) >= 2 and all(row["phone"] is not None for row in first if row["email"] in filled)
+    assert sorted(emails) == sorted(row["email"] for row in second)

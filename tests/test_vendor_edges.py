@@ -5,10 +5,13 @@ a vendor that is down, and a wrong credential said once."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from tap_retail_reports.sandbox.credentials import FLIPKART_REFRESH_TOKEN
 from tap_retail_reports.sandbox.distribu import end_of, start_of
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
@@ -123,3 +126,69 @@ def test_vroom_contacts_with_only_a_phone_get_distinct_stable_emails(fresh_sandb
     filled = [email for email in emails if email.startswith("no-email:")]
     assert len(filled) >= 2 and all(row["phone"] is not None for row in first if row["email"] in filled)
     assert sorted(emails) == sorted(row["email"] for row in second)
+
+
+# -- 15: Flipkart's partner refresh token ------------------------------------------------------
+
+
+def partner_config(running: RunningSandbox) -> tuple[dict, dict]:
+    cfg, catalog = flipkart_orders(running)
+    cfg["flipkart"]["refresh_token"] = FLIPKART_REFRESH_TOKEN
+    return cfg, catalog
+
+
+def test_a_partner_refresh_token_renews_before_expiry_and_follows_rotation(fresh_sandbox: RunningSandbox,
+                                                                           fast: dict) -> None:
+    # Partner tokens only, each living 3 s while the report takes 4 s: renewed while the job is polled,
+    # each time with the refresh token the grant before handed out.
+    knobs(fresh_sandbox, "flipkart", reports_need_partner_token=True, refresh_token_rotation="rotate",
+          partner_token_lifetime_seconds=3, processing_seconds=4)
+    cfg, catalog = partner_config(fresh_sandbox)
+    run = run_tap(cfg, catalog=catalog, env=fast).ok()
+    state = knobs(fresh_sandbox, "flipkart")
+    assert state["refresh_grants"] >= 2 and state["token_grants"] == state["refresh_grants"]
+    assert len(run.records["flipkart_orders_report"]) == flipkart_expected_count(fresh_sandbox) > 0
+    warnings = [line for line in run.stderr.splitlines() if "issued a new refresh token" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0] and "set flipkart.refresh_token" in warnings[0]
+    issued = [FLIPKART_REFRESH_TOKEN, *state["refresh_tokens"], *(t["token"] for t in state["tokens_issued"])]
+    assert not [secret for secret in issued if secret in run.stderr or secret in run.stdout]
+
+
+def test_a_refused_partner_token_is_renewed_once_with_the_refresh_token(fresh_sandbox: RunningSandbox,
+                                                                        fast: dict) -> None:
+    knobs(fresh_sandbox, "flipkart", reports_need_partner_token=True, refresh_token_rotation="same",
+          processing_seconds=3)
+    cfg, catalog = partner_config(fresh_sandbox)
+    done = threading.Event()
+
+    def revoke_once_jobs_exist() -> None:
+        while not done.is_set():
+            if knobs(fresh_sandbox, "flipkart")["reports"]:
+                knobs(fresh_sandbox, "flipkart", revoke_tokens=True)
+                return
+            time.sleep(0.05)
+
+    revoker = threading.Thread(target=revoke_once_jobs_exist)
+    revoker.start()
+    try:
+        run = run_tap(cfg, catalog=catalog, env=fast)
+    finally:
+        done.set()
+        revoker.join()
+    run.ok()
+    assert knobs(fresh_sandbox, "flipkart")["refresh_grants"] == 2 and "token refused (HTTP 401)" in run.stderr
+    assert "issued a new refresh token" not in run.stderr  # the same one back is no rotation
+    assert run.records["flipkart_orders_report"]
+
+
+def test_a_refused_refresh_token_names_it_and_a_refresh_token_without_client_credentials_is_a_config_error(
+        fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    cfg, catalog = partner_config(fresh_sandbox)
+    cfg["flipkart"]["refresh_token"] = "expired-refresh-token"
+    run = run_tap(cfg, catalog=catalog, env=fast)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert "HTTP 400: invalid_grant: Invalid refresh token (check flipkart.refresh_token" in last, last
+    cfg["flipkart"] = {"base_url": cfg["flipkart"]["base_url"], "access_token": "a", "refresh_token": "r"}
+    run = run_tap(cfg, catalog=catalog)
+    assert run.returncode == 1 and run.stderr.count("flipkart.refresh_token needs flipkart.client_id") == 1

@@ -227,16 +227,21 @@ class ReportStream(RESTStream):
         prepared = requests.Request(method, url, headers=headers, **request).prepare()
         return self.request_decorator(self._send_unauthenticated)(prepared, context)
 
-    def oauth_token(self, method: str, path: str, client_id: str, client_secret: str,
+    def oauth_token(self, method: str, path: str, client_id: str, client_secret: str, *,
+                    on_refresh_token: t.Callable[[str], None] | None = None,
                     **request: t.Any) -> tuple[str, float | None]:
-        """An OAuth2 token call with HTTP Basic client credentials: (access_token, expiry epoch)."""
+        """An OAuth2 token call with HTTP Basic client credentials: (access_token, expiry epoch).
+        `on_refresh_token` is given the answer's refresh_token, when it has one."""
         redact.add_basic(client_id, client_secret)  # its Base64 form too, should an answer echo it
         response = self.call(method, path, authenticated=False, auth=(client_id, client_secret), **request)
         body = self.response_json(response)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token.strip():
             raise self.unreadable(response, "returned no access_token")
-        redact.add(token, body.get("refresh_token"))  # before anything could log them
+        refresh_token = body.get("refresh_token")
+        redact.add(token, refresh_token)  # before anything could log them
+        if on_refresh_token is not None and isinstance(refresh_token, str) and refresh_token.strip():
+            on_refresh_token(refresh_token)
         self.logger.info("%s: new access token, valid %ss", self.vendor, body.get("expires_in", "an unknown time"))
         return token, expiry_epoch(body.get("expires_in"), time.time())
 
@@ -271,7 +276,9 @@ class ReportStream(RESTStream):
         detail = self.vendor_error_detail(response)
         if detail:
             line += f": {detail}"
-        if response.status_code in (401, 403) and self.auth_hint:
+        # OAuth servers refuse a bad grant or client with 400 (invalid_grant, invalid_client).
+        refused = response.status_code in (401, 403) or "invalid_grant" in detail or "invalid_client" in detail
+        if refused and self.auth_hint:
             line += f" ({self.auth_hint})"
         return redact(line)
 
@@ -282,6 +289,9 @@ class ReportStream(RESTStream):
         except ValueError:
             return response.text[:200].strip()
         if isinstance(body, dict):
+            error, description = body.get("error"), body.get("error_description")
+            if isinstance(error, str) and isinstance(description, str):  # OAuth's pair: code and words
+                return f"{error}: {description}"
             for key in ("error", "message", "error_description", "detail"):
                 value = body.get(key)
                 if isinstance(value, str):

@@ -5,8 +5,6 @@ a vendor that is down, and a wrong credential said once."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from tap_retail_reports.sandbox.credentials import FLIPKART_REFRESH_TOKEN
 from tap_retail_reports.sandbox.distribu import end_of, start_of
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
-from tests.test_async_vendors import config, knobs
+from tests.test_async_vendors import config, knobs, run_revoking_flipkart_tokens
 
 
 @pytest.fixture
@@ -159,23 +157,7 @@ def test_a_refused_partner_token_is_renewed_once_with_the_refresh_token(fresh_sa
     knobs(fresh_sandbox, "flipkart", reports_need_partner_token=True, refresh_token_rotation="same",
           processing_seconds=3)
     cfg, catalog = partner_config(fresh_sandbox)
-    done = threading.Event()
-
-    def revoke_once_jobs_exist() -> None:
-        while not done.is_set():
-            if knobs(fresh_sandbox, "flipkart")["reports"]:
-                knobs(fresh_sandbox, "flipkart", revoke_tokens=True)
-                return
-            time.sleep(0.05)
-
-    revoker = threading.Thread(target=revoke_once_jobs_exist)
-    revoker.start()
-    try:
-        run = run_tap(cfg, catalog=catalog, env=fast)
-    finally:
-        done.set()
-        revoker.join()
-    run.ok()
+    run = run_revoking_flipkart_tokens(fresh_sandbox, cfg, catalog, fast).ok()
     assert knobs(fresh_sandbox, "flipkart")["refresh_grants"] == 2 and "token refused (HTTP 401)" in run.stderr
     assert "issued a new refresh token" not in run.stderr  # the same one back is no rotation
     assert run.records["flipkart_orders_report"]

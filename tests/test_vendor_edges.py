@@ -5,6 +5,7 @@ a vendor that is down, and a wrong credential said once."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tap_retail_reports.sandbox.distribu import end_of, start_of
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
 from tests.test_async_vendors import config, knobs, run_revoking_flipkart_tokens
+from tests.test_vroom import expected_rows
 
 
 @pytest.fixture
@@ -174,3 +176,55 @@ def test_a_refused_refresh_token_names_it_and_a_refresh_token_without_client_cre
     cfg["flipkart"] = {"base_url": cfg["flipkart"]["base_url"], "access_token": "a", "refresh_token": "r"}
     run = run_tap(cfg, catalog=catalog)
     assert run.returncode == 1 and run.stderr.count("flipkart.refresh_token needs flipkart.client_id") == 1
+
+
+# -- 14 and issue 12.9: a vendor down, or refusing its credentials, is one line ----------------
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens there once the probe is closed
+
+
+def test_a_dead_vendor_fails_fast_and_the_healthy_one_loads_every_row(sandbox: RunningSandbox, fast: dict) -> None:
+    cfg = config(sandbox, ("vroom", "distribu"), "2026-10-01", "2026-10-03")
+    cfg["distribu"]["base_url"] = f"http://127.0.0.1:{closed_port()}/distribu"
+    catalog = catalog_selecting(cfg, ["vroom_orders", "vroom_line_items", *DISTRIBU_STREAMS])
+    run = run_tap(cfg, catalog=catalog, env=fast)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    for stream, endpoint in (("vroom_orders", "orders"), ("vroom_line_items", "line_items")):
+        assert len(run.records[stream]) == len(expected_rows(endpoint, "2026-10-01", "2026-10-03")) > 0, stream
+    # One call spends its retries (5 waits); every other Distribu call tries once. Today each of
+    # the five streams spends its own: 25 retry lines.
+    retries = [line for line in run.stderr.splitlines() if "distribu" in line and "retrying in" in line]
+    assert len(retries) == 5, "\n".join(retries)
+    down = [line for line in error_lines(run.stderr) if "distribu is down" in line]
+    assert len(down) == 3, "\n".join(down)  # the vendor's line, the summary's line, the exit line
+    assert sum(stream in run.stderr.splitlines()[-1] for stream in DISTRIBU_STREAMS) == len(DISTRIBU_STREAMS)
+
+
+DISTRIBU_STREAMS = ("distribu_sales_daily", "distribu_sales_by_status", "distribu_customer_sales",
+                    "distribu_inventory", "distribu_inventory_categories")
+
+
+def test_a_wrong_flipkart_secret_is_one_line_that_names_the_settings(fresh_sandbox: RunningSandbox,
+                                                                    fast: dict) -> None:
+    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-01", "2026-10-20")
+    cfg["flipkart"]["client_secret"] = "not-the-secret"
+    run = run_tap(cfg, env=fast)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    about_credentials = [line for line in error_lines(run.stderr) if "check flipkart.client_id" in line]
+    # The vendor's line, the summary's line, the exit line; today 85 lines for these 20 days.
+    assert len(about_credentials) == 3, "\n".join(about_credentials)
+    assert all("flipkart: GET /flipkart/oauth-service/oauth/token -> HTTP 401" in line for line in about_credentials)
+    assert knobs(fresh_sandbox, "flipkart")["token_grants"] == 0
+    lines = [line.split("| ", 3)[-1] for line in run.stderr.splitlines()]
+    assert len(lines) == len(set(lines)), "a line logged twice"
+
+
+def test_a_partition_reads_as_words_in_log_lines(sandbox: RunningSandbox, fast: dict) -> None:
+    cfg = config(sandbox, ("flipkart",), "2026-10-06", "2026-10-08")
+    run = run_tap(cfg, catalog=catalog_selecting(cfg, ["flipkart_stock_ledger"]), env=fast).ok()
+    assert "flipkart_stock_ledger for warehouse_id BLR01: " in run.stderr
+    assert "{'" not in run.stderr, [line for line in run.stderr.splitlines() if "{'" in line]

@@ -28,8 +28,15 @@ class RunFailures:
             self._failures.append((stream_name, redact(" ".join(reason.split()))))  # one line
 
     def lines(self) -> list[str]:
+        """One line per reason, naming every stream it stopped: a vendor that was down, or refused
+        its credentials, is one line however many streams it has."""
         with self._lock:
-            return [f"{stream}: {reason}" for stream, reason in self._failures]
+            streams_by_reason: dict[str, list[str]] = {}
+            for stream, reason in self._failures:
+                streams = streams_by_reason.setdefault(reason, [])
+                if stream not in streams:
+                    streams.append(stream)
+            return [f"{', '.join(streams)}: {reason}" for reason, streams in streams_by_reason.items()]
 
     def streams(self) -> list[str]:
         with self._lock:

@@ -68,6 +68,7 @@ class FlipkartStream(AsyncReportStream):
     default_base_url = "https://api.flipkart.net"
     report_type: t.ClassVar[str]
     extra_retry_statuses = (429, 499)  # 499: the gateway's "connection timed out"
+    outage_statuses = (499,)
     column_types = column_types(
         NUMBER=("selling_price", "shipping_charge", "total_amount", "price_before_discount", "total_discount",
                 "final_invoice_amount", "taxable_value", "igst_rate", "igst_amount", "cgst_rate", "cgst_amount",
@@ -178,6 +179,9 @@ class FlipkartStream(AsyncReportStream):
         return params
 
     def repository(self) -> FlipkartReports:
+        # The token first: refused credentials (or a vendor that is down) then fail the stream's
+        # planning, said once for the vendor, rather than each of its jobs in its own line.
+        self.token.get()
         return FlipkartReports(self)
 
 

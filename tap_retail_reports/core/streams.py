@@ -304,13 +304,7 @@ class ReportStream(RESTStream):
         return True
 
     def outage_reason(self, error: BaseException, tries: int) -> str:
-        if isinstance(error, RetriableAPIError) and error.response is not None:
-            what = describe_response(error.response)
-        else:
-            request = getattr(error, "request", None)
-            path = urlsplit(request.url).path if request is not None and request.url else "?"
-            what = f"{getattr(request, 'method', None) or '?'} {path}: {type(error).__name__}"
-        return (f"{self.vendor} is down: {what}, {tries} attempt(s); its other calls this run try once each "
+        return (f"{self.vendor} is down: {_short_error(error)}, {tries} attempt(s); its other calls this run try once each "
                 "and fail at once while it stays down")
 
     def credentials_refused(self, response: requests.Response) -> VendorUnavailable:
@@ -567,8 +561,13 @@ class WindowedStream(ReportStream):
 
 
 def _short_error(error: BaseException | None) -> str:
+    """A failed attempt in a few words: the call and its status, or the call and the network error
+    (whose own text repeats the URL with its query string)."""
     if error is None:
         return "unknown error"
     if isinstance(error, RetriableAPIError) and error.response is not None:
         return describe_response(error.response)
+    request = getattr(error, "request", None)
+    if isinstance(error, requests.RequestException) and request is not None and request.url:
+        return f"{request.method} {urlsplit(request.url).path}: {type(error).__name__}"
     return f"{type(error).__name__}: {str(error)[:200]}"

@@ -38,6 +38,14 @@ class RunFailures:
                     streams.append(stream)
             return [f"{', '.join(streams)}: {reason}" for reason, streams in streams_by_reason.items()]
 
+    def first(self) -> str:
+        """The first failure for the exit line, which names the failed streams already: its reason,
+        after its stream's name when it stopped that stream alone."""
+        line = self.lines()[0]
+        with self._lock:
+            stream, reason = self._failures[0]
+        return line if line == f"{stream}: {reason}" else reason
+
     def streams(self) -> list[str]:
         with self._lock:
             return list(dict.fromkeys(stream for stream, _ in self._failures))

@@ -270,7 +270,11 @@ class ReportStream(RESTStream):
 
     def _send_unauthenticated(self, request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         response = self.requests_session.send(request, timeout=self.timeout)
-        self.check_status(response)  # no token to renew: a 401 is the configured credentials
+        status = response.status_code
+        if 400 <= status < 500 and status not in self.extra_retry_statuses:
+            # The token call: any refusal (401, or OAuth's 400 invalid_grant) is the vendor's settings.
+            raise self.credentials_refused(response)
+        self.check_status(response)
         return response
 
     def request_decorator(self, func: t.Callable) -> t.Callable:

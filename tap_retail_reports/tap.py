@@ -181,7 +181,7 @@ class TapRetailReports(Tap):
             )
             for line in self.failures.lines():
                 self.logger.error("failed: %s", line)
-            first = self.failures.lines()[0]
+            first = self.failures.first()
             raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
 
     def plan_report_jobs(self) -> None:

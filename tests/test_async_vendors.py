@@ -22,7 +22,7 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS, tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import TAP, catalog_selecting, env_setting_class_attributes, run_tap
+from tests.conftest import TAP, TapRun, catalog_selecting, env_setting_class_attributes, run_tap
 
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")
@@ -255,27 +255,31 @@ def test_jobs_of_every_report_type_run_at_once(fresh_sandbox: RunningSandbox, fa
     assert all(run.records[f"flipkart_{t}"] for t in types)
 
 
-def test_a_token_revoked_mid_run_is_renewed(fresh_sandbox: RunningSandbox, fast: dict) -> None:
-    knobs(fresh_sandbox, "flipkart", processing_seconds=3)
-    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
-    catalog = catalog_selecting(cfg, ["flipkart_orders_report", "flipkart_returns_report"])
+def run_revoking_flipkart_tokens(running: RunningSandbox, cfg: dict, catalog: dict, env: dict) -> TapRun:
+    """The tap run while, once its jobs exist (they are processing), every Flipkart token is revoked."""
     done = threading.Event()
 
-    def revoke_once_jobs_exist() -> None:  # while the jobs are processing, the token stops working
+    def revoke_once_jobs_exist() -> None:
         while not done.is_set():
-            if knobs(fresh_sandbox, "flipkart")["reports"]:
-                knobs(fresh_sandbox, "flipkart", revoke_tokens=True)
+            if knobs(running, "flipkart")["reports"]:
+                knobs(running, "flipkart", revoke_tokens=True)
                 return
             time.sleep(0.05)
 
     revoker = threading.Thread(target=revoke_once_jobs_exist)
     revoker.start()
     try:
-        run = run_tap(cfg, catalog=catalog, env=fast)
+        return run_tap(cfg, catalog=catalog, env=env)
     finally:
         done.set()
         revoker.join()
-    run.ok()
+
+
+def test_a_token_revoked_mid_run_is_renewed(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+    knobs(fresh_sandbox, "flipkart", processing_seconds=3)
+    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-03", "2026-10-05")
+    catalog = catalog_selecting(cfg, ["flipkart_orders_report", "flipkart_returns_report"])
+    run = run_revoking_flipkart_tokens(fresh_sandbox, cfg, catalog, fast).ok()
     state = knobs(fresh_sandbox, "flipkart")
     assert state["token_grants"] == 2 and "token refused (HTTP 401)" in run.stderr
     assert run.records["flipkart_orders_report"] and run.records["flipkart_returns_report"]

@@ -36,7 +36,7 @@ from tap_retail_reports.core.async_jobs import (
 )
 from tap_retail_reports.core.files import csv_files
 from tap_retail_reports.core.records import SchemaCoercion
-from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream
+from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream, for_context
 from tap_retail_reports.core.windows import (
     UTC,
     Window,
@@ -154,7 +154,7 @@ class AsyncReportStream(WindowedStream):
 
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,
                  windows: list[Window]) -> None:
-        where = f" for {context}" if context else ""
+        where = for_context(context)
         origin = (f"bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
                   if bookmark is not None else f"no bookmark; from {iso(start)}")
         self.logger.info("%s%s: %s: %d report job(s)%s", self.name, where, origin, len(windows),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import decimal
 import hashlib
@@ -173,6 +174,34 @@ def row_hash(row: dict, fields: t.Sequence[str]) -> str:
     """
     canonical = json.dumps({name: row.get(name) for name in fields}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class RowIdentities:
+    """Stable identities for the rows of one answer: `row_hash` of `fields`, and for the n-th
+    repeat of identical fields a hash of (that hash, n), so identical rows stay distinct.
+    Identical rows come in the same answer (same window), so a re-read gives the same identities."""
+
+    def __init__(self, fields: t.Sequence[str]) -> None:
+        self.fields = fields
+        self._seen: collections.Counter[str] = collections.Counter()
+
+    def __call__(self, row: dict) -> str:
+        content = row_hash(row, self.fields)
+        repeat = self._seen[content]
+        self._seen[content] += 1
+        return row_hash({"row": content, "occurrence": repeat}, ("row", "occurrence")) if repeat else content
+
+
+def fill_missing_key(rows: t.Iterable[dict], key: str, fields: t.Sequence[str]) -> t.Iterator[dict]:
+    """Rows of one answer whose `key` is null, absent or blank get `no-<key>:<16 hex>`, from
+    `RowIdentities(fields)` over those rows: a row the vendor sends without its key neither breaks
+    the load nor merges with another such row, and keeps its key when read again."""
+    identities = RowIdentities(fields)
+    for row in rows:
+        value = row.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            row[key] = f"no-{key}:{identities(row)[:16]}"
+        yield row
 
 
 READ_AT = th.Property(

@@ -28,8 +28,23 @@ class RunFailures:
             self._failures.append((stream_name, redact(" ".join(reason.split()))))  # one line
 
     def lines(self) -> list[str]:
+        """One line per reason, naming every stream it stopped: a vendor that was down, or refused
+        its credentials, is one line however many streams it has."""
         with self._lock:
-            return [f"{stream}: {reason}" for stream, reason in self._failures]
+            streams_by_reason: dict[str, list[str]] = {}
+            for stream, reason in self._failures:
+                streams = streams_by_reason.setdefault(reason, [])
+                if stream not in streams:
+                    streams.append(stream)
+            return [f"{', '.join(streams)}: {reason}" for reason, streams in streams_by_reason.items()]
+
+    def first(self) -> str:
+        """The first failure for the exit line, which names the failed streams already: its reason,
+        after its stream's name when it stopped that stream alone."""
+        line = self.lines()[0]
+        with self._lock:
+            stream, reason = self._failures[0]
+        return line if line == f"{stream}: {reason}" else reason
 
     def streams(self) -> list[str]:
         with self._lock:

@@ -18,6 +18,7 @@ import sys
 import time
 import typing as t
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import requests
 from singer_sdk import RESTStream
@@ -32,6 +33,7 @@ from tap_retail_reports.core.http import (
     describe_response,
     retry_after_seconds,
 )
+from tap_retail_reports.core.outage import VendorHealth, VendorUnavailable
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run_stats import StreamStats
@@ -55,6 +57,9 @@ EXTRA_FIELDS_SCHEMA = {
 # Failures that end one stream but not the run: the vendor refused, gave no usable answer,
 # or kept failing after every retry. Anything else is a bug and stops the run.
 STREAM_FAILURES = (FatalAPIError, RetriableAPIError, TapError, requests.RequestException)
+# What the SDK retries; a call that still ends in one of these, of the outage kind, puts its vendor down.
+RETRIED_ERRORS = (RetriableAPIError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                  requests.exceptions.ChunkedEncodingError, ConnectionResetError)
 
 
 def failure_reason(stream_name: str, error: BaseException) -> str:
@@ -87,6 +92,11 @@ class _DropRepeatedLines(logging.Filter):
 _DROP_REPEATED_LINES = _DropRepeatedLines()
 
 
+def for_context(context: Context | None) -> str:
+    """A partition for a log line, in words: " for warehouse_id BLR01", or "" for none."""
+    return " for " + ", ".join(f"{key} {value}" for key, value in context.items()) if context else ""
+
+
 def add_extra_fields(row: dict, extra: dict) -> dict:
     """Put fields the schema does not declare into the row's `_extra_fields`, beside any already there."""
     if extra:
@@ -103,8 +113,9 @@ class ReportStream(RESTStream):
     auth_hint: t.ClassVar[str] = ""  # appended to 401/403 errors: which settings to check
 
     records_jsonpath = "$[*]"
-    extra_retry_statuses = (429,)
-    backoff_max_tries = 6  # type: ignore[assignment]  # backoff takes a count or a callable; the SDK passes this on
+    extra_retry_statuses: tuple[int, ...] = (429,)
+    outage_statuses: tuple[int, ...] = ()  # beside 5xx: answers that say the vendor is not answering
+    max_tries: t.ClassVar[int] = 6  # per call; 1 while the vendor is down (see `backoff_max_tries`)
     backoff_factor = 1.0  # seconds before the first retry; doubles each time, capped at 60
     timeout = (30, 300)  # type: ignore[assignment]  # seconds to connect, seconds between bytes; requests takes both
 
@@ -130,13 +141,25 @@ class ReportStream(RESTStream):
 
     def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]  # wraps the SDK's final sync
         """The SDK's sync; an expected failure is recorded for the run's summary and the
-        run goes on with the other streams. The bookmark stays at the last finished window."""
+        run goes on with the other streams. The bookmark stays at the last finished window.
+        A vendor-wide failure (down, credentials refused) is said by the first stream it stops."""
         try:
             super().sync(context)
         except STREAM_FAILURES as error:
             reason = failure_reason(self.name, error)
-            self.logger.error("%s: stopped: %s; its bookmark stays at %s", self.name, reason, self.bookmark_text())
+            if isinstance(error, VendorUnavailable):
+                if self.health.first_to_say(reason):
+                    self.logger.error("%s", reason)  # the vendor's line: its other streams stop on it quietly
+                self.logger.info("%s: stopped by the %s failure above; its bookmark stays at %s",
+                                 self.name, self.vendor, self.bookmark_text())
+            else:
+                self.logger.error("%s: stopped: %s; its bookmark stays at %s", self.name, reason, self.bookmark_text())
             self.tap.record_failure(self.name, reason)
+
+    @property
+    def health(self) -> VendorHealth:
+        """The vendor's standing in this run (down, refused), shared by its streams."""
+        return self.tap.shared(f"{self.vendor}.health", lambda: VendorHealth(self.vendor))
 
     def bookmark_text(self) -> str:
         """This stream's bookmark(s) for log lines: one value, a range over partitions, or none."""
@@ -227,23 +250,70 @@ class ReportStream(RESTStream):
         prepared = requests.Request(method, url, headers=headers, **request).prepare()
         return self.request_decorator(self._send_unauthenticated)(prepared, context)
 
-    def oauth_token(self, method: str, path: str, client_id: str, client_secret: str,
+    def oauth_token(self, method: str, path: str, client_id: str, client_secret: str, *,
+                    on_refresh_token: t.Callable[[str], None] | None = None,
                     **request: t.Any) -> tuple[str, float | None]:
-        """An OAuth2 token call with HTTP Basic client credentials: (access_token, expiry epoch)."""
+        """An OAuth2 token call with HTTP Basic client credentials: (access_token, expiry epoch).
+        `on_refresh_token` is given the answer's refresh_token, when it has one."""
         redact.add_basic(client_id, client_secret)  # its Base64 form too, should an answer echo it
         response = self.call(method, path, authenticated=False, auth=(client_id, client_secret), **request)
         body = self.response_json(response)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token.strip():
             raise self.unreadable(response, "returned no access_token")
-        redact.add(token, body.get("refresh_token"))  # before anything could log them
+        refresh_token = body.get("refresh_token")
+        redact.add(token, refresh_token)  # before anything could log them
+        if on_refresh_token is not None and isinstance(refresh_token, str) and refresh_token.strip():
+            on_refresh_token(refresh_token)
         self.logger.info("%s: new access token, valid %ss", self.vendor, body.get("expires_in", "an unknown time"))
         return token, expiry_epoch(body.get("expires_in"), time.time())
 
     def _send_unauthenticated(self, request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         response = self.requests_session.send(request, timeout=self.timeout)
-        self.check_status(response)  # no token to renew: a 401 is the configured credentials
+        status = response.status_code
+        if 400 <= status < 500 and status not in self.extra_retry_statuses:
+            # The token call: any refusal (401, or OAuth's 400 invalid_grant) is the vendor's settings.
+            raise self.credentials_refused(response)
+        self.check_status(response)
         return response
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """The SDK's retries, inside the vendor's standing: no call once its credentials were
+        refused; one try per call while it is down; a call that gives up on an outage puts it down."""
+        retried = super().request_decorator(func)
+
+        def call(*args: t.Any, **kwargs: t.Any) -> requests.Response:
+            if self.health.refused:
+                raise VendorUnavailable(self.health.refused)
+            tries = self.backoff_max_tries()
+            try:
+                response = retried(*args, **kwargs)
+            except RETRIED_ERRORS as error:
+                if self.is_outage(error):
+                    raise self.health.went_down(self.outage_reason(error, tries)) from None
+                raise
+            self.health.answered()
+            return response
+
+        return call
+
+    def backoff_max_tries(self) -> int:  # the SDK's; backoff asks it before each call
+        return 1 if self.health.down else self.max_tries
+
+    def is_outage(self, error: BaseException) -> bool:
+        """No answer, or an answer that says the vendor is not working (5xx): not a refusal or a 429."""
+        if isinstance(error, RetriableAPIError):
+            status = error.response.status_code if error.response is not None else 0
+            return status >= 500 or status in self.outage_statuses
+        return True
+
+    def outage_reason(self, error: BaseException, tries: int) -> str:
+        return (f"{self.vendor} is down: {_short_error(error)}, {tries} attempt(s); its other calls this run try once each "
+                "and fail at once while it stays down")
+
+    def credentials_refused(self, response: requests.Response) -> VendorUnavailable:
+        """A 401/403: the vendor's settings are wrong for every stream, said for the vendor."""
+        return self.health.refuse(self.error_line(response, self.vendor))
 
     def validate_response(self, response: requests.Response) -> None:
         authenticator = self.authenticator
@@ -253,7 +323,7 @@ class ReportStream(RESTStream):
             if auth.token.rejected(token):
                 self.logger.warning("%s: %s refused (HTTP 401); retrying with a new one", self.name, auth.token.kind)
                 raise TokenRejected(self.error_line(response), response)
-            raise FatalAPIError(self.error_line(response))
+            raise self.credentials_refused(response)
         self.check_status(response)
         if auth and token is not None:
             auth.token.accepted(token)
@@ -262,16 +332,20 @@ class ReportStream(RESTStream):
         status = response.status_code
         if status in self.extra_retry_statuses or status >= 500:
             raise RetriableAPIError(self.error_line(response), response)
+        if status in (401, 403):
+            raise self.credentials_refused(response)
         if status >= 400:
             raise FatalAPIError(self.error_line(response))
 
-    def error_line(self, response: requests.Response) -> str:
-        """One line for a failed call: stream, call, status, the vendor's own words, a hint."""
-        line = f"{self.name}: {describe_response(response)}"
+    def error_line(self, response: requests.Response, who: str | None = None) -> str:
+        """One line for a failed call: stream (or `who`), call, status, the vendor's own words, a hint."""
+        line = f"{who or self.name}: {describe_response(response)}"
         detail = self.vendor_error_detail(response)
         if detail:
             line += f": {detail}"
-        if response.status_code in (401, 403) and self.auth_hint:
+        # OAuth servers refuse a bad grant or client with 400 (invalid_grant, invalid_client).
+        refused = response.status_code in (401, 403) or "invalid_grant" in detail or "invalid_client" in detail
+        if refused and self.auth_hint:
             line += f" ({self.auth_hint})"
         return redact(line)
 
@@ -282,6 +356,9 @@ class ReportStream(RESTStream):
         except ValueError:
             return response.text[:200].strip()
         if isinstance(body, dict):
+            error, description = body.get("error"), body.get("error_description")
+            if isinstance(error, str) and isinstance(description, str):  # OAuth's pair: code and words
+                return f"{error}: {description}"
             for key in ("error", "message", "error_description", "detail"):
                 value = body.get(key)
                 if isinstance(value, str):
@@ -317,7 +394,7 @@ class ReportStream(RESTStream):
             "%s: attempt %d of %d failed (%s); retrying in %.1fs",
             self.name,
             details.get("tries", 0),
-            self.backoff_max_tries,
+            self.backoff_max_tries(),
             redact(_short_error(error)),
             details.get("wait", 0.0),
         )
@@ -390,7 +467,7 @@ class WindowedStream(ReportStream):
         start = resume_from(bookmark, self.start_date, self.lookback_days)
         windows = list(day_windows(start, self.end_date, self.window_days))
         self.stats.add(windows_planned=len(windows))
-        where = f" for {context}" if context else ""
+        where = for_context(context)
         first = iso(windows[0].start) if windows else "nothing to read"
         if bookmark is None:
             self.logger.info(
@@ -437,7 +514,7 @@ class WindowedStream(ReportStream):
             planned = self.stats["windows_planned"]
             self.logger.info(
                 "%s%s: progress: %d%s window(s) done, through %s; %s so far",
-                self.name, f" for {context}" if context else "", self.stats["windows"],
+                self.name, for_context(context), self.stats["windows"],
                 f" of {planned:.0f}" if planned else "", iso(done_until), self.stats.describe(),
             )
 
@@ -488,8 +565,13 @@ class WindowedStream(ReportStream):
 
 
 def _short_error(error: BaseException | None) -> str:
+    """A failed attempt in a few words: the call and its status, or the call and the network error
+    (whose own text repeats the URL with its query string)."""
     if error is None:
         return "unknown error"
     if isinstance(error, RetriableAPIError) and error.response is not None:
         return describe_response(error.response)
+    request = getattr(error, "request", None)
+    if isinstance(error, requests.RequestException) and request is not None and request.url:
+        return f"{request.method} {urlsplit(request.url).path}: {type(error).__name__}"
     return f"{type(error).__name__}: {str(error)[:200]}"

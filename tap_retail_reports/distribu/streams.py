@@ -10,7 +10,7 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.records import READ_AT
+from tap_retail_reports.core.records import READ_AT, fill_missing_key
 from tap_retail_reports.distribu.client import DistribuDayStream, DistribuRangeStream, DistribuSnapshotStream
 
 Money = th.NumberType
@@ -74,7 +74,12 @@ class SalesByStatusStream(DistribuDayStream):
 
 
 class CustomerSalesStream(DistribuDayStream):
-    """`rows[]` of /reports/customers for one day: customers with at least one order that day."""
+    """`rows[]` of /reports/customers for one day: customers with at least one order that day.
+
+    Orders made in Distribu's dashboard have no customer: their rows come without `customerId`,
+    part of the key, and get `no-customerId:<16 hex>`, a hash of the row's customerName and
+    customerEmail (and of its repeat count among such rows of the day).
+    """
 
     name = "distribu_customer_sales"
     path = "/api/v1/reports/customers"
@@ -90,6 +95,9 @@ class CustomerSalesStream(DistribuDayStream):
         th.Property("lastOrderAt", th.DateTimeType),
         READ_AT,
     ).to_dict()
+
+    def complete_day(self, rows: t.Iterable[dict]) -> t.Iterator[dict]:
+        return fill_missing_key(rows, "customerId", ("customerName", "customerEmail"))
 
 
 class InventoryStream(DistribuSnapshotStream):

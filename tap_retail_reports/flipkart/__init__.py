@@ -16,7 +16,12 @@ REPORT_TYPES = RANGE_REPORTS + WAREHOUSE_REPORTS + SNAPSHOT_REPORTS
 
 
 def _check(config: dict) -> list[str]:
-    return check_string_list("flipkart.warehouse_ids", config.get("warehouse_ids"))
+    problems = check_string_list("flipkart.warehouse_ids", config.get("warehouse_ids"))
+    if config.get("refresh_token") and not (config.get("client_id") and config.get("client_secret")):
+        # Beside an access_token the vendor is active, yet the token could never be renewed.
+        problems.append("flipkart.refresh_token needs flipkart.client_id and flipkart.client_secret: "
+                        "the refresh grant authenticates the app with them")
+    return problems
 
 
 def _streams(config: dict) -> list:
@@ -32,12 +37,16 @@ VENDOR = Vendor(
     title="Flipkart",
     default_base_url="https://api.flipkart.net",
     settings=[
-        th.Property("client_id", th.StringType, description="OAuth client id (client-credentials grant)"),
+        th.Property("client_id", th.StringType, description="OAuth client id (of the seller's or the partner's app)"),
         th.Property("client_secret", th.StringType, secret=True, description="OAuth client secret"),
-        th.Property("access_token", th.StringType, secret=True, description="A partner access token, instead of client credentials"),
+        th.Property("refresh_token", th.StringType, secret=True,
+                    description="A partner (third-party app) refresh token: access tokens are renewed with it and "
+                    "client_id/client_secret; Flipkart's Reports API takes partner tokens"),
+        th.Property("access_token", th.StringType, secret=True,
+                    description="A partner access token, used as given (renewed with refresh_token when that is set too)"),
         th.Property("warehouse_ids", th.ArrayType(th.StringType), description="Warehouses for the warehouse-scoped report types"),
     ],
-    credential_sets=(("client_id", "client_secret"), ("access_token",)),
+    credential_sets=(("client_id", "client_secret"), ("access_token",)),  # refresh_token: with the first (see _check)
     check=_check,
     streams=_streams,
 )

@@ -1,8 +1,15 @@
 """Flipkart: client-credentials auth and report jobs with signed, expiring download links.
 
 - Auth: `GET /oauth-service/oauth/token?grant_type=client_credentials&scope=Seller_Api` with
-  HTTP Basic client_id:client_secret, renewed before expiry and once on a 401; or a
-  configured partner `access_token`, used as given (a 401 then means it expired).
+  HTTP Basic client_id:client_secret, renewed before expiry and once on a 401; or, for a
+  partner (third-party) app, whose tokens the Reports API takes, the same call with
+  `grant_type=refresh_token&refresh_token=...` (access tokens live 60 days, refresh tokens 180);
+  or a configured partner `access_token`, used as given (a 401 then means it expired) unless
+  a refresh token can renew it.
+- Flipkart's gateway answers 499 ("connection timed out") when it gave up on its backend:
+  retried like a 5xx. A 202 ("accepted") is read only when it carries what the call asks for
+  (a report_id, a status, an access_token); without it the call is asked again, never read as
+  an empty answer.
 - A report job: `POST /reports/{type}` with a fresh UUID `correlation_id` per request and
   the type's `parameters`; poll `GET /reports/{report_id}/detail` (TRIGGERED, PROCESSING,
   COMPLETED, EXPIRED, FAILED). When COMPLETED, `location` is a signed link (its query holds
@@ -17,6 +24,9 @@ import typing as t
 import uuid
 import zoneinfo
 from functools import cached_property
+from urllib.parse import urlsplit
+
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
@@ -25,8 +35,10 @@ from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
+TOKEN_PATH = "/oauth-service/oauth/token"
 # Flipkart's days, and its naive `metadata.expiry`, are India's (the document gives no zone).
 ZONE = zoneinfo.ZoneInfo("Asia/Kolkata")
 STATUSES = StatusMap("flipkart", {
@@ -55,6 +67,8 @@ class FlipkartStream(AsyncReportStream):
     vendor = "flipkart"
     default_base_url = "https://api.flipkart.net"
     report_type: t.ClassVar[str]
+    extra_retry_statuses = (429, 499)  # 499: the gateway's "connection timed out"
+    outage_statuses = (499,)
     column_types = column_types(
         NUMBER=("selling_price", "shipping_charge", "total_amount", "price_before_discount", "total_discount",
                 "final_invoice_amount", "taxable_value", "igst_rate", "igst_amount", "cgst_rate", "cgst_amount",
@@ -74,6 +88,9 @@ class FlipkartStream(AsyncReportStream):
 
     @property
     def auth_hint(self) -> str:  # type: ignore[override]  # a class attribute in core; here it depends on config
+        if self.vendor_config.get("refresh_token"):
+            return ("check flipkart.refresh_token (a partner refresh token lives 180 days), flipkart.client_id "
+                    "and flipkart.client_secret")
         if self.vendor_config.get("client_id"):
             return "check flipkart.client_id and flipkart.client_secret"
         return "flipkart.access_token was refused: it may have expired; set a fresh one, or client credentials"
@@ -86,16 +103,35 @@ class FlipkartStream(AsyncReportStream):
     def vendor_timezone(self) -> dt.tzinfo:
         return ZONE
 
+    def check_status(self, response: requests.Response) -> None:
+        super().check_status(response)
+        if response.status_code == 202 and not self.carries_answer(response):
+            raise RetriableAPIError(f"{self.error_line(response)}: accepted but not ready; asking again", response)
+
+    @staticmethod
+    def carries_answer(response: requests.Response) -> bool:
+        """Whether a 202 holds what its call asks for: a creation's report_id, a poll's status, a token."""
+        path = urlsplit(response.url or "").path.rstrip("/")
+        needed = ("status" if path.endswith("/detail") else "access_token" if path.endswith("/oauth/token")
+                  else "report_id")
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        return isinstance(body, dict) and isinstance(body.get(needed), str) and bool(body[needed])
+
     # -- auth ------------------------------------------------------------------------
 
     @property
     def token(self) -> RenewableToken:
         config = self.vendor_config
         renewable = bool(config.get("client_id") and config.get("client_secret"))
+        # A configured access_token is used first when it can be renewed with the refresh token,
+        # or when it is all there is; beside client credentials alone, the grant gives tokens.
+        first = config.get("access_token") if config.get("refresh_token") or not renewable else None
         return self.tap.shared(
             "flipkart.token",
-            lambda: RenewableToken(self.fetch_token if renewable else None,
-                                   None if renewable else config["access_token"], name="flipkart", logger=self.logger),
+            lambda: RenewableToken(self.fetch_token if renewable else None, first, name="flipkart", logger=self.logger),
         )
 
     @cached_property
@@ -103,11 +139,34 @@ class FlipkartStream(AsyncReportStream):
         return TokenAuthenticator(self.token)
 
     def fetch_token(self) -> tuple[str, float | None]:
+        """A partner token from the refresh grant when a refresh token is set, else the client-credentials grant."""
         config = self.vendor_config
+        if not config.get("refresh_token"):
+            return self.oauth_token(
+                "GET", TOKEN_PATH, config["client_id"], config["client_secret"],
+                params={"grant_type": "client_credentials", "scope": "Seller_Api"},
+            )
+        # The run's current refresh token: Flipkart may answer a grant with a new one.
+        current = self.tap.shared("flipkart.refresh_token", lambda: [config["refresh_token"]])
         return self.oauth_token(
-            "GET", "/oauth-service/oauth/token", config["client_id"], config["client_secret"],
-            params={"grant_type": "client_credentials", "scope": "Seller_Api"},
+            "GET", TOKEN_PATH, config["client_id"], config["client_secret"],
+            params={"grant_type": "refresh_token", "refresh_token": current[0]},
+            on_refresh_token=lambda issued: self.refresh_token_issued(current, issued),
         )
+
+    def refresh_token_issued(self, current: list[str], issued: str) -> None:
+        """A grant answered with a refresh token: a new one replaces the configured one."""
+        if issued == current[0]:
+            return
+        first_rotation = current[0] == self.vendor_config["refresh_token"]
+        current[0] = issued  # this run renews with the new one
+        if first_rotation:
+            self.logger.warning(
+                "flipkart: Flipkart issued a new refresh token, so the configured flipkart.refresh_token will stop "
+                "working; this run goes on with the new one (it is neither logged nor stored). Before the next run, "
+                "set flipkart.refresh_token to a current refresh token of the app (in Meltano: "
+                "`meltano config tap-retail-reports set flipkart.refresh_token ...`)"
+            )
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -120,6 +179,9 @@ class FlipkartStream(AsyncReportStream):
         return params
 
     def repository(self) -> FlipkartReports:
+        # The token first: refused credentials (or a vendor that is down) then fail the stream's
+        # planning, said once for the vendor, rather than each of its jobs in its own line.
+        self.token.get()
         return FlipkartReports(self)
 
 

@@ -9,6 +9,8 @@
   store's local time; poll the report's `_links.self`; when `ready`, its
   `_links["fx:download_url"]` is a zip of CSV files, valid about 10 minutes (a fresh link
   comes from polling again). Status `error` is a failed job.
+- Errors are HAL: `{"total", "_embedded": {"fx:errors": [{"logref", "message"}]}}`; a line shows
+  their messages (and logrefs, which FoxyCart's support asks for), never the JSON.
 """
 
 from __future__ import annotations
@@ -26,11 +28,27 @@ from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
 from tap_retail_reports.core.windows import Window, local_naive
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 RENEW_MARGIN_SECONDS = 300.0  # five minutes before the token's expiry
 STATUSES = StatusMap("foxycart", {"queued": JobStatus.RUNNING, "processing": JobStatus.RUNNING,
                                   "ready": JobStatus.DONE, "error": JobStatus.FAILED})
+
+
+def hal_errors(body: t.Any) -> list[str]:
+    """The messages of a HAL error body, each with its logref; [] when the body is not one."""
+    embedded = body.get("_embedded") if isinstance(body, dict) else None
+    errors = embedded.get("fx:errors") if isinstance(embedded, dict) else None
+    if isinstance(errors, dict):  # one error, not in a list
+        errors = [errors]
+    lines = []
+    for error in errors if isinstance(errors, list) else []:
+        message = error.get("message") if isinstance(error, dict) else None
+        if isinstance(message, str) and message.strip():
+            logref = error.get("logref")
+            lines.append(f"{message.strip()} (logref {logref})" if isinstance(logref, str) and logref else message.strip())
+    return lines
 
 
 def href(resource: t.Any, rel: str) -> str | None:
@@ -48,7 +66,7 @@ class FoxyCartStream(AsyncReportStream):
 
     vendor = "foxycart"
     default_base_url = "https://api.foxycart.com"
-    auth_hint = "check foxycart.client_id, foxycart.client_secret and foxycart.refresh_token"
+    auth_hint = "check foxycart.client_id, foxycart.client_secret, foxycart.refresh_token and foxycart.store_id"
     column_types = column_types(
         NUMBER=("total_item_price", "total_tax", "total_shipping", "total_discount", "total_order", "item_price",
                 "item_weight", "discount_amount", "total_spent", "average_order_value"),
@@ -61,6 +79,13 @@ class FoxyCartStream(AsyncReportStream):
     @property
     def http_headers(self) -> dict:
         return {**super().http_headers, "FOXY-API-VERSION": "1", "Accept": "application/hal+json"}
+
+    def vendor_error_detail(self, response: requests.Response) -> str:
+        try:
+            messages = hal_errors(response.json())
+        except ValueError:
+            messages = []
+        return "; ".join(messages) if messages else super().vendor_error_detail(response)
 
     # -- auth ------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ FOXYCART_STORE_ID = "1234"
 FLIPKART_CLIENT_ID = "flipkart-sandbox-client"
 FLIPKART_CLIENT_SECRET = "flipkart-sandbox-secret"
 FLIPKART_ACCESS_TOKEN = "flipkart-sandbox-partner-token"  # a partner's long-lived token, as Bearer
+FLIPKART_REFRESH_TOKEN = "flipkart-sandbox-refresh-token"  # a partner app's, for the refresh grant
 FLIPKART_WAREHOUSE_IDS = ("BLR01", "DEL02")
 
 

@@ -10,6 +10,11 @@ Settings (`POST /_sandbox/vendor/distribu`): `requests_per_minute` and
 ("YYYY-MM-DD", null for the real UTC date) fixes the day presets end on and order
 statuses are computed at, so two runs at two settings see orders move from SUBMITTED
 to DELIVERED. `removed_products` lists product ids deleted upstream (gone from the inventory report).
+Orders made in the dashboard have no customer: `dashboard_orders_per_day` (default 0) adds that many
+a day; in /reports/customers each is a row whose `customerId` is null, absent or "" as
+`dashboard_customer_id` says ("null", "absent", "empty"), one row per order or one for the day's
+dashboard orders together as `dashboard_rows` says ("per_order", "grouped"); its customerName is
+null or what was typed in ("Walk-in", "Phone order"), its customerEmail null.
 The answer carries the settings and every request's arrival time per key.
 """
 
@@ -46,9 +51,9 @@ MS = dt.timedelta(milliseconds=1)
 
 @dataclass(frozen=True)
 class Customer:
-    id: str
-    name: str
-    email: str
+    id: str  # "" for an order made in the dashboard, which has no customer
+    name: str | None
+    email: str | None
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,7 @@ class App(VendorApp):
             for n in range(1, 31)
         ]
         self.removed_products: set[str] = set()
+        self.dashboard: dict[str, t.Any] = {"dashboard_orders_per_day": 0, "dashboard_customer_id": "null", "dashboard_rows": "per_order"}
         self.requests_per_minute = 60
         self.window_seconds = 60.0
         self.today: dt.date | None = None  # None: the real UTC date
@@ -201,6 +207,11 @@ class App(VendorApp):
                     at = start_of(day) + dt.timedelta(seconds=rng.randint(1, 86_398))
                 outcome = "CANCELLED" if rng.random() < 0.08 else "DELIVERED"
                 orders.append(Order(customer, at, rng.randint(2_000, 90_000), outcome))
+        rng = random.Random(f"{self.seed}:dashboard:{day.isoformat()}")
+        for _ in range(self.dashboard["dashboard_orders_per_day"]):
+            walk_in = Customer("", rng.choice((None, "Walk-in", "Phone order")), None)
+            at = start_of(day) + dt.timedelta(seconds=rng.randint(1, 86_398))
+            orders.append(Order(walk_in, at, rng.randint(2_000, 90_000), "DELIVERED"))
         orders.sort(key=lambda order: (order.at, order.customer.id))
         self._orders[day] = orders
         return orders
@@ -248,22 +259,29 @@ class App(VendorApp):
     def customer_sales(self, start: dt.datetime, end: dt.datetime) -> dict:
         """The `data` of /reports/customers for [start, end], without `range`."""
         by_customer: dict[str, list[Order]] = {}
-        for order in self.orders_between(start, end):
-            by_customer.setdefault(order.customer.id, []).append(order)
+        grouped = self.dashboard["dashboard_rows"] == "grouped"
+        for number, order in enumerate(self.orders_between(start, end)):
+            group = order.customer.id or ("dashboard" if grouped else f"dashboard:{number}")
+            by_customer.setdefault(group, []).append(order)
         rows: list[dict[str, t.Any]] = []
         for orders in by_customer.values():
             customer = orders[0].customer
-            rows.append(
-                {
-                    "customerId": customer.id,
-                    "customerName": customer.name,
-                    "customerEmail": customer.email,
-                    "orderCount": len(orders),
-                    "revenue": money(sum(order.cents for order in orders)),
-                    "lastOrderAt": iso_ms(max(order.at for order in orders)),
-                }
-            )
-        rows.sort(key=lambda row: (-row["revenue"], row["customerId"]))
+            row: dict[str, t.Any] = {
+                "customerId": customer.id,
+                "customerName": customer.name,
+                "customerEmail": customer.email,
+                "orderCount": len(orders),
+                "revenue": money(sum(order.cents for order in orders)),
+                "lastOrderAt": iso_ms(max(order.at for order in orders)),
+            }
+            if not customer.id:  # a dashboard order: no customer
+                shape = self.dashboard["dashboard_customer_id"]
+                if shape == "absent":
+                    del row["customerId"]
+                else:
+                    row["customerId"] = None if shape == "null" else ""
+            rows.append(row)
+        rows.sort(key=lambda row: (-row["revenue"], row.get("customerId") or ""))
         return {
             "totals": {
                 "customerCount": len(rows),
@@ -325,7 +343,7 @@ class App(VendorApp):
     # -- HTTP -----------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
-        unknown = set(settings) - {"requests_per_minute", "window_seconds", "today", "removed_products"}
+        unknown = set(settings) - {"requests_per_minute", "window_seconds", "today", "removed_products", *self.dashboard}
         if unknown:
             raise ValueError(f"unknown distribu setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
@@ -341,7 +359,9 @@ class App(VendorApp):
                 self.today = dt.date.fromisoformat(settings["today"]) if settings["today"] else None
             if "removed_products" in settings:
                 self.removed_products = set(settings["removed_products"] or ())
+            self._configure_dashboard(settings)
             return {
+                **self.dashboard,
                 "removed_products": sorted(self.removed_products),
                 "requests_per_minute": self.requests_per_minute,
                 "window_seconds": self.window_seconds,
@@ -349,6 +369,19 @@ class App(VendorApp):
                 # Arrival times (monotonic seconds) per key, the key shortened: the busiest window is computed from these.
                 "arrivals": {f"{key[:6]}...{key[-4:]}": list(times) for key, times in self._arrivals.items()},
             }
+
+    def _configure_dashboard(self, settings: dict) -> None:
+        choices = {"dashboard_customer_id": ("null", "absent", "empty"), "dashboard_rows": ("per_order", "grouped")}
+        for key, allowed in choices.items():
+            if key in settings and settings[key] not in allowed:
+                raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {settings[key]!r}")
+        count = settings.get("dashboard_orders_per_day", 0)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"dashboard_orders_per_day must be a whole number >= 0, got {count!r}")
+        changed = {key: settings[key] for key in self.dashboard if key in settings}
+        if changed:
+            self.dashboard.update(changed)
+            self._orders = {}  # days are generated again with the new dashboard orders
 
     def throttle(self, key: str) -> float | None:
         """Seconds to wait when `key` has used its budget in the sliding window, else None (and count it)."""

@@ -4,6 +4,11 @@ Routes (relative to /flipkart; answers are application/json):
   GET  /oauth-service/oauth/token?grant_type=client_credentials&scope=Seller_Api   HTTP Basic
        client_id:client_secret -> {access_token, token_type, expires_in, scope}; bad -> 401
        invalid_client. The partner token `credentials.FLIPKART_ACCESS_TOKEN` is accepted as Bearer too.
+  GET  /oauth-service/oauth/token?grant_type=refresh_token&refresh_token=...   the same Basic
+       credentials -> a partner access token {access_token, token_type, expires_in (60 days), scope}
+       and, as `refresh_token_rotation` says, no refresh_token, the same one, or a new one that
+       replaces the used one. `credentials.FLIPKART_REFRESH_TOKEN` is valid at the start; an unknown
+       or replaced refresh token is 400 invalid_grant.
   POST /reports/{report_type}     Bearer; JSON {correlation_id (optional, a UUID), parameters} ->
        {"report_id": "R-<26 chars>"}. Unknown type 404; bad parameters 400 naming the problem.
   GET  /reports/{report_id}/detail   Bearer; status TRIGGERED, then PROCESSING (after a third of
@@ -35,6 +40,18 @@ Knobs (`POST /_sandbox/vendor/flipkart`): those of `jobs.py`, plus
   expire_next: N          the next N reports created end EXPIRED as soon as they finish
   report_ttl_seconds      a COMPLETED report turns EXPIRED this long after it finished (default 86400)
   formats: {type: format} file format per report type (merged into the current ones)
+  timeout_499_next: N     the next N report calls (create or detail) answer 499 {"code":
+                          "CONNECTION_TIMED_OUT", "message": "Connection timed out"}, as the gateway does
+  accepted_next: N        the next N report calls answer 202 {"message": ...} with no report_id or status
+                          ("accepted, not ready"): nothing in it may be read as an answer
+  create_status           the status of a successful creation: 200 (default), 201 or 202, each with report_id
+  running_detail_status   the status of a detail answer while the report is TRIGGERED or PROCESSING:
+                          200 (default) or 202, each with its status
+  partner_token_lifetime_seconds   lifetime of access tokens from the refresh grant (default 60 days)
+  refresh_token_rotation  what a refresh grant answers: "absent" (no refresh_token, the default),
+                          "same" (the used one again) or "rotate" (a new one; the used one stops working)
+  reports_need_partner_token  true: report calls refuse client-credentials tokens with 403, as
+                          Flipkart's public documentation says its Reports API does
 `fail_next` makes reports end FAILED; `revoke_tokens` also revokes the partner token (until `reset`).
 For tests, `App.expected_rows(report_type, parameters, as_of=None)` gives exactly what the file holds.
 """
@@ -81,6 +98,7 @@ MONTHS = tuple(calendar.month_name)[1:]  # English names, "January" .. "December
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+PARTNER_TOKEN_PREFIX = "fkpt_"  # access tokens from the refresh grant; the client-credentials grant's are fkat_
 
 SKUS = (
     ("TSHIRT-CTN-3PK", "Cotton T-Shirt, Pack of 3"),
@@ -121,18 +139,45 @@ class BadParameters(ValueError):
 class App(AsyncVendorApp):
     prefix = "flipkart"
     report_names = REPORT_TYPES
-    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {"expire_next": 0, "report_ttl_seconds": 86400.0, "formats": dict(DEFAULT_FORMATS)}
-    vendor_per_report = ("expire_next", "report_ttl_seconds")
+    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {
+        "expire_next": 0, "report_ttl_seconds": 86400.0, "formats": dict(DEFAULT_FORMATS),
+        "timeout_499_next": 0, "accepted_next": 0, "create_status": 200, "running_detail_status": 200,
+        "partner_token_lifetime_seconds": 60 * 86400.0, "refresh_token_rotation": "absent",
+        "reports_need_partner_token": False,
+    }
+    vendor_per_report = ("expire_next", "report_ttl_seconds", "timeout_499_next", "accepted_next")
     token_lifetime_default = 3600.0
 
     def _forget(self) -> None:
         super()._forget()
         self.partner_revoked = False
+        self.refresh_tokens = {credentials.FLIPKART_REFRESH_TOKEN}  # the valid ones
+        self.refresh_grants = 0
+
+    def state(self) -> dict:
+        with self._lock:
+            return {**super().state(), "refresh_grants": self.refresh_grants,
+                    "refresh_tokens": sorted(self.refresh_tokens)}
 
     def check_knob(self, key: str, value: t.Any) -> t.Any:
-        if key == "expire_next":
+        if key == "refresh_token_rotation":
+            if value not in ("absent", "same", "rotate"):
+                raise ValueError(f"refresh_token_rotation must be absent, same or rotate, got {value!r}")
+            return value
+        if key == "reports_need_partner_token":
+            if not isinstance(value, bool):
+                raise ValueError(f"reports_need_partner_token must be true or false, got {value!r}")
+            return value
+        if key == "partner_token_lifetime_seconds":
+            return super().check_knob("token_lifetime_seconds", value)
+        if key in ("create_status", "running_detail_status"):
+            allowed = (200, 201, 202) if key == "create_status" else (200, 202)
+            if value not in allowed:
+                raise ValueError(f"{key} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+            return value
+        if key in ("expire_next", "timeout_499_next", "accepted_next"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"expire_next must be a whole number >= 0, got {value!r}")
+                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
             return value
         if key == "formats":
             if not isinstance(value, dict):
@@ -177,6 +222,13 @@ class App(AsyncVendorApp):
         problem = self.token_problem(request)
         if problem:
             return Response.json({"error": "invalid_token", "error_description": problem}, 401)
+        header = request.headers.get("Authorization") or ""
+        if self.knobs["reports_need_partner_token"] and not (
+                header[7:].startswith(PARTNER_TOKEN_PREFIX) or header[7:] == credentials.FLIPKART_ACCESS_TOKEN):
+            return _error(403, "the Reports API takes only third-party (partner) app tokens")
+        refused = self._gateway_fault(parts[1] if len(parts) == 2 else self.jobs.get(parts[1]))
+        if refused:
+            return refused
         if len(parts) == 2 and request.method == "POST":
             return self._create(request, parts[1])
         if len(parts) == 3 and parts[2] == "detail" and request.method == "GET":
@@ -189,14 +241,45 @@ class App(AsyncVendorApp):
         ).decode()
         if (request.headers.get("Authorization") or "") != f"Basic {expected}":
             return Response.json({"error": "invalid_client", "error_description": "Bad client credentials"}, 401)
+        if request.arg("grant_type") == "refresh_token":
+            return self._refresh_grant(request.arg("refresh_token"))
         if request.arg("grant_type") != "client_credentials":
             return Response.json({"error": "unsupported_grant_type",
-                                  "error_description": "grant_type must be client_credentials"}, 400)
+                                  "error_description": "grant_type must be client_credentials or refresh_token"}, 400)
         if request.arg("scope") != "Seller_Api":
             return Response.json({"error": "invalid_scope", "error_description": "scope must be Seller_Api"}, 400)
         token, lifetime = self.issue_token("fkat_")
         return Response.json({"access_token": token, "token_type": "bearer", "expires_in": lifetime,
                               "scope": "Seller_Api"})
+
+    def _gateway_fault(self, report: str | Job | None) -> Response | None:
+        """A 499 or an empty 202 the tests asked for, counted against the report's type."""
+        name = report.name if isinstance(report, Job) else report or ""
+        if self.take(name, "timeout_499_next"):
+            return Response.json({"code": "CONNECTION_TIMED_OUT", "message": "Connection timed out"}, 499)
+        if self.take(name, "accepted_next"):
+            return Response.json({"message": "Request accepted; try again shortly"}, 202)
+        return None
+
+    def _refresh_grant(self, refresh_token: str | None) -> Response:
+        with self._lock:
+            if refresh_token not in self.refresh_tokens:
+                return Response.json({"error": "invalid_grant", "error_description": "Invalid refresh token"}, 400)
+            token = PARTNER_TOKEN_PREFIX + secrets.token_urlsafe(24)
+            lifetime = self.knobs["partner_token_lifetime_seconds"]
+            self.tokens[token] = self.now() + lifetime
+            self.token_grants += 1
+            self.refresh_grants += 1
+            answer: dict[str, t.Any] = {"access_token": token, "token_type": "bearer", "expires_in": int(lifetime),
+                                        "scope": "Seller_Api"}
+            rotation = self.knobs["refresh_token_rotation"]
+            if rotation == "same":
+                answer["refresh_token"] = refresh_token
+            elif rotation == "rotate":
+                self.refresh_tokens.discard(refresh_token)
+                answer["refresh_token"] = "fkrt_" + secrets.token_urlsafe(24)
+                self.refresh_tokens.add(answer["refresh_token"])
+        return Response.json(answer)
 
     def _create(self, request: Request, report_type: str) -> Response:
         if report_type not in REPORT_TYPES:
@@ -228,7 +311,7 @@ class App(AsyncVendorApp):
             report_ttl_seconds=self.setting(report_type, "report_ttl_seconds"),
             as_of=self.now_ist().date().isoformat(),
         )
-        return Response.json({"report_id": report_id})
+        return Response.json({"report_id": report_id}, self.knobs["create_status"])
 
     def check_parameters(self, report_type: str, given: t.Any) -> dict:
         """The parameters, checked against the report type; raises BadParameters naming the problem."""
@@ -303,7 +386,8 @@ class App(AsyncVendorApp):
                 "file_name": self.file_name(job.name, job.parameters, job.extra["format"]),
                 "row_count": built.row_count,
             }
-        return Response.json(answer)
+        running = status in ("TRIGGERED", "PROCESSING")
+        return Response.json(answer, self.knobs["running_detail_status"] if running else 200)
 
     def _download(self, request: Request, report_id: str) -> Response:
         refused = self.refuse_credentials(request, ("Authorization",))

@@ -24,7 +24,10 @@ local day's rows spread over that day's real hours, so 2026-11-01 (America/Los_A
 hours and repeats 01:xx. Every day starts with a row at 00:00:00 and ends with one at 23:59:59.
 
 Knobs (`POST /_sandbox/vendor/foxycart`): those of `jobs.py`, plus `timezone` (the store's IANA
-zone, default America/Los_Angeles). `fail_next` makes reports end in status `error`. The state
+zone, default America/Los_Angeles) and `error_shape`: how API errors read, `hal` (default, as hAPI
+documents: `{"total": 1, "_embedded": {"fx:errors": [{"logref", "message"}]}}`), `hal_with_message`
+(a top-level `message` too), `hal_single` (`fx:errors` one object) or `plain` (`{"error": "..."}`).
+`fail_next` makes reports end in status `error`. The state
 lists token grants, reports (with their links), polls, downloads and credential violations.
 For tests, `App.expected_rows(name, start, end)` gives exactly what the report's zip holds.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import random
+import secrets
 import typing as t
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,14 +99,23 @@ def money(value: float) -> str:
     return f"{value + 0.0:.2f}"  # + 0.0: no "-0.00"
 
 
-def _hapi_error(status: int, message: str) -> Response:
-    payload = {
-        "type": "error",
-        "code": status,
-        "message": message,
+ERROR_SHAPES = ("hal", "hal_with_message", "hal_single", "plain")
+
+
+def hapi_error(status: int, message: str, shape: str = "hal") -> Response:
+    """An error as hAPI answers it: `{"total", "_embedded": {"fx:errors": [{"logref", "message"}]}}`,
+    the message only inside. Other readings, for tests: a top-level message too, `fx:errors` one
+    object instead of a list, or a plain `{"error": message}`."""
+    error = {"logref": f"sandbox-{status}-{secrets.token_hex(4)}", "message": message}
+    if shape == "plain":
+        return Response.json({"error": message}, status)
+    payload: dict[str, t.Any] = {
+        "total": 1,
         "_links": {"curies": CURIES},
-        "_embedded": {"fx:errors": [{"logref": f"sandbox-{status}", "message": message}]},
+        "_embedded": {"fx:errors": error if shape == "hal_single" else [error]},
     }
+    if shape == "hal_with_message":
+        payload = {"type": "error", "code": status, "message": message, **payload}
     response = Response.json(payload, status)
     response.headers["Content-Type"] = HAL
     return response
@@ -145,10 +158,17 @@ def _parse_local(value: t.Any, field: str) -> dt.datetime:
 class App(AsyncVendorApp):
     prefix = "foxycart"
     report_names = REPORT_NAMES
-    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {"timezone": "America/Los_Angeles"}
+    vendor_defaults: t.ClassVar[dict[str, t.Any]] = {"timezone": "America/Los_Angeles", "error_shape": "hal"}
     token_lifetime_default = 7200.0
 
+    def hapi_error(self, status: int, message: str) -> Response:
+        return hapi_error(status, message, self.knobs["error_shape"])
+
     def check_knob(self, key: str, value: t.Any) -> t.Any:
+        if key == "error_shape":
+            if value not in ERROR_SHAPES:
+                raise ValueError(f"error_shape must be one of {', '.join(ERROR_SHAPES)}, got {value!r}")
+            return value
         if key == "timezone":
             try:
                 ZoneInfo(str(value))
@@ -171,27 +191,27 @@ class App(AsyncVendorApp):
 
     def handle(self, request: Request) -> Response:
         if request.path == "/token":
-            return self._token(request) if request.method == "POST" else _hapi_error(405, "method not allowed")
+            return self._token(request) if request.method == "POST" else self.hapi_error(405, "method not allowed")
         if request.path.startswith("/downloads/"):
             return self._download(request)
         problem = self.token_problem(request)
         if problem:
-            return _hapi_error(401, problem)
+            return self.hapi_error(401, problem)
         if request.headers.get(API_VERSION_HEADER) is None:
-            return _hapi_error(400, f"the {API_VERSION_HEADER} header is required (send {API_VERSION_HEADER}: 1)")
+            return self.hapi_error(400, f"the {API_VERSION_HEADER} header is required (send {API_VERSION_HEADER}: 1)")
         if request.headers.get(API_VERSION_HEADER) != "1":
-            return _hapi_error(400, f"unsupported {API_VERSION_HEADER}: only 1 is supported")
+            return self.hapi_error(400, f"unsupported {API_VERSION_HEADER}: only 1 is supported")
         parts = request.path.strip("/").split("/")
         if parts[0] == "stores" and len(parts) in (2, 3):
             if parts[1] != credentials.FOXYCART_STORE_ID:
-                return _hapi_error(403, f"this token has no access to store {parts[1]}")
+                return self.hapi_error(403, f"this token has no access to store {parts[1]}")
             if len(parts) == 2 and request.method == "GET":
                 return _hal(self._store(request))
             if len(parts) == 3 and parts[2] == "reports" and request.method == "POST":
                 return self._create(request)
         if parts[0] == "reports" and len(parts) == 2 and request.method in ("GET", "HEAD"):
             return self._poll(request, parts[1])
-        return _hapi_error(404, f"no resource at {request.path} for {request.method}")
+        return self.hapi_error(404, f"no resource at {request.path} for {request.method}")
 
     def _token(self, request: Request) -> Response:
         expected = base64.b64encode(
@@ -234,22 +254,22 @@ class App(AsyncVendorApp):
     def _create(self, request: Request) -> Response:
         body = request.json()
         if not isinstance(body, dict):
-            return _hapi_error(400, "the body must be a JSON object {name, version, datetime_start, datetime_end}")
+            return self.hapi_error(400, "the body must be a JSON object {name, version, datetime_start, datetime_end}")
         name = body.get("name")
         if name not in REPORT_NAMES:
-            return _hapi_error(400, f"name must be one of {', '.join(REPORT_NAMES)}, got {name!r}")
+            return self.hapi_error(400, f"name must be one of {', '.join(REPORT_NAMES)}, got {name!r}")
         if body.get("version") != "1":
-            return _hapi_error(400, f"version must be \"1\" (a string), got {body.get('version')!r}")
+            return self.hapi_error(400, f"version must be \"1\" (a string), got {body.get('version')!r}")
         try:
             start = _parse_local(body.get("datetime_start"), "datetime_start")
             end = _parse_local(body.get("datetime_end"), "datetime_end")
         except ValueError as exc:
-            return _hapi_error(400, str(exc))
+            return self.hapi_error(400, str(exc))
         if end < start:
-            return _hapi_error(400, "datetime_end is before datetime_start")
+            return self.hapi_error(400, "datetime_end is before datetime_start")
         unknown = set(body) - {"name", "version", "datetime_start", "datetime_end"}
         if unknown:
-            return _hapi_error(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+            return self.hapi_error(400, f"unknown field(s): {', '.join(sorted(unknown))}")
         with self._lock:
             report_id = str(1000 + len(self.jobs) + 1)
         job = self.new_job(report_id, name, {
@@ -297,7 +317,7 @@ class App(AsyncVendorApp):
     def _poll(self, request: Request, report_id: str) -> Response:
         job = self.jobs.get(report_id)
         if job is None:
-            return _hapi_error(404, f"no report {report_id}")
+            return self.hapi_error(404, f"no report {report_id}")
         with self._lock:
             job.polls += 1
         return _hal(self._resource(request, job, with_link=True))

@@ -36,6 +36,9 @@ Test knobs, through `POST /_sandbox/vendor/vroom` (each optional; the answer is 
   now               ISO date-time: answer as of that moment, not the real time (null: real time);
                     two runs at two settings see a day's orders placed, then canceled
   extra_row_fields  {name: value} added to every row of every report: a field Vroom adds later
+  phone_only_every  N (0: none): about one contact in N has only a phone, no e-mail (chosen by a
+                    hash of the contact, so the same ones every call)
+  missing_email_as  how such a contact's email reads: "null" (default), "absent" or "empty" ("")
 """
 
 from __future__ import annotations
@@ -310,11 +313,13 @@ class App(VendorApp):
         self.now: dt.datetime | None = None  # None: the real time
         self.extra_row_fields: dict[str, t.Any] = {}
         self.removed_contacts: set[str] = set()  # e-mails customer_contacts no longer lists
+        self.phone_only_every = 0
+        self.missing_email_as = "null"
 
     def configure(self, settings: dict) -> dict:
         """Test knobs (`POST /_sandbox/vendor/vroom`): `now`, `extra_row_fields`, and
         `removed_contacts` (e-mails deleted upstream)."""
-        unknown = set(settings) - {"now", "extra_row_fields", "removed_contacts"}
+        unknown = set(settings) - {"now", "extra_row_fields", "removed_contacts", "phone_only_every", "missing_email_as"}
         if unknown:
             raise ValueError(f"unknown vroom setting(s): {', '.join(sorted(unknown))}")
         if "now" in settings:
@@ -323,8 +328,18 @@ class App(VendorApp):
             self.extra_row_fields = dict(settings["extra_row_fields"] or {})
         if "removed_contacts" in settings:
             self.removed_contacts = set(settings["removed_contacts"] or ())
+        if "phone_only_every" in settings:
+            every = settings["phone_only_every"]
+            if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+                raise ValueError(f"phone_only_every must be a whole number >= 0, got {every!r}")
+            self.phone_only_every = every
+        if "missing_email_as" in settings:
+            if settings["missing_email_as"] not in ("null", "absent", "empty"):
+                raise ValueError(f"missing_email_as must be null, absent or empty, got {settings['missing_email_as']!r}")
+            self.missing_email_as = settings["missing_email_as"]
         return {"now": format_time(self.now) if self.now else None, "extra_row_fields": self.extra_row_fields,
-                "removed_contacts": sorted(self.removed_contacts)}
+                "removed_contacts": sorted(self.removed_contacts), "phone_only_every": self.phone_only_every,
+                "missing_email_as": self.missing_email_as}
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -549,6 +564,11 @@ class App(VendorApp):
                 "unsubscribed": who.unsubscribed,
                 "site_ids": ordered_at,
             })
+            if self.phone_only_every and int(hashlib.sha256(key.encode()).hexdigest(), 16) % self.phone_only_every == 0:
+                if self.missing_email_as == "absent":
+                    del rows[-1]["email"]
+                else:
+                    rows[-1]["email"] = None if self.missing_email_as == "null" else ""
         return rows
 
     # -- orders as of a moment ---------------------------------------------------

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import typing as t
 from functools import cached_property
 
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.records import READ_AT, day_reading, row_hash
+from tap_retail_reports.core.records import READ_AT, RowIdentities, day_reading, fill_missing_key
 from tap_retail_reports.core.windows import iso
 from tap_retail_reports.vroom.client import VroomStream, VroomWindowedStream
 
@@ -150,12 +149,9 @@ class HashedEventStream(VroomWindowedStream):
     hashed_fields: t.ClassVar[tuple[str, ...]]
 
     def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:
-        seen: collections.Counter[str] = collections.Counter()
+        identities = RowIdentities(self.hashed_fields)
         for row in super().records_in_window(window, context):
-            content = row_hash(row, self.hashed_fields)
-            repeat = seen[content]
-            row["_row_hash"] = row_hash({"row": content, "occurrence": repeat}, ("row", "occurrence")) if repeat else content
-            seen[content] += 1
+            row["_row_hash"] = identities(row)
             yield row
 
 
@@ -230,7 +226,11 @@ class SalesByProductStream(VroomWindowedStream):
 
 
 class CustomerContactsStream(VroomStream):
-    """All customer contacts, read whole each run: their attributes (last order, unsubscribed) change."""
+    """All customer contacts, read whole each run: their attributes (last order, unsubscribed) change.
+
+    A contact with only a phone has no `email`, the key: it gets `no-email:<16 hex>`, a hash of
+    its phone, name and created_at (and of its repeat count, should two contacts share all three).
+    """
 
     name = "vroom_customer_contacts"
     endpoint = "customer_contacts"
@@ -248,6 +248,9 @@ class CustomerContactsStream(VroomStream):
         th.Property("unsubscribed", th.BooleanType),
         th.Property("site_ids", th.ArrayType(th.StringType)),
     ).to_dict()
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        return fill_missing_key(super().get_records(context), "email", ("phone", "name", "created_at"))
 
 
 OrderGroup = th.ObjectType(

@@ -34,8 +34,8 @@ from tap_retail_reports.core.async_jobs import (
     JobSpec,
     PollSchedule,
 )
-from tap_retail_reports.core.files import csv_files
-from tap_retail_reports.core.records import SchemaCoercion
+from tap_retail_reports.core.files import UnreadableFile, csv_files
+from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
 from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream
 from tap_retail_reports.core.windows import (
     UTC,
@@ -230,7 +230,7 @@ class AsyncReportStream(WindowedStream):
             if result.error is None and result.path is not None:
                 try:
                     yield from self.rows_of(result)
-                except (csv.Error, UnicodeError, OSError) as exc:
+                except (csv.Error, UnicodeError, OSError, UnreadableFile) as exc:
                     result.error = f"{spec}: the downloaded file cannot be read as CSV: {exc}"
                 finally:
                     result.path.unlink(missing_ok=True)
@@ -258,12 +258,18 @@ class AsyncReportStream(WindowedStream):
         prefix = "".join(f"{value}/" for _, value in spec.partition)
         for csv_file in csv_files(result.path, result.file_name):
             source = prefix + csv_file.name
-            clashes: list[str] | None = None
+            clashes: list[str] = []
+            layout: list[str] | None = None
+            as_text: list[str] = []  # a workbook's columns typed as text, whose cells may be numbers or dates
             for number, values in csv_file.rows():
-                if clashes is None:
+                if layout is not csv_file.columns:  # the first row, or a new header further down
+                    layout = csv_file.columns or list(values)
                     # A vendor column named like one of ours keeps its value under another name.
-                    clashes = [name for name in values if name in FILE_FIELDS or name == EXTRA_FIELDS]
-                    self.learn_columns([f"{name}_vendor" if name in clashes else name for name in values])
+                    clashes = [name for name in layout if name in FILE_FIELDS or name == EXTRA_FIELDS]
+                    self.learn_columns([f"{name}_vendor" if name in clashes else name for name in dict.fromkeys([*layout, *values])])
+                    as_text = text_columns(self.schema, layout) if csv_file.typed else []
+                if as_text:
+                    typed_as_text(values, as_text, self.vendor_timezone)
                 row: dict[str, t.Any] = values
                 for name in clashes:
                     row[f"{name}_vendor"] = row.pop(name)

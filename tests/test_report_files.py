@@ -118,3 +118,4 @@ def test_a_workbook_and_a_csv_read_as_the_same_table(tmp_path: Path, file_format
                           "ok": True, "note": None}
     else:
         assert values == rows[0]
+

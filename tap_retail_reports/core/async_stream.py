@@ -285,17 +285,8 @@ class AsyncReportStream(WindowedStream):
         new = [name for name in columns if name not in properties]
         if not new:
             return
-        for name in new:
-            properties[name] = dict(self.column_types.get(name) or LEARNED_COLUMN)
-            # The SDK looks up every record field's selection; one the catalog does not name is
-            # resolved from its parent on each lookup. Resolve it once (the same answer).
-            self.mask[("properties", name)] = self.mask[("properties", name)]
-        self._declared_fields = frozenset(properties)
+        self.announce_columns({name: self.column_types.get(name) or LEARNED_COLUMN for name in new})
         self._coercion = None
-        # The SDK's stream maps hold the schema they were built with: build them again.
-        self._tap.mapper.register_raw_stream_schema(self.name, self.schema, self.primary_keys)
-        self._stream_maps = []
-        self._write_schema_message()
         self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(new),
                          ", ".join(new[:20]) + (" ..." if len(new) > 20 else ""))
 

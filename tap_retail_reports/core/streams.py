@@ -354,6 +354,22 @@ class ReportStream(RESTStream):
     def get_new_paginator(self) -> None:
         return None  # one response a request; windows are iterated in get_records
 
+    def announce_columns(self, columns: t.Mapping[str, dict]) -> None:
+        """Declare `columns` ({name: schema}; new, or retyped) and send the stream's new SCHEMA message,
+        before the first record that has them."""
+        properties = self.schema["properties"]
+        for name, schema in columns.items():
+            properties[name] = dict(schema)
+            # The SDK looks up every record field's selection; one the catalog does not name is
+            # resolved from its parent on each lookup. Resolve it once (the same answer).
+            self.mask[("properties", name)] = self.mask[("properties", name)]
+        self._declared_fields = frozenset(properties)
+        self._coerce = SchemaCoercion(self.schema)
+        # The SDK's stream maps hold the schema they were built with: build them again.
+        self._tap.mapper.register_raw_stream_schema(self.name, self.schema, self.primary_keys)
+        self._stream_maps = []
+        self._write_schema_message()
+
 
 class WindowedStream(ReportStream):
     """A date-ranged report fetched window by window, bookmarked after each window.

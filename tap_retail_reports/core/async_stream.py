@@ -141,6 +141,7 @@ class AsyncReportStream(WindowedStream):
         the run that first read it, so its rows keep their keys (`_report_window_start`, `_row_number`)."""
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
+        self.warn_if_past_end(bookmark, start)
         zone = self.vendor_timezone
         grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
         floor = local_midnight(self.start_date.astimezone(zone).date(), zone)

@@ -380,6 +380,7 @@ class WindowedStream(ReportStream):
     """
 
     window_days_setting: t.ClassVar[str | None] = None  # vendor setting naming the window size
+    _said_past_end = False  # see warn_if_past_end
     fixed_window_days: t.ClassVar[int | None] = None  # reports whose rows are per window (per-day aggregates)
 
     @property
@@ -401,9 +402,20 @@ class WindowedStream(ReportStream):
             self.logger.warning("%s: ignoring unreadable bookmark %r in STATE", self.name, value)
             return None
 
+    def warn_if_past_end(self, bookmark: dt.datetime | None, start: dt.datetime) -> None:
+        """A bookmark that puts this run's first window at or after end_date: say so (once per stream).
+        A start_date in the future is the tap's to say, once for the run."""
+        if bookmark is None or start < self.end_date or self._said_past_end:
+            return
+        self._said_past_end = True
+        self.logger.warning("%s: end_date %s is before this run's first window, which starts at %s (bookmark %s less "
+                            "%d lookback day(s)): nothing to read until then", self.name, iso(self.end_date),
+                            iso(start), iso(bookmark), self.lookback_days)
+
     def windows(self, context: Context | None) -> list[Window]:
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
+        self.warn_if_past_end(bookmark, start)
         windows = list(day_windows(start, self.end_date, self.window_days))
         self.stats.add(windows_planned=len(windows))
         where = f" for {context}" if context else ""

@@ -238,6 +238,7 @@ class RetrendStream(WindowedStream):
         duration = context["duration"]
         bookmark = self.bookmark(context)
         first = resume_from(bookmark, self.start_date, self.lookback_days)
+        self.warn_if_past_end(bookmark, first)
         where = f"{self.name} store_num {context['store_num']}, {duration}"
         if bookmark is None:
             self.logger.info("%s: no bookmark; first period holds start_date %s", where, first.date())

@@ -7,11 +7,12 @@ format (and layout) a knob asks for.
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from tap_retail_reports.core.files import csv_files
+from tap_retail_reports.core.files import UnreadableFile, csv_files
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.files import Layout, Member, write_file
 from tap_retail_reports.sandbox.server import RunningSandbox
@@ -119,3 +120,15 @@ def test_a_workbook_and_a_csv_read_as_the_same_table(tmp_path: Path, file_format
     else:
         assert values == rows[0]
 
+
+
+def test_a_workbook_inside_a_zip_is_never_read_as_csv(tmp_path: Path) -> None:
+    rows = [{"id": "1", "total": "2.50"}]
+    workbook = tmp_path / "inner.xlsx"
+    write_file(str(workbook), "xlsx", [Member("r.csv", ("id", "total"), lambda: rows)])
+    archive = tmp_path / "outer.zip"
+    with zipfile.ZipFile(archive, "w") as packed:
+        packed.write(workbook, "report.xlsx")
+    (table,) = csv_files(archive, "outer.zip")
+    with pytest.raises(UnreadableFile, match=r"report\.xlsx is a zip or XLSX workbook inside the download"):
+        list(table.rows())

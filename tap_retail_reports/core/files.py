@@ -117,6 +117,9 @@ class CsvFile:
         """(row number from 1, {column: value}) for each data row; headers made unique."""
         with self.open_binary() as raw:
             stream = _maybe_gunzip(raw)
+            if isinstance(stream, io.BufferedReader) and stream.peek(4)[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
+                # A workbook (or another zip) inside the zip: its bytes are no CSV, and never rows.
+                raise UnreadableFile(f"{self.name} is a zip or XLSX workbook inside the download, which is not read")
             yield from self.read_table(csv.reader(_decoded_lines(stream)))
 
     def read_table(self, lines: t.Iterable[t.Sequence[t.Any]]) -> t.Iterator[tuple[int, dict[str, t.Any]]]:
@@ -131,14 +134,15 @@ class CsvFile:
         self.columns = columns = unique_columns([_header_text(value) for value in header])
         names, known = _header_names(header), set(_header_names(header))
         repeats = 0
+        typed, width = self.typed, len(columns)
         for number, values in enumerate(reader, start=1):
             if not values:
                 continue  # a blank line is not a row
-            if self.typed and len(values) < len(columns):  # a sheet's row ends at its last filled cell
-                values = [*values, *[None] * (len(columns) - len(values))]
+            if typed and len(values) < width:  # a sheet's row ends at its last filled cell
+                values = [*values, *[None] * (width - len(values))]
             first = values[0]
             # Cheap test first (this runs per row): a header line starts with a header name or has another width.
-            if (first.__class__ is str and first.strip().lower() in known) or len(values) != len(columns):
+            if len(values) != width or (first.__class__ is str and first.strip().lower() in known):
                 if all(value in (None, "") for value in values):
                     continue
                 if _header_names(values) == names:
@@ -148,10 +152,10 @@ class CsvFile:
                     header, names = values, _header_names(values)
                     known = set(names)
                     self.columns = columns = unique_columns([_header_text(value) for value in header])
+                    width = len(columns)
                     logger.warning("%s: a different header at data line %d; the rows below it are read under its "
                                    "column names: %s", self.name, number, ", ".join(columns[:20]))
                     continue
-            width = len(columns)
             if len(values) > width:
                 # More values than the header names: kept under made-up names, never dropped.
                 extra = [f"_column_{i + 1}" for i in range(width, len(values))]

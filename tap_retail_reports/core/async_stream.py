@@ -259,6 +259,7 @@ class AsyncReportStream(WindowedStream):
         prefix = "".join(f"{value}/" for _, value in spec.partition)
         for csv_file in csv_files(result.path, result.file_name):
             source = prefix + csv_file.name
+            csv_file.where, csv_file.logger = f"{spec}: {source}", self.logger
             clashes: list[str] = []
             layout: list[str] | None = None
             as_text: list[str] = []  # a workbook's columns typed as text, whose cells may be numbers or dates

@@ -38,7 +38,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK = 1 << 20
 WORKBOOK_PARTS = frozenset({"[Content_Types].xml", "xl/workbook.xml"})  # what makes a zip an XLSX workbook
 
-logger = logging.getLogger("tap-retail-reports")
+LOGGER = logging.getLogger("tap-retail-reports")
 
 # A field longer than csv's default 128 KiB limit is still a field (notes, JSON blobs).
 csv.field_size_limit(1 << 30)
@@ -111,6 +111,8 @@ class CsvFile:
     name: str
     open_binary: t.Callable[[], t.ContextManager[t.IO[bytes]]]
     columns: list[str] | None = None
+    where: str = ""  # how log lines name the file (its stream, window and source), else its name
+    logger: logging.Logger = LOGGER
     typed: t.ClassVar[bool] = False  # values are all text (a workbook's are numbers, dates, booleans too)
 
     def rows(self) -> t.Iterator[tuple[int, dict[str, t.Any]]]:
@@ -153,8 +155,8 @@ class CsvFile:
                     known = set(names)
                     self.columns = columns = unique_columns([_header_text(value) for value in header])
                     width = len(columns)
-                    logger.warning("%s: a different header at data line %d; the rows below it are read under its "
-                                   "column names: %s", self.name, number, ", ".join(columns[:20]))
+                    self.logger.warning("%s: a different header at data line %d; the rows below it are read under "
+                                        "its column names: %s", self.where or self.name, number, ", ".join(columns[:20]))
                     continue
             if len(values) > width:
                 # More values than the header names: kept under made-up names, never dropped.
@@ -164,7 +166,8 @@ class CsvFile:
             else:
                 yield number, dict(zip(columns, values, strict=False))  # a short row: the missing columns are absent
         if repeats:
-            logger.info("%s: skipped %d repeated header line(s) (exports joined end to end)", self.name, repeats)
+            self.logger.info("%s: skipped %d repeated header line(s) (exports joined end to end)",
+                             self.where or self.name, repeats)
 
 
 def _header_text(value: t.Any) -> str:

@@ -42,12 +42,15 @@ def by_key(rows: list[dict]) -> dict[tuple, dict]:
     return keyed
 
 
-def test_flipkart_workbooks_load_the_same_typed_rows_as_csv(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+@pytest.mark.parametrize("text_cells", [False, True], ids=["typed-cells", "text-cells"])
+def test_flipkart_workbooks_load_the_same_typed_rows_as_csv(fresh_sandbox: RunningSandbox, fast: dict,
+                                                            text_cells: bool) -> None:
     cfg = config(fresh_sandbox, ("flipkart",), "2026-10-05", "2026-10-08",
                  flipkart={"warehouse_ids": list(FLIPKART_WAREHOUSE_IDS[:1])})
     catalog = catalog_selecting(cfg, EVERY_TYPE)
     as_csv = run_tap(cfg, catalog=catalog, env=fast).ok()
-    knobs(fresh_sandbox, "flipkart", formats={"*": "xlsx"})
+    # A workbook's cells typed as numbers, dates and booleans, or (another export) all text.
+    knobs(fresh_sandbox, "flipkart", formats={"*": "xlsx"}, xlsx_text_cells=text_cells)
     as_xlsx = run_tap(cfg, catalog=catalog, env=fast).ok()
     assert {report["format"] for report in knobs(fresh_sandbox, "flipkart")["reports"][-len(EVERY_TYPE):]} == {"xlsx"}
 

@@ -4,7 +4,8 @@ streamed back in chunks.
 
 Two layout faults stand for concatenated exports: `csv_repeat_header_every` writes the header
 line again after every N data rows; `csv_new_header_after` writes, after N data rows, a header
-with the columns in reverse order, and the rows after it in that order.
+with the columns in reverse order, and the rows after it in that order. A workbook's cells are
+typed (numbers, dates, date-times, booleans), or all text with `text_cells`.
 
 A report's rows come from generators, so a file of millions of rows is built in constant
 memory. Each distinct file is built once per app (`FileStore`) and served from disk with its
@@ -54,10 +55,12 @@ class BuiltFile:
 
 @dataclass(frozen=True)
 class Layout:
-    """How a CSV's lines are laid out: a repeated header, or another header, after some rows."""
+    """How a file is laid out: a CSV's repeated header, or another header, after some rows; a workbook's
+    cells typed (numbers, dates, booleans) or all text, as some exports write them."""
 
     repeat_header_every: int = 0  # write the header again after every N data rows
     new_header_after: int = 0  # after N data rows, a header in reverse column order, and rows in that order
+    text_cells: bool = False  # a workbook's cells hold the CSV's text as it is
 
 
 def _write_csv(text: t.TextIO, member: Member, layout: Layout = Layout()) -> int:
@@ -96,15 +99,16 @@ def cell(text: str) -> t.Any:
     return text
 
 
-def _write_xlsx(path: str, members: t.Sequence[Member]) -> int:
+def _write_xlsx(path: str, members: t.Sequence[Member], layout: Layout) -> int:
     """One sheet per member: `Sheet1` for a single one, else each named for its CSV (without .csv)."""
+    value = (lambda text: text or None) if layout.text_cells else cell
     workbook = openpyxl.Workbook(write_only=True)  # rows go to disk as they are appended
     count = 0
     for member in members:
         sheet = workbook.create_sheet("Sheet1" if len(members) == 1 else member.name.removesuffix(".csv"))
         sheet.append(list(member.columns))
         for row in member.rows():
-            sheet.append([cell(row.get(name, "")) for name in member.columns])
+            sheet.append([value(row.get(name, "")) for name in member.columns])
             count += 1
     workbook.save(path)
     return count
@@ -121,7 +125,7 @@ def write_file(path: str, file_format: str, members: t.Sequence[Member], layout:
     if file_format not in ("zip", "xlsx") and len(members) != 1:
         raise ValueError(f"a {file_format} file holds one CSV, not {len(members)}")
     if file_format == "xlsx":
-        return _write_xlsx(path, members)
+        return _write_xlsx(path, members, layout)
     if file_format == "zip":
         count = 0
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -41,6 +41,8 @@ Knobs (`POST /_sandbox/vendor/flipkart`): those of `jobs.py`, plus
   csv_repeat_header_every: N   every CSV built from now on repeats its header line after every N rows
   csv_new_header_after: N      every CSV built from now on has, after N rows, a header with its columns
                           in reverse order, and the rows after it in that order (0: off, the default)
+  xlsx_text_cells: true   every workbook built from now on holds text cells only, as the CSV's (default false:
+                          numbers, dates, date-times and booleans typed)
 `fail_next` makes reports end FAILED; `revoke_tokens` also revokes the partner token (until `reset`).
 For tests, `App.expected_rows(report_type, parameters, as_of=None)` gives exactly what the file holds.
 """
@@ -83,6 +85,7 @@ DEFAULT_FORMATS = {
     "returns_report": "zip",
     "stock_ledger": "csv_bom",
 }
+LAYOUT_KNOBS = ("csv_repeat_header_every", "csv_new_header_after", "xlsx_text_cells")  # Layout's fields, in order
 MONTHS = tuple(calendar.month_name)[1:]  # English names, "January" .. "December"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -129,7 +132,7 @@ class App(AsyncVendorApp):
     report_names = REPORT_TYPES
     vendor_defaults: t.ClassVar[dict[str, t.Any]] = {
         "expire_next": 0, "report_ttl_seconds": 86400.0, "formats": dict(DEFAULT_FORMATS),
-        "csv_repeat_header_every": 0, "csv_new_header_after": 0,
+        "csv_repeat_header_every": 0, "csv_new_header_after": 0, "xlsx_text_cells": False,
     }
     vendor_per_report = ("expire_next", "report_ttl_seconds")
     token_lifetime_default = 3600.0
@@ -139,13 +142,16 @@ class App(AsyncVendorApp):
         self.partner_revoked = False
 
     def check_knob(self, key: str, value: t.Any) -> t.Any:
-        if key in ("expire_next", "csv_repeat_header_every", "csv_new_header_after"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
-            if key != "expire_next":
-                layout = {"csv_repeat_header_every": self.knobs.get("csv_repeat_header_every", 0),
-                          "csv_new_header_after": self.knobs.get("csv_new_header_after", 0), key: value}
-                self.files.layout = Layout(layout["csv_repeat_header_every"], layout["csv_new_header_after"])
+        if key == "xlsx_text_cells" and not isinstance(value, bool):
+            raise ValueError(f"xlsx_text_cells must be true or false, got {value!r}")
+        if key in ("expire_next", *LAYOUT_KNOBS[:2]) and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
+        if key in LAYOUT_KNOBS:
+            knobs = {**{name: self.knobs.get(name) for name in LAYOUT_KNOBS}, key: value}
+            self.files.layout = Layout(knobs["csv_repeat_header_every"] or 0, knobs["csv_new_header_after"] or 0,
+                                       bool(knobs["xlsx_text_cells"]))
+            return value
+        if key == "expire_next":
             return value
         if key == "formats":
             if not isinstance(value, dict):

@@ -12,7 +12,7 @@ import requests
 from tap_retail_reports.sandbox.credentials import tap_config
 from tap_retail_reports.sandbox.retrend import App
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import run_tap
+from tests.conftest import catalog_selecting, run_tap
 
 # -- Retrend: an answer that is not the asked period's report ------------------------------
 
@@ -53,10 +53,13 @@ def retrend_config(running: RunningSandbox, start: str, end: str, **retrend: t.A
     return cfg
 
 
-def test_a_reports_top_level_figures_are_typed_columns(fresh_sandbox: RunningSandbox) -> None:
+@pytest.mark.parametrize("with_catalog", [False, True], ids=["no-catalog", "catalog"])
+def test_a_reports_top_level_figures_are_typed_columns(fresh_sandbox: RunningSandbox, with_catalog: bool) -> None:
     cfg = retrend_config(fresh_sandbox, "2024-03-01", "2024-03-04",
                          reports=["conversation_delta_report", "direct_search_oos_impact"])
-    run = run_tap(cfg).ok()
+    # With a catalog from discovery (as Meltano runs it), whose schema does not name the learned columns.
+    catalog = catalog_selecting(cfg, ["retrend_conversation_delta_report", "retrend_direct_search_oos_impact"])
+    run = run_tap(cfg, catalog=catalog if with_catalog else None).ok()
     served = App(seed=42).report(1, "conversation_delta_report", "daily", dt.date(2024, 3, 1))
     schema = run.schemas["retrend_conversation_delta_report"]["schema"]["properties"]
     assert schema["total_conversations"]["type"] == ["integer", "null"]

@@ -358,14 +358,21 @@ class ReportStream(RESTStream):
         """Declare `columns` ({name: schema}; new, or retyped) and send the stream's new SCHEMA message,
         before the first record that has them."""
         properties = self.schema["properties"]
+        # With a catalog, records are conformed to the catalog's schema (the SDK's input schema), which
+        # would drop a column it does not name: it learns them too.
+        given = (self._input_schema or {}).get("properties")
         for name, schema in columns.items():
             properties[name] = dict(schema)
+            if given is not None and given is not properties:
+                given[name] = dict(schema)
             # The SDK looks up every record field's selection; one the catalog does not name is
             # resolved from its parent on each lookup. Resolve it once (the same answer).
             self.mask[("properties", name)] = self.mask[("properties", name)]
         self._declared_fields = frozenset(properties)
         self._coerce = SchemaCoercion(self.schema)
-        # The SDK's stream maps hold the schema they were built with: build them again.
+        # The SDK's stream maps hold the schema they were built with (records are conformed to it): build
+        # them again. Dropped first: the SDK keeps them when the schema it was given compares equal.
+        self._tap.mapper.stream_maps.pop(self.name, None)
         self._tap.mapper.register_raw_stream_schema(self.name, self.schema, self.primary_keys)
         self._stream_maps = []
         self._write_schema_message()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+import zoneinfo
 from pathlib import Path
 
 import pytest
 
 from tap_retail_reports.core.files import UnreadableFile, csv_files
+from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.files import Layout, Member, write_file
 from tap_retail_reports.sandbox.server import RunningSandbox
@@ -135,3 +137,23 @@ def test_a_workbook_inside_a_zip_is_never_read_as_csv(tmp_path: Path) -> None:
     (table,) = csv_files(archive, "outer.zip")
     with pytest.raises(UnreadableFile, match=r"report\.xlsx is a zip or XLSX workbook inside the download"):
         list(table.rows())
+
+
+def test_a_workbooks_typed_cells_are_coerced_as_the_schema_declares() -> None:
+    kolkata = zoneinfo.ZoneInfo("Asia/Kolkata")
+    schema = {"properties": {
+        "at": {"type": ["string", "null"], "format": "date-time"}, "day": {"type": ["string", "null"], "format": "date"},
+        "n": {"type": ["integer", "null"]}, "total": {"type": ["number", "null"]}, "ok": {"type": ["boolean", "null"]},
+        "note": {"type": ["string", "null"]}, "_extra_fields": {"type": ["object", "null"]},
+    }}
+    row = {"at": dt.datetime(2026, 10, 1, 18, 30), "day": dt.datetime(2026, 10, 2), "n": 3.0,  # noqa: DTZ001
+           "total": 149, "ok": True, "note": 2.5}
+    typed_as_text(row, text_columns(schema, row), kolkata)
+    SchemaCoercion(schema, kolkata)(row)
+    assert row == {"at": "2026-10-01T13:00:00Z", "day": "2026-10-02", "n": 3, "total": 149, "ok": True, "note": "2.5"}
+    # A cell that does not fit its column is kept aside, never lost: a fraction for a whole number,
+    # a time of day for a date, a number for a date-time.
+    odd = {"n": 2.5, "day": dt.datetime(2026, 10, 2, 9, 0), "at": 45000}  # noqa: DTZ001
+    SchemaCoercion(schema, kolkata)(odd)
+    assert odd["n"] is None and odd["day"] is None and odd["at"] is None
+    assert odd["_extra_fields"] == {"n": 2.5, "day": dt.datetime(2026, 10, 2, 9, 0), "at": 45000}  # noqa: DTZ001

@@ -155,9 +155,8 @@ class SchemaCoercion:
         to_iso_datetimes(row, self.datetime_fields, self.zone)
         for name in self.datetime_fields:  # what is still not ISO after to_iso_datetimes is no time at all
             value = row.get(name)
-            if (isinstance(value, str) and not _ISO_DATETIME.fullmatch(value)) or (
-                    value is not None and not isinstance(value, str)):  # a workbook's number, say
-                misfits = _set_aside(row, name, misfits)
+            if value is not None and (not isinstance(value, str) or not _ISO_DATETIME.fullmatch(value)):
+                misfits = _set_aside(row, name, misfits)  # text that is no time, or a workbook's number
         for name in self.date_fields:
             value = row.get(name)
             if isinstance(value, str) and not _ISO_DATE.fullmatch(value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import logging
 import os
 import signal
@@ -33,7 +34,7 @@ from tap_retail_reports.core.redact import install_log_redaction, redact, redact
 from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.streams import STREAM_FAILURES
-from tap_retail_reports.core.windows import UTC
+from tap_retail_reports.core.windows import UTC, iso
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
 from tap_retail_reports.flipkart import VENDOR as FLIPKART
 from tap_retail_reports.foxycart import VENDOR as FOXYCART
@@ -261,7 +262,21 @@ class TapRetailReports(Tap):
         configured = check_date("end_date", value)[1] if value else None
         if configured is not None and configured > now:
             self.logger.warning("end_date %s is in the future: reading up to now (%s)", value, now.isoformat())
-        return min(configured, now) if configured is not None else now
+        end = min(configured, now) if configured is not None else now
+        self.warn_if_nothing_to_read(end)
+        return end
+
+    def warn_if_nothing_to_read(self, end: dt.datetime) -> None:
+        """A run whose bounds leave nothing to read says so, rather than end quietly with no rows."""
+        start = self.start_date
+        if start < end:
+            return
+        if self.config.get("end_date") and end < dt.datetime.now(UTC).replace(microsecond=0):
+            self.logger.warning("end_date %s is not after start_date %s: nothing to read (set end_date later, "
+                                "or leave it out to read up to now)", self.config["end_date"], self.config.get("start_date"))
+        else:
+            self.logger.warning("start_date %s is in the future: nothing to read until %s; until then each run "
+                                "ends at once with no rows", self.config.get("start_date"), iso(start))
 
     @cached_property
     def start_date(self) -> dt.datetime:
@@ -296,6 +311,7 @@ class TapRetailReports(Tap):
 def main() -> None:
     """Console script: the SDK's command, with expected failures shown as one line."""
     try:
+        sys.argv[1:] = checked_file_arguments(sys.argv[1:])
         TapRetailReports.cli()
     except (TapError, FatalAPIError) as exc:
         _fail(str(exc))
@@ -310,6 +326,69 @@ def main() -> None:
             f"{type(exc).__name__}: {exc} (an unexpected error, most likely a bug in tap-retail-reports; "
             f"rerun with {LOG_LEVEL_VARIABLE}=DEBUG for the traceback)"
         )
+
+
+FILE_OPTIONS = ("--config", "--state", "--catalog")
+DISCOVER_HINT = "tap-retail-reports --config config.json --discover > catalog.json"
+
+
+def checked_file_arguments(arguments: list[str]) -> list[str]:
+    """The command's arguments, once the files they name are known to be readable JSON objects.
+
+    A file that is missing or not JSON is the user's to fix: one line naming it and what to do,
+    raised as TapError, before the SDK would fail on it with a traceback. A `--state` file that
+    does not exist yet is a first run (the Singer way: the target's last STATE is written there
+    after the run): the option is dropped, with a warning in case the path is a typo.
+    """
+    kept: list[str] = []
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        option, equals, value = argument.partition("=")
+        if option not in FILE_OPTIONS or (not equals and position + 1 >= len(arguments)):
+            kept.append(argument)  # not a file option (or a bare one: the SDK's usage error names it)
+            position += 1
+            continue
+        if not equals:
+            value = arguments[position + 1]
+        position += 1 if equals else 2
+        if option == "--config" and value == "ENV":
+            kept += [option, value]
+            continue
+        if option == "--state" and not os.path.lexists(value):
+            # Logging is set up by the SDK's command, after this: the line is written as _fail writes its own.
+            print(f"tap-retail-reports: warning: --state {value} does not exist yet: starting without state, from "
+                  "start_date (a first run; if this is not one, check the path)", file=sys.stderr, flush=True)
+            continue
+        check_json_file(option, value)
+        kept += [option, value]
+    return kept
+
+
+def check_json_file(option: str, path: str) -> None:
+    """Raise TapError naming `path` and what to do when it is not a readable JSON object."""
+    remedy = {
+        "--config": "fix it, or write it again (the settings are listed by `tap-retail-reports --about`)",
+        "--state": "restore it from the last STATE your target or orchestrator stored, or delete it to start "
+                   "again from start_date (a `> state.json` redirect empties the file before the tap reads it)",
+        "--catalog": f"make it again with `{DISCOVER_HINT}`",
+    }[option]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise TapError(f"{option} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TapError(f"{option} {path} cannot be read: {reason}") from None
+    if not text.strip():
+        raise TapError(f"{option} {path} is empty: {remedy}")
+    try:
+        content = json.loads(text)
+    except ValueError as exc:
+        raise TapError(f"{option} {path} is not complete JSON ({exc}): {remedy}") from None
+    if not isinstance(content, dict):
+        raise TapError(f"{option} {path} holds a JSON {type(content).__name__}, not an object: {remedy}")
 
 
 def _no_vendor_error() -> TapError:

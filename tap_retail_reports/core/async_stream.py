@@ -34,8 +34,8 @@ from tap_retail_reports.core.async_jobs import (
     JobSpec,
     PollSchedule,
 )
-from tap_retail_reports.core.files import csv_files
-from tap_retail_reports.core.records import SchemaCoercion
+from tap_retail_reports.core.files import UnreadableFile, csv_files
+from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
 from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream, for_context
 from tap_retail_reports.core.windows import (
     UTC,
@@ -141,6 +141,7 @@ class AsyncReportStream(WindowedStream):
         the run that first read it, so its rows keep their keys (`_report_window_start`, `_row_number`)."""
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
+        self.warn_if_past_end(bookmark, start)
         zone = self.vendor_timezone
         grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
         floor = local_midnight(self.start_date.astimezone(zone).date(), zone)
@@ -230,7 +231,7 @@ class AsyncReportStream(WindowedStream):
             if result.error is None and result.path is not None:
                 try:
                     yield from self.rows_of(result)
-                except (csv.Error, UnicodeError, OSError) as exc:
+                except (csv.Error, UnicodeError, OSError, UnreadableFile) as exc:
                     result.error = f"{spec}: the downloaded file cannot be read as CSV: {exc}"
                 finally:
                     result.path.unlink(missing_ok=True)
@@ -258,12 +259,19 @@ class AsyncReportStream(WindowedStream):
         prefix = "".join(f"{value}/" for _, value in spec.partition)
         for csv_file in csv_files(result.path, result.file_name):
             source = prefix + csv_file.name
-            clashes: list[str] | None = None
+            csv_file.where, csv_file.logger = f"{spec}: {source}", self.logger
+            clashes: list[str] = []
+            layout: list[str] | None = None
+            as_text: list[str] = []  # a workbook's columns typed as text, whose cells may be numbers or dates
             for number, values in csv_file.rows():
-                if clashes is None:
+                if layout is not csv_file.columns:  # the first row, or a new header further down
+                    layout = csv_file.columns or list(values)
                     # A vendor column named like one of ours keeps its value under another name.
-                    clashes = [name for name in values if name in FILE_FIELDS or name == EXTRA_FIELDS]
-                    self.learn_columns([f"{name}_vendor" if name in clashes else name for name in values])
+                    clashes = [name for name in layout if name in FILE_FIELDS or name == EXTRA_FIELDS]
+                    self.learn_columns([f"{name}_vendor" if name in clashes else name for name in dict.fromkeys([*layout, *values])])
+                    as_text = text_columns(self.schema, layout) if csv_file.typed else []
+                if as_text:
+                    typed_as_text(values, as_text, self.vendor_timezone)
                 row: dict[str, t.Any] = values
                 for name in clashes:
                     row[f"{name}_vendor"] = row.pop(name)
@@ -279,17 +287,8 @@ class AsyncReportStream(WindowedStream):
         new = [name for name in columns if name not in properties]
         if not new:
             return
-        for name in new:
-            properties[name] = dict(self.column_types.get(name) or LEARNED_COLUMN)
-            # The SDK looks up every record field's selection; one the catalog does not name is
-            # resolved from its parent on each lookup. Resolve it once (the same answer).
-            self.mask[("properties", name)] = self.mask[("properties", name)]
-        self._declared_fields = frozenset(properties)
+        self.announce_columns({name: self.column_types.get(name) or LEARNED_COLUMN for name in new})
         self._coercion = None
-        # The SDK's stream maps hold the schema they were built with: build them again.
-        self._tap.mapper.register_raw_stream_schema(self.name, self.schema, self.primary_keys)
-        self._stream_maps = []
-        self._write_schema_message()
         self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(new),
                          ", ".join(new[:20]) + (" ..." if len(new) > 20 else ""))
 

@@ -1,27 +1,44 @@
-"""Streaming readers for downloaded report files: CSV, gzip'd CSV and zips of CSVs.
+"""Streaming readers for downloaded report files: CSV, gzip'd CSV, zips of CSVs and XLSX workbooks.
 
-The format is told from the file's first bytes, never from its name or the
-server's Content-Type. Rows are read one at a time, so memory does not grow with
-the file. `verify` reads a file through once before any row is used, so a
-corrupt archive is fetched again instead of being half emitted.
+The format is told from the file's bytes (its first bytes; for a zip, its member
+names), never from its name or the server's Content-Type. Rows are read one at a
+time, so memory does not grow with the file. `verify` reads a file through once
+before any row is used, so a corrupt archive is fetched again instead of being
+half emitted.
+
+A CSV that repeats its header line further down (exports concatenated) skips the
+repeats; a different header further down (another export's layout) starts a new
+column layout from that line: values always land under the names of the header
+above them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import datetime as dt
+import functools
 import gzip
 import io
+import logging
 import typing as t
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import openpyxl
+from openpyxl.styles.numbers import is_datetime
+from openpyxl.utils.exceptions import InvalidFileException
+
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK = 1 << 20
+WORKBOOK_PARTS = frozenset({"[Content_Types].xml", "xl/workbook.xml"})  # what makes a zip an XLSX workbook
+
+LOGGER = logging.getLogger("tap-retail-reports")
 
 # A field longer than csv's default 128 KiB limit is still a field (notes, JSON blobs).
 csv.field_size_limit(1 << 30)
@@ -32,7 +49,7 @@ class CorruptFile(Exception):
 
 
 def sniff(head: bytes) -> str:
-    """`zip`, `gzip` or `csv`, from a file's first bytes."""
+    """`zip`, `gzip` or `csv`, from a file's first bytes (an XLSX workbook is a zip: see `file_format`)."""
     if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)):
         return "zip"
     if head.startswith(GZIP_MAGIC):
@@ -41,8 +58,17 @@ def sniff(head: bytes) -> str:
 
 
 def file_format(path: Path) -> str:
+    """`sniff`'s answer, with a zip that holds a workbook's parts told apart as `xlsx`."""
     with open(path, "rb") as handle:
-        return sniff(handle.read(4))
+        kind = sniff(handle.read(4))
+    if kind == "zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if set(archive.namelist()) >= WORKBOOK_PARTS:
+                    return "xlsx"
+        except (zipfile.BadZipFile, OSError):
+            pass  # verify names what is wrong with it
+    return kind
 
 
 def verify(path: Path) -> str:
@@ -52,7 +78,7 @@ def verify(path: Path) -> str:
     """
     kind = file_format(path)
     try:
-        if kind == "zip":
+        if kind in ("zip", "xlsx"):  # a workbook's parts carry CRCs like any zip member
             with zipfile.ZipFile(path) as archive:
                 for member in archive.infolist():
                     if member.is_dir():
@@ -70,37 +96,175 @@ def verify(path: Path) -> str:
     return kind
 
 
+class UnreadableFile(ValueError):
+    """A file whose content cannot be read as rows (a workbook openpyxl cannot parse)."""
+
+
 @dataclass
 class CsvFile:
-    """One CSV inside a download: its name and its rows, read lazily."""
+    """One CSV inside a download: its name and its rows, read lazily.
+
+    `columns` is the header the rows being read sit under: it changes when a different
+    header line appears further down (see the module's docstring).
+    """
 
     name: str
     open_binary: t.Callable[[], t.ContextManager[t.IO[bytes]]]
+    columns: list[str] | None = None
+    where: str = ""  # how log lines name the file (its stream, window and source), else its name
+    logger: logging.Logger = LOGGER
+    typed: t.ClassVar[bool] = False  # values are all text (a workbook's are numbers, dates, booleans too)
 
-    def rows(self) -> t.Iterator[tuple[int, dict[str, str]]]:
+    def rows(self) -> t.Iterator[tuple[int, dict[str, t.Any]]]:
         """(row number from 1, {column: value}) for each data row; headers made unique."""
         with self.open_binary() as raw:
             stream = _maybe_gunzip(raw)
-            reader = csv.reader(_decoded_lines(stream))
-            header = next(reader, None)
-            if header is None:
-                return
-            columns = unique_columns(header)
-            width = len(columns)
-            for number, values in enumerate(reader, start=1):
-                if not values:
-                    continue  # a blank line is not a row
-                if len(values) > width:
-                    # More values than the header names: kept under made-up names, never dropped.
-                    extra = [f"_column_{i + 1}" for i in range(width, len(values))]
-                    yield number, dict(zip(columns + extra, values, strict=True))
-                else:
-                    yield number, dict(zip(columns, values, strict=False))  # a short row: the missing columns are absent
+            if isinstance(stream, io.BufferedReader) and stream.peek(4)[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
+                # A workbook (or another zip) inside the zip: its bytes are no CSV, and never rows.
+                raise UnreadableFile(f"{self.name} is a zip or XLSX workbook inside the download, which is not read")
+            yield from self.read_table(csv.reader(_decoded_lines(stream)))
+
+    def read_table(self, lines: t.Iterable[t.Sequence[t.Any]]) -> t.Iterator[tuple[int, dict[str, t.Any]]]:
+        """Rows of a table whose first line is its header. A line is numbered by its place after the
+        first header, so skipping a repeated header changes no row's number (nor its key)."""
+        reader = iter(lines)
+        header = next(reader, None)
+        if header is None:
+            return
+        while header and header[-1] is None:  # a sheet's empty cells right of its header name no column
+            header = header[:-1]
+        self.columns = columns = unique_columns([_header_text(value) for value in header])
+        names, known = _header_names(header), set(_header_names(header))
+        repeats = 0
+        typed, width = self.typed, len(columns)
+        for number, values in enumerate(reader, start=1):
+            if not values:
+                continue  # a blank line is not a row
+            if typed and len(values) < width:  # a sheet's row ends at its last filled cell
+                values = [*values, *[None] * (width - len(values))]
+            first = values[0]
+            # Cheap test first (this runs per row): a header line starts with a header name or has another width.
+            if len(values) != width or (first.__class__ is str and first.strip().lower() in known):
+                if all(value in (None, "") for value in values):
+                    continue
+                if _header_names(values) == names:
+                    repeats += 1
+                    continue
+                if _looks_like_header(values, known):
+                    header, names = values, _header_names(values)
+                    known = set(names)
+                    self.columns = columns = unique_columns([_header_text(value) for value in header])
+                    width = len(columns)
+                    self.logger.warning("%s: a different header at data line %d; the rows below it are read under "
+                                        "its column names: %s", self.where or self.name, number, ", ".join(columns[:20]))
+                    continue
+            if len(values) > width:
+                # More values than the header names: kept under made-up names, never dropped.
+                extra = [f"_column_{i + 1}" for i in range(width, len(values))]
+                yield number, {name: value for name, value in zip(columns + extra, values, strict=True)
+                               if value is not None or name in columns}
+            else:
+                yield number, dict(zip(columns, values, strict=False))  # a short row: the missing columns are absent
+        if repeats:
+            self.logger.info("%s: skipped %d repeated header line(s) (exports joined end to end)",
+                             self.where or self.name, repeats)
+
+
+def _header_text(value: t.Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _header_names(values: t.Sequence[t.Any]) -> tuple[str, ...]:
+    """A line's values as header names compare: trimmed, case and trailing empties ignored."""
+    names = [_header_text(value).strip().lower() for value in values]
+    while names and not names[-1]:
+        names.pop()
+    return tuple(names)
+
+
+def _looks_like_header(values: t.Sequence[t.Any], known: set[str]) -> bool:
+    """A line of the file's header names (in another order, with some added or removed): every value
+    is text and at least half of them, and at least two, are names of the current header."""
+    if not all(isinstance(value, str) and value.strip() for value in values):
+        return False
+    matches = sum(value.strip().lower() in known for value in values)
+    return matches >= 2 and matches * 2 >= len(values)
+
+
+@dataclass
+class WorkbookSheet(CsvFile):
+    """One sheet of an XLSX workbook, read as a table: first row the header, cells as the workbook
+    types them (text, numbers, booleans; dates as `date`, date-times as naive `datetime`)."""
+
+    path: Path | None = None
+    sheet: str = ""
+    typed: t.ClassVar[bool] = True
+
+    def rows(self) -> t.Iterator[tuple[int, dict[str, t.Any]]]:
+        assert self.path is not None
+        with open_workbook(self.path, self.name) as workbook:
+            try:
+                worksheet = workbook[self.sheet]
+                worksheet.reset_dimensions()  # rows as they are, not as the file's stated dimensions say
+                yield from self.read_table(_cell_values(row) for row in worksheet.iter_rows())
+            except UNREADABLE_WORKBOOK as exc:
+                raise UnreadableFile(f"{self.name}: the workbook cannot be read: {exc}") from exc
+
+
+# What openpyxl raises for a workbook it cannot read (SyntaxError: the XML's parse errors).
+UNREADABLE_WORKBOOK = (KeyError, ValueError, zipfile.BadZipFile, SyntaxError, InvalidFileException)
+
+
+@contextlib.contextmanager
+def open_workbook(path: Path, name: str) -> t.Iterator[t.Any]:
+    """The workbook, streamed: read_only reads a sheet's XML row by row; data_only takes a formula's
+    stored result. Opened from a handle: openpyxl refuses a path whose name does not end in .xlsx."""
+    with open(path, "rb") as handle:
+        try:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except UNREADABLE_WORKBOOK as exc:
+            raise UnreadableFile(f"{name}: the workbook cannot be read: {exc}") from exc
+        try:
+            yield workbook
+        finally:
+            workbook.close()
+
+
+def _cell_values(cells: t.Sequence[t.Any]) -> list[t.Any]:
+    """A sheet row's values; [] for a row of empty cells (a blank line)."""
+    values = []
+    for cell in cells:
+        value = cell.value
+        if isinstance(value, dt.datetime) and _date_only(cell.number_format):
+            value = value.date()  # openpyxl gives every date cell as a datetime; its format says which it is
+        values.append(value)
+    return values if any(value is not None for value in values) else []
+
+
+@functools.lru_cache(maxsize=256)
+def _date_only(number_format: str) -> bool:
+    return is_datetime(number_format) == "date"
+
+
+def workbook_sheets(path: Path, name: str) -> t.Iterator[WorkbookSheet]:
+    """Each sheet of a workbook, named `<name>#<sheet>`."""
+    with open_workbook(path, name) as workbook:
+        sheets = [sheet.title for sheet in workbook.worksheets]  # chart sheets hold no rows
+    for sheet in sheets:
+        yield WorkbookSheet(f"{name}#{sheet}", _no_opener, path=path, sheet=sheet)
+
+
+def _no_opener() -> t.ContextManager[t.IO[bytes]]:
+    raise NotImplementedError("a workbook sheet is read through openpyxl")
 
 
 def csv_files(path: Path, name: str) -> t.Iterator[CsvFile]:
-    """The CSV files in a downloaded file: itself, its gzip'd content, or each zip member."""
+    """The tables in a downloaded file: itself, its gzip'd content, each zip member, or each sheet of a
+    workbook (named for the download's `name` with `.xlsx`, then `#` and the sheet's name)."""
     kind = file_format(path)
+    if kind == "xlsx":
+        yield from workbook_sheets(path, _stem(name) + ".xlsx")
+        return
     if kind == "zip":
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
@@ -109,6 +273,13 @@ def csv_files(path: Path, name: str) -> t.Iterator[CsvFile]:
         return
     stem = name[:-3] if kind == "gzip" and name.endswith(".gz") else name
     yield CsvFile(stem, lambda: open(path, "rb"))  # noqa: SIM115  # an opener: CsvFile enters and closes it
+
+
+def _stem(name: str) -> str:
+    """A file name without the extensions a report's name may carry (`orders.csv.gz` -> `orders`)."""
+    for suffix in (".gz", ".zip", ".csv", ".xlsx"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def _zip_member_opener(path: Path, member: str) -> t.Callable[[], t.ContextManager[t.IO[bytes]]]:

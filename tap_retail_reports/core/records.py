@@ -47,7 +47,8 @@ def to_iso_datetimes(row: dict, fields: t.Iterable[str], zone: dt.tzinfo = UTC) 
 
     A time without an offset is read in `zone` (the vendor's), never silently as UTC.
     Values already in ISO form with an offset (almost all) cost one regex match;
-    values that are not dates at all are left as sent.
+    values that are not dates at all are left as sent. A workbook's `datetime` (naive: read
+    in `zone` too) or `date` (its midnight in `zone`) becomes the same ISO text.
     """
     for name in fields:
         value = row.get(name)
@@ -72,6 +73,10 @@ def to_iso_datetimes(row: dict, fields: t.Iterable[str], zone: dt.tzinfo = UTC) 
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)
             row[name] = iso(moment)
+        elif isinstance(value, dt.date):  # a workbook's cell: a date-time, or a date (its midnight)
+            if not isinstance(value, dt.datetime):
+                value = dt.datetime(value.year, value.month, value.day, tzinfo=zone)
+            row[name] = iso(value if value.tzinfo else value.replace(tzinfo=zone))
 
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
@@ -136,6 +141,11 @@ class SchemaCoercion:
                         row[name] = int(value)
                     else:
                         misfits = _set_aside(row, name, misfits)
+            elif isinstance(value, float) and name in self.integer_fields:  # a workbook's number: 3.0
+                if value.is_integer():
+                    row[name] = int(value)
+                else:
+                    misfits = _set_aside(row, name, misfits)
             elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 misfits = _set_aside(row, name, misfits)
         if self.boolean_fields:
@@ -146,8 +156,8 @@ class SchemaCoercion:
         to_iso_datetimes(row, self.datetime_fields, self.zone)
         for name in self.datetime_fields:  # what is still not ISO after to_iso_datetimes is no time at all
             value = row.get(name)
-            if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
-                misfits = _set_aside(row, name, misfits)
+            if value is not None and (not isinstance(value, str) or not _ISO_DATETIME.fullmatch(value)):
+                misfits = _set_aside(row, name, misfits)  # text that is no time, or a workbook's number
         for name in self.date_fields:
             value = row.get(name)
             if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
@@ -155,8 +165,59 @@ class SchemaCoercion:
                     misfits = _set_aside(row, name, misfits)
                 else:
                     row[name] = None
+            elif value is not None and not isinstance(value, str):
+                misfits = _workbook_date(row, name, value, misfits)
         if misfits:
             row["_extra_fields"] = {**(row.get("_extra_fields") or {}), **misfits}
+
+
+def _workbook_date(row: dict, name: str, value: t.Any, misfits: dict | None) -> dict | None:
+    """A workbook's cell in a date column: a date, or a date-time at midnight; anything else is set aside."""
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time() and value.tzinfo is None:
+            row[name] = value.date().isoformat()
+            return misfits
+    elif isinstance(value, dt.date):
+        row[name] = value.isoformat()
+        return misfits
+    return _set_aside(row, name, misfits)
+
+
+def text_columns(schema: dict, columns: t.Iterable[str]) -> list[str]:
+    """Of `columns`, those the schema types as plain text: a workbook's number or date there becomes text."""
+    properties = schema.get("properties") or {}
+    text = []
+    for name in columns:
+        prop = properties.get(name) or {}
+        types = prop.get("type") or ["string"]
+        types = {types} if isinstance(types, str) else set(types)
+        if not types & {"number", "integer", "boolean"} and prop.get("format") not in ("date", "date-time"):
+            text.append(name)
+    return text
+
+
+def typed_as_text(row: dict, fields: t.Iterable[str], zone: dt.tzinfo) -> None:
+    """A workbook's typed values in text columns, as text: numbers as written ("12", "2.5"), booleans
+    as "true"/"false", dates as YYYY-MM-DD, date-times as ISO with the offset of `zone` (a naive one
+    is read in the vendor's zone, as a CSV's is), an empty cell as "" (as a CSV's empty field: the same
+    report gives the same row in either format)."""
+    for name in fields:
+        value = row.get(name)
+        if isinstance(value, str):
+            continue
+        if value is None:
+            if name in row:
+                row[name] = ""
+        elif isinstance(value, bool):
+            row[name] = "true" if value else "false"
+        elif isinstance(value, float) and value.is_integer():
+            row[name] = str(int(value))
+        elif isinstance(value, dt.datetime):
+            row[name] = (value if value.tzinfo else value.replace(tzinfo=zone)).isoformat()
+        elif isinstance(value, (dt.date, dt.time)):
+            row[name] = value.isoformat()
+        else:
+            row[name] = str(value)
 
 
 def _set_aside(row: dict, name: str, misfits: dict | None) -> dict:

@@ -431,6 +431,29 @@ class ReportStream(RESTStream):
     def get_new_paginator(self) -> None:
         return None  # one response a request; windows are iterated in get_records
 
+    def announce_columns(self, columns: t.Mapping[str, dict]) -> None:
+        """Declare `columns` ({name: schema}; new, or retyped) and send the stream's new SCHEMA message,
+        before the first record that has them."""
+        properties = self.schema["properties"]
+        # With a catalog, records are conformed to the catalog's schema (the SDK's input schema), which
+        # would drop a column it does not name: it learns them too.
+        given = (self._input_schema or {}).get("properties")
+        for name, schema in columns.items():
+            properties[name] = dict(schema)
+            if given is not None and given is not properties:
+                given[name] = dict(schema)
+            # The SDK looks up every record field's selection; one the catalog does not name is
+            # resolved from its parent on each lookup. Resolve it once (the same answer).
+            self.mask[("properties", name)] = self.mask[("properties", name)]
+        self._declared_fields = frozenset(properties)
+        self._coerce = SchemaCoercion(self.schema)
+        # The SDK's stream maps hold the schema they were built with (records are conformed to it): build
+        # them again. Dropped first: the SDK keeps them when the schema it was given compares equal.
+        self._tap.mapper.stream_maps.pop(self.name, None)
+        self._tap.mapper.register_raw_stream_schema(self.name, self.schema, self.primary_keys)
+        self._stream_maps = []
+        self._write_schema_message()
+
 
 class WindowedStream(ReportStream):
     """A date-ranged report fetched window by window, bookmarked after each window.
@@ -441,6 +464,7 @@ class WindowedStream(ReportStream):
     """
 
     window_days_setting: t.ClassVar[str | None] = None  # vendor setting naming the window size
+    _said_past_end = False  # see warn_if_past_end
     fixed_window_days: t.ClassVar[int | None] = None  # reports whose rows are per window (per-day aggregates)
 
     @property
@@ -462,9 +486,20 @@ class WindowedStream(ReportStream):
             self.logger.warning("%s: ignoring unreadable bookmark %r in STATE", self.name, value)
             return None
 
+    def warn_if_past_end(self, bookmark: dt.datetime | None, start: dt.datetime) -> None:
+        """A bookmark that puts this run's first window at or after end_date: say so (once per stream).
+        A start_date in the future is the tap's to say, once for the run."""
+        if bookmark is None or start < self.end_date or self._said_past_end:
+            return
+        self._said_past_end = True
+        self.logger.warning("%s: end_date %s is before this run's first window, which starts at %s (bookmark %s less "
+                            "%d lookback day(s)): nothing to read until then", self.name, iso(self.end_date),
+                            iso(start), iso(bookmark), self.lookback_days)
+
     def windows(self, context: Context | None) -> list[Window]:
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
+        self.warn_if_past_end(bookmark, start)
         windows = list(day_windows(start, self.end_date, self.window_days))
         self.stats.add(windows_planned=len(windows))
         where = for_context(context)

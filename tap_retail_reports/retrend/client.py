@@ -15,8 +15,10 @@ bookmark after each finished period.
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
 import json
+import re
 import time
 import typing as t
 from functools import cached_property
@@ -29,7 +31,7 @@ from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, exp
 from tap_retail_reports.core.http import describe_response
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.streams import WindowedStream
-from tap_retail_reports.core.windows import UTC, iso, periods, resume_from
+from tap_retail_reports.core.windows import DURATIONS, UTC, iso, periods, resume_from
 
 if t.TYPE_CHECKING:
 
@@ -53,7 +55,7 @@ def report_rows(body: t.Any) -> t.Iterator[dict]:
 
     The document says the response's `report` is one of three typed report
     objects, so expect `{"report": {...}}`; take a bare report object (or a list
-    of either) as well. Fields beside `report` in the wrapper are kept, renamed
+    of either) as well. `{"report": null}` holds no report. Fields beside `report` in the wrapper are kept, renamed
     `response_<name>` only when the report has a field of that name.
     """
     if isinstance(body, list):
@@ -62,6 +64,8 @@ def report_rows(body: t.Any) -> t.Iterator[dict]:
         return
     if not isinstance(body, dict) or not body:
         return
+    if "report" in body and body["report"] is None:
+        return  # `{"report": null}`: the wrapper, with no report in it
     inner = body.get("report")
     if not isinstance(inner, dict):
         yield dict(body)  # a bare report (its own `report` field, if any, is a plain value)
@@ -115,8 +119,11 @@ class RetrendStream(WindowedStream):
     report: t.ClassVar[str]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # Figures learned from the answers are added to the schema: each instance gets its own copy.
+        self.schema = copy.deepcopy(type(self).schema)  # type: ignore[misc,arg-type]  # streams declare schema as a class dict
         super().__init__(*args, **kwargs)
         self._partitions_done: list[tuple[bool, bool]] = []  # (found a report, passed a period) per partition
+        self._learned: dict[str, dict] = {}  # columns learned from the answers (see learn_figures)
 
     # -- configuration -----------------------------------------------------------
 
@@ -197,9 +204,18 @@ class RetrendStream(WindowedStream):
             self.log_missing_report(response)
             return
         rows = list(report_rows(self.response_json(response)))
+        asked = json.loads(response.request.body or b"{}")  # type: ignore[arg-type]  # our JSON payload: bytes
+        where = f"store_num {asked.get('store_num')}, {asked.get('duration')} period {asked.get('start_date')}"
         if not rows:
-            self.logger.warning("%s: %s returned no report object", self.name, describe_response(response))
-        yield from rows
+            self.logger.warning("%s: %s returned no report object for %s: taken as no report yet",
+                                self.name, describe_response(response), where)
+        for row in rows:
+            other = other_period(row, asked.get("duration"), asked.get("start_date"))
+            if other:
+                self.logger.warning("%s: %s answered %s with a report for %s: not a report of the period asked, "
+                                    "taken as no report yet", self.name, describe_response(response), where, other)
+            else:
+                yield row
 
     def log_missing_report(self, response: requests.Response) -> None:
         """A 404 for a period: logged here; what it means is decided per partition in get_records."""
@@ -222,6 +238,7 @@ class RetrendStream(WindowedStream):
         duration = context["duration"]
         bookmark = self.bookmark(context)
         first = resume_from(bookmark, self.start_date, self.lookback_days)
+        self.warn_if_past_end(bookmark, first)
         where = f"{self.name} store_num {context['store_num']}, {duration}"
         if bookmark is None:
             self.logger.info("%s: no bookmark; first period holds start_date %s", where, first.date())
@@ -328,6 +345,32 @@ class RetrendStream(WindowedStream):
             cache.popitem(last=False)
         return rows
 
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        self.learn_figures(row)
+        return super().post_process(row, context)
+
+    def learn_figures(self, row: dict) -> None:
+        """Give the report's top-level figures (numbers, booleans, text, dates) columns of their own, typed
+        from their values, and announce them with a new SCHEMA before the first row that has them; a
+        whole-number column that later gets a fraction becomes a number column. Nested series (objects,
+        lists) stay in `_extra_fields` as JSON, and so does a value Retrend sent against the request
+        (`vendor_<field>`, see `stamp`)."""
+        properties = self.schema["properties"]
+        learned = {}
+        for name, value in row.items():
+            if name in self._declared_fields:
+                if isinstance(value, float) and name in self._learned and properties[name]["type"][0] == "integer":
+                    learned[name] = {**FIGURE_NUMBER, "description": LEARNED_FIGURE}
+                continue
+            kind = figure_type(value)
+            if kind is not None and not name.startswith("vendor_"):
+                learned[name] = {**kind, "description": LEARNED_FIGURE}
+        if learned:
+            self._learned.update(learned)
+            self.announce_columns(learned)
+            self.logger.info("%s: %d column(s) learned from Retrend's answer: %s", self.name, len(learned),
+                             ", ".join(f"{name} ({schema['type'][0]})" for name, schema in learned.items()))
+
     def stamp(self, row: dict, store: int, duration: str, start: dt.date, *, completed: bool) -> dict:
         """Give a row its key as requested; a vendor value that disagrees is kept as `vendor_<field>`."""
         for field, value in (("store_num", store), ("duration", duration), ("start_date", start.isoformat())):
@@ -341,6 +384,48 @@ class RetrendStream(WindowedStream):
             row[field] = value
         row["_period_completed"] = completed
         return row
+
+
+LEARNED_FIGURE = "A figure of Retrend's report, learned from its answers"
+FIGURE_NUMBER = {"type": ["number", "null"]}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
+
+
+def figure_type(value: t.Any) -> dict | None:
+    """The column schema a top-level value of a report gets; None for a nested series or a null."""
+    if isinstance(value, bool):
+        return {"type": ["boolean", "null"]}
+    if isinstance(value, int):
+        return {"type": ["integer", "null"]}
+    if isinstance(value, float):
+        return dict(FIGURE_NUMBER)
+    if isinstance(value, str):
+        if _ISO_DATE.fullmatch(value):
+            return {"type": ["string", "null"], "format": "date"}
+        if _ISO_DATE_TIME.fullmatch(value):
+            return {"type": ["string", "null"], "format": "date-time"}
+        return {"type": ["string", "null"]}
+    return None
+
+
+def other_period(row: dict, duration: str, start: str) -> str | None:
+    """The period a report says it is for, when that is plainly another than (duration, start), else None.
+
+    A value that cannot be read as a date or duration is not taken as a contradiction: `stamp` keeps
+    it beside the requested one."""
+    sent_duration = str(row.get("duration") or duration).strip().lower()
+    try:
+        sent_start = dt.date.fromisoformat(str(row.get("start_date") or start).strip()[:10]).isoformat()
+    except ValueError:
+        sent_start = start
+    if sent_duration == duration and sent_start == start:
+        return None
+    if sent_duration != duration and sent_duration not in DURATIONS:
+        sent_duration = duration  # not a duration at all: not another period
+        if sent_start == start:
+            return None
+    return f"the {sent_duration} period starting {sent_start}"
 
 
 def _agrees(field: str, sent: t.Any, value: t.Any) -> bool:

@@ -1,5 +1,11 @@
-"""Report files for the asynchronous vendors' simulators: CSV (with or without a BOM), gzip'd CSV
-and zips of CSVs, written to disk one row at a time and streamed back in chunks.
+"""Report files for the asynchronous vendors' simulators: CSV (with or without a BOM), gzip'd CSV,
+zips of CSVs and XLSX workbooks (one sheet per CSV), written to disk one row at a time and
+streamed back in chunks.
+
+Two layout faults stand for concatenated exports: `csv_repeat_header_every` writes the header
+line again after every N data rows; `csv_new_header_after` writes, after N data rows, a header
+with the columns in reverse order, and the rows after it in that order. A workbook's cells are
+typed (numbers, dates, date-times, booleans), or all text with `text_cells`.
 
 A report's rows come from generators, so a file of millions of rows is built in constant
 memory. Each distinct file is built once per app (`FileStore`) and served from disk with its
@@ -11,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import gzip
 import io
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -22,7 +30,9 @@ import weakref
 import zipfile
 from dataclasses import dataclass
 
-FORMATS = ("csv", "csv_bom", "gzip", "zip")
+import openpyxl
+
+FORMATS = ("csv", "csv_bom", "gzip", "zip", "xlsx")
 CHUNK = 64 * 1024
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)  # members carry a fixed time: the same rows make the same bytes
 
@@ -43,25 +53,79 @@ class BuiltFile:
     row_count: int  # data rows over every CSV inside
 
 
-def _write_csv(text: t.TextIO, member: Member) -> int:
-    writer = csv.DictWriter(text, fieldnames=member.columns)  # "\r\n" line ends, quotes where needed
-    writer.writeheader()
+@dataclass(frozen=True)
+class Layout:
+    """How a file is laid out: a CSV's repeated header, or another header, after some rows; a workbook's
+    cells typed (numbers, dates, booleans) or all text, as some exports write them."""
+
+    repeat_header_every: int = 0  # write the header again after every N data rows
+    new_header_after: int = 0  # after N data rows, a header in reverse column order, and rows in that order
+    text_cells: bool = False  # a workbook's cells hold the CSV's text as it is
+
+
+def _write_csv(text: t.TextIO, member: Member, layout: Layout = Layout()) -> int:
+    writer = csv.writer(text)  # "\r\n" line ends, quotes where needed
+    columns = list(member.columns)
+    writer.writerow(columns)
     count = 0
     for row in member.rows():
-        writer.writerow(row)
+        if count and layout.repeat_header_every and count % layout.repeat_header_every == 0:
+            writer.writerow(columns)
+        if count and count == layout.new_header_after:
+            columns.reverse()
+            writer.writerow(columns)
+        writer.writerow([row.get(name, "") for name in columns])
         count += 1
     return count
 
 
-def write_file(path: str, file_format: str, members: t.Sequence[Member]) -> int:
+_NUMBER = re.compile(r"-?\d{1,9}(\.\d+)?")  # longer digit strings are ids: kept as text, as exports do
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def cell(text: str) -> t.Any:
+    """A CSV value as a workbook's cell holds it: numbers, dates, date-times and booleans typed; "" empty."""
+    if text == "":
+        return None
+    if _NUMBER.fullmatch(text):
+        return float(text) if "." in text else int(text)
+    if _DATE_TIME.fullmatch(text):
+        return dt.datetime.fromisoformat(text)  # naive, as the CSV's: a workbook has no zones
+    if _DATE.fullmatch(text):
+        return dt.date.fromisoformat(text)
+    if text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _write_xlsx(path: str, members: t.Sequence[Member], layout: Layout) -> int:
+    """One sheet per member: `Sheet1` for a single one, else each named for its CSV (without .csv)."""
+    value = (lambda text: text or None) if layout.text_cells else cell
+    workbook = openpyxl.Workbook(write_only=True)  # rows go to disk as they are appended
+    count = 0
+    for member in members:
+        sheet = workbook.create_sheet("Sheet1" if len(members) == 1 else member.name.removesuffix(".csv"))
+        sheet.append(list(member.columns))
+        for row in member.rows():
+            sheet.append([value(row.get(name, "")) for name in member.columns])
+            count += 1
+    workbook.save(path)
+    return count
+
+
+def write_file(path: str, file_format: str, members: t.Sequence[Member], layout: Layout = Layout()) -> int:
     """Write `members` to `path` as `file_format`; answer the number of data rows written.
 
-    csv, csv_bom and gzip hold exactly one CSV; a zip holds each member under its name.
+    csv, csv_bom and gzip hold exactly one CSV; a zip holds each member under its name; an xlsx
+    workbook holds each member as a sheet.
     """
     if file_format not in FORMATS:
         raise ValueError(f"unknown file format {file_format!r}: one of {', '.join(FORMATS)}")
-    if file_format != "zip" and len(members) != 1:
+    if file_format not in ("zip", "xlsx") and len(members) != 1:
         raise ValueError(f"a {file_format} file holds one CSV, not {len(members)}")
+    if file_format == "xlsx":
+        return _write_xlsx(path, members, layout)
     if file_format == "zip":
         count = 0
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -70,20 +134,20 @@ def write_file(path: str, file_format: str, members: t.Sequence[Member]) -> int:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 with archive.open(info, "w") as raw:  # under 2 GiB a member: no zip64 needed
                     text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-                    count += _write_csv(text, member)
+                    count += _write_csv(text, member, layout)
                     text.flush()
                     text.detach()
         return count
     if file_format == "gzip":
         with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
             text = io.TextIOWrapper(t.cast("t.IO[bytes]", packed), encoding="utf-8", newline="")
-            count = _write_csv(text, members[0])
+            count = _write_csv(text, members[0], layout)
             text.flush()
             text.detach()
         return count
     encoding = "utf-8-sig" if file_format == "csv_bom" else "utf-8"
     with open(path, "w", encoding=encoding, newline="") as plain:
-        return _write_csv(plain, members[0])
+        return _write_csv(plain, members[0], layout)
 
 
 class FileStore:
@@ -98,10 +162,11 @@ class FileStore:
         self.builds = 0
         self.extra_column: dict[str, str] = {}  # fault: {column: value} added to every file (a new vendor column)
         self.cell_values: dict[str, str] = {}  # fault: {column: value} replaces that column's every cell
+        self.layout = Layout()  # fault: repeated or different header lines in every CSV built from now on
 
     def get(self, key: t.Hashable, file_format: str, members: t.Callable[[], t.Sequence[Member]]) -> BuiltFile:
-        faults = (tuple(self.extra_column.items()), tuple(self.cell_values.items()))
-        if any(faults):  # a faulted file is another file
+        faults = (tuple(self.extra_column.items()), tuple(self.cell_values.items()), self.layout)
+        if any(faults[:2]) or faults[2] != Layout():  # a faulted file is another file
             key, plain = (key, faults), members
             members = lambda: [self._faulted(member) for member in plain()]  # noqa: E731
         with self._lock:
@@ -115,7 +180,7 @@ class FileStore:
                 self.builds += 1
                 number = self.builds
             path = os.path.join(self.folder, f"report-{number}.{file_format}")
-            rows = write_file(path, file_format, members())
+            rows = write_file(path, file_format, members(), self.layout)
             built = BuiltFile(path, os.path.getsize(path), rows)
             with self._lock:
                 self._built[key] = built

@@ -30,16 +30,24 @@ Parameters (strict; dates yyyy-MM-dd, to_date >= from_date, both inclusive):
                                      unsellable_inventory_report (snapshots as of the creation day, IST)
 Warehouses are `credentials.FLIPKART_WAREHOUSE_IDS`.
 
-Files: the format per report type comes from the `formats` knob (csv, csv_bom, gzip or zip; defaults
-in DEFAULT_FORMATS). A CSV is named `<type>.csv`, or `<type>_<warehouse_id>.csv` for warehouse-scoped
-types; metadata.file_name is that name (plus .gz for gzip), or `<same base>.zip` for a zip, which holds
-that one CSV, except sales_ledger's zip: sales_report.csv and cash_back_report.csv. Times in the files
-are naive IST "YYYY-MM-DD HH:MM:SS", dates "YYYY-MM-DD".
+Files: the format per report type comes from the `formats` knob (csv, csv_bom, gzip, zip or xlsx;
+defaults in DEFAULT_FORMATS). A CSV is named `<type>.csv`, or `<type>_<warehouse_id>.csv` for
+warehouse-scoped types; metadata.file_name is that name (plus .gz for gzip), or `<same base>.zip` for a
+zip, which holds that one CSV, except sales_ledger's zip: sales_report.csv and cash_back_report.csv.
+An xlsx is `<same base>.xlsx`, a workbook with the CSV's rows on `Sheet1` (sales_ledger's: two sheets,
+`sales_report` and `cash_back_report`), its cells typed: numbers, booleans, dates and (naive IST)
+date-times. Times in the CSVs are naive IST "YYYY-MM-DD HH:MM:SS", dates "YYYY-MM-DD".
 
 Knobs (`POST /_sandbox/vendor/flipkart`): those of `jobs.py`, plus
   expire_next: N          the next N reports created end EXPIRED as soon as they finish
   report_ttl_seconds      a COMPLETED report turns EXPIRED this long after it finished (default 86400)
-  formats: {type: format} file format per report type (merged into the current ones)
+  formats: {type: format} file format per report type (merged into the current ones); the type "*"
+                          sets every type's, e.g. {"*": "xlsx"} (sales_ledger's stays a zip unless xlsx)
+  csv_repeat_header_every: N   every CSV built from now on repeats its header line after every N rows
+  csv_new_header_after: N      every CSV built from now on has, after N rows, a header with its columns
+                          in reverse order, and the rows after it in that order (0: off, the default)
+  xlsx_text_cells: true   every workbook built from now on holds text cells only, as the CSV's (default false:
+                          numbers, dates, date-times and booleans typed)
   timeout_499_next: N     the next N report calls (create or detail) answer 499 {"code":
                           "CONNECTION_TIMED_OUT", "message": "Connection timed out"}, as the gateway does
   accepted_next: N        the next N report calls answer 202 {"message": ...} with no report_id or status
@@ -69,7 +77,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from tap_retail_reports.sandbox import credentials
-from tap_retail_reports.sandbox.files import FORMATS, BuiltFile, Member
+from tap_retail_reports.sandbox.files import FORMATS, BuiltFile, Layout, Member
 from tap_retail_reports.sandbox.jobs import AsyncVendorApp, Job, days
 from tap_retail_reports.sandbox.server import Request, Response
 
@@ -94,6 +102,7 @@ DEFAULT_FORMATS = {
     "returns_report": "zip",
     "stock_ledger": "csv_bom",
 }
+LAYOUT_KNOBS = ("csv_repeat_header_every", "csv_new_header_after", "xlsx_text_cells")  # Layout's fields, in order
 MONTHS = tuple(calendar.month_name)[1:]  # English names, "January" .. "December"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -144,6 +153,7 @@ class App(AsyncVendorApp):
         "timeout_499_next": 0, "accepted_next": 0, "create_status": 200, "running_detail_status": 200,
         "partner_token_lifetime_seconds": 60 * 86400.0, "refresh_token_rotation": "absent",
         "reports_need_partner_token": False,
+        "csv_repeat_header_every": 0, "csv_new_header_after": 0, "xlsx_text_cells": False,
     }
     vendor_per_report = ("expire_next", "report_ttl_seconds", "timeout_499_next", "accepted_next")
     token_lifetime_default = 3600.0
@@ -175,22 +185,34 @@ class App(AsyncVendorApp):
             if value not in allowed:
                 raise ValueError(f"{key} must be one of {', '.join(map(str, allowed))}, got {value!r}")
             return value
+        if key == "xlsx_text_cells" and not isinstance(value, bool):
+            raise ValueError(f"xlsx_text_cells must be true or false, got {value!r}")
+        counters = ("expire_next", "timeout_499_next", "accepted_next", *LAYOUT_KNOBS[:2])
+        if key in counters and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
+        if key in LAYOUT_KNOBS:
+            knobs = {**{name: self.knobs.get(name) for name in LAYOUT_KNOBS}, key: value}
+            self.files.layout = Layout(knobs["csv_repeat_header_every"] or 0, knobs["csv_new_header_after"] or 0,
+                                       bool(knobs["xlsx_text_cells"]))
+            return value
         if key in ("expire_next", "timeout_499_next", "accepted_next"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
             return value
         if key == "formats":
             if not isinstance(value, dict):
-                raise ValueError("formats must be an object {report_type: csv|csv_bom|gzip|zip}")
+                raise ValueError(f"formats must be an object {{report_type: {'|'.join(FORMATS)}}}")
             merged = dict(self.knobs["formats"])
             for name, file_format in value.items():
-                if name not in REPORT_TYPES:
+                if name not in (*REPORT_TYPES, "*"):
                     raise ValueError(f"formats: unknown report type {name!r}")
                 if file_format not in FORMATS:
                     raise ValueError(f"formats.{name} must be one of {', '.join(FORMATS)}, got {file_format!r}")
-                if name == "sales_ledger" and file_format != "zip":
-                    raise ValueError("formats.sales_ledger must be zip: it holds two CSVs")
-                merged[name] = file_format
+                if name == "sales_ledger" and file_format not in ("zip", "xlsx"):
+                    raise ValueError("formats.sales_ledger must be zip or xlsx: it holds two CSVs")
+                if name == "*":
+                    merged.update({report_type: file_format for report_type in REPORT_TYPES
+                                   if report_type != "sales_ledger" or file_format == "xlsx"})
+                else:
+                    merged[name] = file_format
             return merged
         return super().check_knob(key, value)
 
@@ -423,9 +445,9 @@ class App(AsyncVendorApp):
 
     @classmethod
     def file_name(cls, report_type: str, parameters: dict, file_format: str) -> str:
-        if file_format == "zip":
+        if file_format in ("zip", "xlsx"):
             warehouse = parameters.get("warehouse_id")
-            return f"{report_type}_{warehouse}.zip" if warehouse else f"{report_type}.zip"
+            return f"{report_type}_{warehouse}.{file_format}" if warehouse else f"{report_type}.{file_format}"
         name = cls.csv_names(report_type, parameters)[0]
         return name + ".gz" if file_format == "gzip" else name
 

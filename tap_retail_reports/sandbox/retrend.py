@@ -22,6 +22,10 @@ Test knobs, through `POST /_sandbox/vendor/retrend` (each optional; the answer i
   reset_calls: true       forget the counted report calls
   missing_periods         ["YYYY-MM-DD", ...]: period starts with no report (404) for any store
   silent_stores           [store_num, ...]: stores with no report at all (404), as a closed store
+  odd_answers             {"YYYY-MM-DD": kind}: a 200 for that period start (any store) that is not its
+                          report; kind "report_null" ({"report": null}), "null" (a JSON null),
+                          "empty" ({}), "previous_period" or "next_period" (the report of the period
+                          before or after the one asked)
 The state lists every report call as {endpoint, store_num, report, duration, start_date,
 statuses}, the kiosk headers seen and the tokens issued, so tests can check that no request
 was repeated and that no token reached a log. A refused session's 401 names the token,
@@ -45,6 +49,7 @@ DURATIONS = ("daily", "weekly", "monthly", "quarterly", "yearly")
 STORES = (*credentials.RETREND_STORE_NUMS, 3)  # 3 exists but is not in the demo config
 KIOSK_HEADERS = ("kiosk-id", "x-kiosk", "x-temp-kiosk", "x-device-id")
 CLIENT_ID = "client-7781"
+ODD_ANSWERS = ("report_null", "null", "empty", "previous_period", "next_period")
 
 REPORT_NAMES = {
     "conversation_delta_report": "Conversation Delta Report",
@@ -124,13 +129,14 @@ class App(VendorApp):
         self.kiosk_seen: list[dict[str, str]] = []
         self.missing_periods: set[str] = set()  # period starts with no report at all (404)
         self.silent_stores: set[int] = set()  # stores with no report for any period (404)
+        self.odd_answers: dict[str, str] = {}  # period start -> a 200 that is not its report
 
     # -- test knobs -------------------------------------------------------------
 
     def configure(self, settings: dict) -> dict:
         unknown = set(settings) - {
             "token_lifetime_seconds", "latency_seconds", "revoke_tokens", "refuse_sessions", "wrap_reports",
-            "today", "reset_calls", "missing_periods", "silent_stores",
+            "today", "reset_calls", "missing_periods", "silent_stores", "odd_answers",
         }
         if unknown:
             raise ValueError(f"unknown retrend setting(s): {', '.join(sorted(unknown))}")
@@ -145,6 +151,11 @@ class App(VendorApp):
                 self.today = dt.date.fromisoformat(settings["today"]) if settings["today"] else None
             if "missing_periods" in settings:
                 self.missing_periods = set(settings["missing_periods"] or ())
+            if "odd_answers" in settings:
+                odd = settings["odd_answers"] or {}
+                if not isinstance(odd, dict) or not set(odd.values()) <= set(ODD_ANSWERS):
+                    raise ValueError(f"odd_answers must be an object {{start_date: {'|'.join(ODD_ANSWERS)}}}")
+                self.odd_answers = dict(odd)
             if "silent_stores" in settings:
                 self.silent_stores = {int(store) for store in settings["silent_stores"] or ()}
             if "refuse_sessions" in settings:
@@ -268,6 +279,13 @@ class App(VendorApp):
         if start.isoformat() in self.missing_periods or store in self.silent_stores:
             return Response.json({"error": f"no report for the {duration} period starting {start}"}, 404)
         created = dt.datetime.now(dt.timezone.utc) if endpoint == "run-now" else None
+        odd = self.odd_answers.get(start.isoformat())
+        if odd in ("report_null", "null", "empty"):
+            return Response.json({"report_null": {"report": None}, "null": None, "empty": {}}[odd])
+        if odd == "previous_period":
+            start = period_start(start - dt.timedelta(days=1), duration)
+        elif odd == "next_period":
+            start = period_end(start, duration)
         payload = self.report(store, report, duration, start, created_at=created)
         return Response.json({"report": payload} if self.wrap_reports else payload)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import socket
@@ -23,7 +22,11 @@ WAREHOUSE = ROOT / "output" / "warehouse.duckdb"
 
 
 def port_taken(port: int) -> bool:
+    """Whether the sandbox could not listen on the port. The probe binds as the sandbox's
+    ThreadingHTTPServer does, with SO_REUSEADDR: sockets of a run that just ended, left in
+    TIME_WAIT, do not stop the server, so they must not stop the demo either."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -49,16 +52,6 @@ def wait_for(sandbox: subprocess.Popen, port: int, seconds: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"demo: the sandbox did not answer at {url} (see output/sandbox.log)") from None
             time.sleep(0.2)
-
-
-def report_files_cover(base: str, start: dt.date) -> None:
-    """The report vendors' simulated files hold data for fixed dates by default: the demo's week instead."""
-    span = json.dumps({"data_start": start.isoformat(), "data_end": dt.datetime.now(dt.timezone.utc).date().isoformat()}).encode()
-    for vendor in ("foxycart", "flipkart"):
-        request = urllib.request.Request(f"{base}/_sandbox/vendor/{vendor}", data=span,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10):
-            pass
 
 
 def main() -> int:
@@ -93,7 +86,6 @@ def main() -> int:
     )
     try:
         wait_for(sandbox, args.port)
-        report_files_cover(base, start)
         # Only what the demo runs: other loaders in meltano.yml (target-postgres) are not needed here.
         subprocess.run([meltano, "install", "tap-retail-reports", "target-duckdb"], cwd=ROOT, env=env, check=True)
         print("\n$ meltano --environment=sandbox run tap-retail-reports target-duckdb", flush=True)

@@ -10,9 +10,13 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tap_retail_reports.sandbox.server import RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
@@ -67,3 +71,33 @@ def test_make_demo_loads_every_vendor_and_resumes_on_the_second_run(demo_copy):
     # Report windows read again (whole India days, the same files) land on the same keys.
     for table in ("flipkart_orders_report", "flipkart_stock_ledger", "flipkart_current_inventory_report"):
         assert row_counts(second)[table] == counts[table], table
+
+
+def time_wait_ports() -> set[int]:
+    """Local ports of IPv4 TCP sockets in TIME_WAIT (state 06 in /proc/net/tcp)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return {int(fields[1].split(":")[1], 16) for fields in map(str.split, lines) if fields[3] == "06"}
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads TIME_WAIT sockets from /proc/net/tcp (Linux)")
+def test_the_port_check_lets_a_second_demo_start_right_after_the_first():
+    """`make demo` twice in a row: the first run's sandbox closed its connections, which sit in TIME_WAIT
+    on its port; the demo's check must not call the port in use, since the sandbox can bind it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo import port_taken
+
+    with RunningSandbox() as first:
+        port = first.port
+        for _ in range(3):  # the client asks `Connection: close`: the server closes first, so TIME_WAIT is its
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/health", timeout=10) as answer:
+                answer.read()
+    assert port in time_wait_ports()  # the case this test is about
+    assert not port_taken(port), f"port {port} has only TIME_WAIT sockets, yet the demo calls it in use"
+    with RunningSandbox(port=port) as second:  # and the sandbox does start there
+        with urllib.request.urlopen(f"http://127.0.0.1:{second.port}/_sandbox/health", timeout=10) as answer:
+            assert answer.status == 200
+    # A port something listens on is still in use.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        assert port_taken(squatter.getsockname()[1])

@@ -93,9 +93,10 @@ def test_the_port_check_lets_a_second_demo_start_right_after_the_first():
                 answer.read()
     assert port in time_wait_ports()  # the case this test is about
     assert not port_taken(port), f"port {port} has only TIME_WAIT sockets, yet the demo calls it in use"
-    with RunningSandbox(port=port) as second:  # and the sandbox does start there
-        with urllib.request.urlopen(f"http://127.0.0.1:{second.port}/_sandbox/health", timeout=10) as answer:
-            assert answer.status == 200
+    with RunningSandbox(port=port), urllib.request.urlopen(  # and the sandbox does start there
+        f"http://127.0.0.1:{port}/_sandbox/health", timeout=10
+    ) as answer:
+        assert answer.status == 200
     # A port something listens on is still in use.
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

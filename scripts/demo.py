@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE = ROOT / "output" / "warehouse.duckdb"
+LOADED, TYPED = "retail_reports", "retail_reports_typed"  # the loader's tables; the demo's typed views of them
 
 
 def port_taken(port: int) -> bool:
@@ -108,8 +109,57 @@ def main() -> int:
         sandbox.terminate()
         sandbox.wait(timeout=10)
         sandbox_log.close()
+    create_typed_views(base)
     print_counts()
     return 0
+
+
+def declared_columns(base: str) -> dict[str, dict[str, dict]]:
+    """Each stream's column schemas as the tap announces them, by table and column as target-duckdb
+    names them (lower case): the catalog's, and the CSV columns the tap types when a file has them."""
+    from tap_retail_reports.sandbox.credentials import tap_config
+    from tap_retail_reports.tap import TapRetailReports
+
+    vendors = ("vroom", "retrend", "distribu", "foxycart", "flipkart")
+    tap = TapRetailReports(config=tap_config(base, vendors=vendors), validate_config=False, setup_mapper=False)
+    return {
+        name: {column.lower(): schema
+               for column, schema in {**getattr(stream, "column_types", {}), **stream.schema["properties"]}.items()}
+        for name, stream in tap.streams.items()
+    }
+
+
+def typed(loaded_type: str, schema: dict) -> str | None:
+    """The DuckDB type for a column target-duckdb 0.8 loaded as `loaded_type`, or None if it is right.
+
+    target-duckdb maps a JSON-schema date to VARCHAR, every number to DOUBLE and an integer without
+    a maximum to HUGEINT, and has no setting to change that (0.8.0 is its newest release)."""
+    if loaded_type == "VARCHAR" and schema.get("format") == "date":
+        return "DATE"
+    if loaded_type == "DOUBLE":
+        return "DECIMAL(38, 9)"  # money: exact sums, as target-postgres's numeric
+    if loaded_type == "HUGEINT":
+        return "BIGINT"
+    return None
+
+
+def create_typed_views(base: str) -> None:
+    """One view per loaded table in retail_reports_typed, each column cast to the type its schema says."""
+    import duckdb
+
+    declared = declared_columns(base)
+    with duckdb.connect(str(WAREHOUSE)) as db:
+        db.execute(f"create schema if not exists {TYPED}")
+        columns = db.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = ? order by table_name, ordinal_position", [LOADED]
+        ).fetchall()
+        tables: dict[str, list[str]] = {}
+        for table, column, loaded_type in columns:
+            cast = typed(loaded_type, declared.get(table, {}).get(column, {}))
+            tables.setdefault(table, []).append(f'cast("{column}" as {cast}) as "{column}"' if cast else f'"{column}"')
+        for table, selected in tables.items():
+            db.execute(f'create or replace view {TYPED}."{table}" as select {", ".join(selected)} from {LOADED}."{table}"')
 
 
 def print_counts() -> None:
@@ -118,9 +168,11 @@ def print_counts() -> None:
     with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
         tables = db.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema = 'retail_reports' order by table_name"
+            "where table_schema = ? order by table_name", [LOADED]
         ).fetchall()
-        print(f"\nRows in {WAREHOUSE.relative_to(ROOT)}:")
+        print(f"\nRows in {WAREHOUSE.relative_to(ROOT)} (tables in {LOADED}; query the views in {TYPED}:")
+        print("  target-duckdb 0.8 loads dates as VARCHAR, money as DOUBLE and integers as HUGEINT; the views")
+        print("  cast them to DATE, DECIMAL(38, 9) and BIGINT, as the tap's SCHEMA messages say):")
         for schema, table in tables:
             (count,) = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             print(f"  {table:<40} {count:>8}")

@@ -18,8 +18,8 @@ def about_markdown() -> str:
         [sys.executable, "-m", "tap_retail_reports.tap", "--about", "--format=markdown"],
         capture_output=True, text=True, check=True,
     ).stdout
-    # The page has its own title; demote the about page's headings one level.
-    return "\n".join("#" + line if line.startswith("#") else line for line in out.strip().splitlines())
+    # The about page goes under the page's "## Settings reference": demote its headings two levels.
+    return "\n".join("##" + line if line.startswith("#") else line for line in out.strip().splitlines())
 
 
 def page_with_about(page: str, about: str) -> str:

@@ -170,9 +170,9 @@ def print_counts() -> None:
             "select table_schema, table_name from information_schema.tables "
             "where table_schema = ? order by table_name", [LOADED]
         ).fetchall()
-        print(f"\nRows in {WAREHOUSE.relative_to(ROOT)} (tables in {LOADED}; query the views in {TYPED}:")
-        print("  target-duckdb 0.8 loads dates as VARCHAR, money as DOUBLE and integers as HUGEINT; the views")
-        print("  cast them to DATE, DECIMAL(38, 9) and BIGINT, as the tap's SCHEMA messages say):")
+        print(f"\nQuery the views in {TYPED}: target-duckdb 0.8 loads dates as VARCHAR, money as DOUBLE and")
+        print("integers as HUGEINT; those views cast them to DATE, DECIMAL(38, 9) and BIGINT, as the tap's SCHEMA says.")
+        print(f"Rows in {WAREHOUSE.relative_to(ROOT)}, schema {LOADED}:")
         for schema, table in tables:
             (count,) = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             print(f"  {table:<40} {count:>8}")

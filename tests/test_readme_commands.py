@@ -318,6 +318,8 @@ def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
         folder = Path((tmp_path / ".pwd").read_text().strip())
         outputs.setdefault(command, []).append(done.stdout + done.stderr)
 
+    shown = outputs["meltano config list tap-retail-reports"][0]
+    assert "vroom.password" in shown and credentials.VROOM_PASSWORD not in shown  # masked, as the README says
     listed = outputs["meltano select tap-retail-reports --list"][0]
     for stream in ("vroom_orders", "retrend_conversation_delta_report", "distribu_sales_daily",
                    "foxycart_customers", "flipkart_orders_report"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import socket
@@ -20,10 +19,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE = ROOT / "output" / "warehouse.duckdb"
+LOADED, TYPED = "retail_reports", "retail_reports_typed"  # the loader's tables; the demo's typed views of them
 
 
 def port_taken(port: int) -> bool:
+    """Whether the sandbox could not listen on the port. The probe binds as the sandbox's
+    ThreadingHTTPServer does, with SO_REUSEADDR: sockets of a run that just ended, left in
+    TIME_WAIT, do not stop the server, so they must not stop the demo either."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -49,16 +53,6 @@ def wait_for(sandbox: subprocess.Popen, port: int, seconds: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"demo: the sandbox did not answer at {url} (see output/sandbox.log)") from None
             time.sleep(0.2)
-
-
-def report_files_cover(base: str, start: dt.date) -> None:
-    """The report vendors' simulated files hold data for fixed dates by default: the demo's week instead."""
-    span = json.dumps({"data_start": start.isoformat(), "data_end": dt.datetime.now(dt.timezone.utc).date().isoformat()}).encode()
-    for vendor in ("foxycart", "flipkart"):
-        request = urllib.request.Request(f"{base}/_sandbox/vendor/{vendor}", data=span,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10):
-            pass
 
 
 def main() -> int:
@@ -93,7 +87,6 @@ def main() -> int:
     )
     try:
         wait_for(sandbox, args.port)
-        report_files_cover(base, start)
         # Only what the demo runs: other loaders in meltano.yml (target-postgres) are not needed here.
         subprocess.run([meltano, "install", "tap-retail-reports", "target-duckdb"], cwd=ROOT, env=env, check=True)
         print("\n$ meltano --environment=sandbox run tap-retail-reports target-duckdb", flush=True)
@@ -116,8 +109,57 @@ def main() -> int:
         sandbox.terminate()
         sandbox.wait(timeout=10)
         sandbox_log.close()
+    create_typed_views(base)
     print_counts()
     return 0
+
+
+def declared_columns(base: str) -> dict[str, dict[str, dict]]:
+    """Each stream's column schemas as the tap announces them, by table and column as target-duckdb
+    names them (lower case): the catalog's, and the CSV columns the tap types when a file has them."""
+    from tap_retail_reports.sandbox.credentials import tap_config
+    from tap_retail_reports.tap import TapRetailReports
+
+    vendors = ("vroom", "retrend", "distribu", "foxycart", "flipkart")
+    tap = TapRetailReports(config=tap_config(base, vendors=vendors), validate_config=False, setup_mapper=False)
+    return {
+        name: {column.lower(): schema
+               for column, schema in {**getattr(stream, "column_types", {}), **stream.schema["properties"]}.items()}
+        for name, stream in tap.streams.items()
+    }
+
+
+def typed(loaded_type: str, schema: dict) -> str | None:
+    """The DuckDB type for a column target-duckdb 0.8 loaded as `loaded_type`, or None if it is right.
+
+    target-duckdb maps a JSON-schema date to VARCHAR, every number to DOUBLE and an integer without
+    a maximum to HUGEINT, and has no setting to change that (0.8.0 is its newest release)."""
+    if loaded_type == "VARCHAR" and schema.get("format") == "date":
+        return "DATE"
+    if loaded_type == "DOUBLE":
+        return "DECIMAL(38, 9)"  # money: exact sums, as target-postgres's numeric
+    if loaded_type == "HUGEINT":
+        return "BIGINT"
+    return None
+
+
+def create_typed_views(base: str) -> None:
+    """One view per loaded table in retail_reports_typed, each column cast to the type its schema says."""
+    import duckdb
+
+    declared = declared_columns(base)
+    with duckdb.connect(str(WAREHOUSE)) as db:
+        db.execute(f"create schema if not exists {TYPED}")
+        columns = db.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = ? order by table_name, ordinal_position", [LOADED]
+        ).fetchall()
+        tables: dict[str, list[str]] = {}
+        for table, column, loaded_type in columns:
+            cast = typed(loaded_type, declared.get(table, {}).get(column, {}))
+            tables.setdefault(table, []).append(f'cast("{column}" as {cast}) as "{column}"' if cast else f'"{column}"')
+        for table, selected in tables.items():
+            db.execute(f'create or replace view {TYPED}."{table}" as select {", ".join(selected)} from {LOADED}."{table}"')
 
 
 def print_counts() -> None:
@@ -126,9 +168,11 @@ def print_counts() -> None:
     with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
         tables = db.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema = 'retail_reports' order by table_name"
+            "where table_schema = ? order by table_name", [LOADED]
         ).fetchall()
-        print(f"\nRows in {WAREHOUSE.relative_to(ROOT)}:")
+        print(f"\nQuery the views in {TYPED}: target-duckdb 0.8 loads dates as VARCHAR, money as DOUBLE and")
+        print("integers as HUGEINT; those views cast them to DATE, DECIMAL(38, 9) and BIGINT, as the tap's SCHEMA says.")
+        print(f"Rows in {WAREHOUSE.relative_to(ROOT)}, schema {LOADED}:")
         for schema, table in tables:
             (count,) = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             print(f"  {table:<40} {count:>8}")

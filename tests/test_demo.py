@@ -10,9 +10,13 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tap_retail_reports.sandbox.server import RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
@@ -49,6 +53,31 @@ def make_demo(folder: Path) -> str:
     return done.stdout
 
 
+def view_column_types(folder: Path) -> dict[tuple[str, str], str]:
+    import duckdb
+
+    with duckdb.connect(str(folder / "output" / "warehouse.duckdb"), read_only=True) as db:
+        rows = db.execute("select table_name, column_name, data_type from information_schema.columns "
+                          "where table_schema = 'retail_reports_typed'").fetchall()
+    return {(table, column): kind for table, column, kind in rows}
+
+
+def assert_the_docs_query_gives_typed_values(folder: Path) -> None:
+    """docs/warehouses.md's query on the typed views, run as written: dates, integers, exact money."""
+    import datetime as dt
+    import decimal
+
+    import duckdb
+
+    page = (ROOT / "docs" / "warehouses.md").read_text()
+    query = next(block for block in page.split("```sql")[1:] if "retail_reports_typed" in block).split("```")[0]
+    with duckdb.connect(str(folder / "output" / "warehouse.duckdb"), read_only=True) as db:
+        rows = db.execute(query).fetchall()
+    assert rows
+    day, orders, revenue = rows[0]
+    assert isinstance(day, dt.date) and isinstance(orders, int) and isinstance(revenue, decimal.Decimal), rows[0]
+
+
 def row_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
@@ -59,6 +88,17 @@ def test_make_demo_loads_every_vendor_and_resumes_on_the_second_run(demo_copy):
     for table in TABLES:
         assert counts.get(table, 0) > 0, f"{table} is empty after the demo: {counts}"
     assert "vroom_orders: no bookmark; starting at start_date" in first
+    # The tables a user queries first have the types the tap's SCHEMA messages say.
+    types = view_column_types(demo_copy)
+    assert types["vroom_orders", "total"] == "DECIMAL(38,9)"  # money: a JSON number, exact
+    assert types["vroom_orders", "created_at"] == "TIMESTAMP"
+    assert types["distribu_sales_daily", "date"] == "DATE"  # format: date
+    assert types["distribu_sales_daily", "ordercount"] == "BIGINT"  # integer
+    assert types["flipkart_orders_report", "dispatch_by_date"] == "DATE"  # a CSV column the tap types by name
+    assert types["flipkart_orders_report", "_row_number"] == "BIGINT"
+    assert not {kind for kind in types.values() if kind in ("DOUBLE", "HUGEINT")}, types
+    assert {table for table, _ in types} >= set(TABLES)
+    assert_the_docs_query_gives_typed_values(demo_copy)
 
     second = make_demo(demo_copy)
     assert re.search(r"vroom_orders: resuming from bookmark \S+ less 2 lookback day\(s\)", second)
@@ -67,3 +107,34 @@ def test_make_demo_loads_every_vendor_and_resumes_on_the_second_run(demo_copy):
     # Report windows read again (whole India days, the same files) land on the same keys.
     for table in ("flipkart_orders_report", "flipkart_stock_ledger", "flipkart_current_inventory_report"):
         assert row_counts(second)[table] == counts[table], table
+
+
+def time_wait_ports() -> set[int]:
+    """Local ports of IPv4 TCP sockets in TIME_WAIT (state 06 in /proc/net/tcp)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return {int(fields[1].split(":")[1], 16) for fields in map(str.split, lines) if fields[3] == "06"}
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads TIME_WAIT sockets from /proc/net/tcp (Linux)")
+def test_the_port_check_lets_a_second_demo_start_right_after_the_first():
+    """`make demo` twice in a row: the first run's sandbox closed its connections, which sit in TIME_WAIT
+    on its port; the demo's check must not call the port in use, since the sandbox can bind it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo import port_taken
+
+    with RunningSandbox() as first:
+        port = first.port
+        for _ in range(3):  # the client asks `Connection: close`: the server closes first, so TIME_WAIT is its
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/health", timeout=10) as answer:
+                answer.read()
+    assert port in time_wait_ports()  # the case this test is about
+    assert not port_taken(port), f"port {port} has only TIME_WAIT sockets, yet the demo calls it in use"
+    with RunningSandbox(port=port), urllib.request.urlopen(  # and the sandbox does start there
+        f"http://127.0.0.1:{port}/_sandbox/health", timeout=10
+    ) as answer:
+        assert answer.status == 200
+    # A port something listens on is still in use.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        assert port_taken(squatter.getsockname()[1])

@@ -1,6 +1,7 @@
-"""Every command the README (and meltano.yml's comments) shows works, on the versions the Makefile installs.
+"""Every command the README, the docs/ pages (and meltano.yml's comments) show works, on the versions the
+Makefile installs.
 
-Commands are read from the README's `sh` code blocks, from `meltano ...` commands quoted in the
+Commands are read from the documents' `sh` code blocks, from `meltano ...` commands quoted in the
 comments of its other code blocks, and from inline `meltano ...` / `make ...` spans in its prose
 and in meltano.yml's comments. They run in a copy of the project (a fresh git repository, so the
 test also sees whether anything they write escapes .gitignore), with the Meltano of the Makefile's
@@ -27,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from tap_retail_reports.sandbox import credentials
+from tests.documents import document_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -101,9 +103,8 @@ def flatten(config: dict, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def shown_commands() -> list[str]:
-    return document_commands((ROOT / "README.md").read_text()) + document_commands(
-        (ROOT / "meltano.yml").read_text(), yaml_file=True
-    )
+    shown = [command for path in document_paths() for command in document_commands(path.read_text())]
+    return list(dict.fromkeys(shown + document_commands((ROOT / "meltano.yml").read_text(), yaml_file=True)))
 
 
 def test_the_commands_are_found():
@@ -245,3 +246,87 @@ def test_installing_prints_no_deprecation_warning(tmp_path):
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "deprecat" not in (done.stdout + done.stderr).lower(), done.stderr[-3000:]
+
+
+# -- a project of the reader's own, from `meltano init` to a daily schedule ---------------------
+
+NEW_PROJECT = "test_a_new_meltano_project_from_the_readme"
+READER_VALUES = {  # the rest of what the README's new project sets, as the sandbox accepts it
+    "foxycart.client_id": credentials.FOXYCART_CLIENT_ID,
+    "foxycart.client_secret": credentials.FOXYCART_CLIENT_SECRET,
+    "foxycart.refresh_token": credentials.FOXYCART_REFRESH_TOKEN,
+    "foxycart.store_id": credentials.FOXYCART_STORE_ID,
+    "flipkart.client_id": credentials.FLIPKART_CLIENT_ID,
+    "flipkart.client_secret": credentials.FLIPKART_CLIENT_SECRET,
+    "flipkart.warehouse_ids": json.dumps(list(credentials.FLIPKART_WAREHOUSE_IDS)),
+    "start_date": (dt.date.today() - dt.timedelta(days=2)).isoformat(),  # short runs
+}
+
+
+def new_project_commands() -> list[str]:
+    """The README's block from `meltano init` to the schedule, the one marked as run by this test."""
+    readme = (ROOT / "README.md").read_text()
+    marker = readme.index(f"{RUN_ELSEWHERE}test_readme_commands.py ({NEW_PROJECT})")
+    block = re.search(r"^```sh\n(.*?)^```", readme[marker:], re.MULTILINE | re.DOTALL)
+    assert block, "the README's new-project block is gone"
+    return [strip_comment(line) for line in block.group(1).splitlines() if strip_comment(line)]
+
+
+def hub_free(command: str, folder: Path) -> str:
+    """`meltano add` of a loader from Meltano Hub, with the same definition from a file: tests run offline."""
+    added = re.fullmatch(r"meltano add --plugin-type loader target-jsonl", command)
+    if not added:
+        return command
+    definition = folder / "target-jsonl.yml"
+    definition.write_text(yaml.safe_dump({
+        "name": "target-jsonl", "namespace": "target_jsonl", "pip_url": "target-jsonl", "executable": "target-jsonl",
+        "settings": [{"name": "destination_path", "kind": "string"}],
+    }))
+    return f"{command} --from-ref {definition}"
+
+
+def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
+    """Only the README's commands, in a folder of the reader's own: the project they make keeps state
+    (the second run resumes from its bookmarks) and has a catalog (`meltano select --list` lists streams)."""
+    meltano = meltano_bin()
+    # The reader's copy of the plugin definition, installing this checkout rather than the published package.
+    shipped = yaml.safe_load((ROOT / "meltano-plugin.yml").read_text())
+    (tmp_path / "meltano-plugin.yml").write_text(yaml.safe_dump({**shipped, "pip_url": str(ROOT)}, sort_keys=False))
+    base = f"http://127.0.0.1:{sandbox.port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_RETAIL_REPORTS_", "MELTANO_", "VIRTUAL_ENV"))},
+        "PATH": os.pathsep.join([str(meltano.parent), os.environ.get("PATH", "")]),
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # The sandbox on this test's port stands in for each vendor's production URL.
+        "TAP_RETAIL_REPORTS_VROOM_BASE_URL": f"{base}/vroom/api/retailer/v1",
+        **{f"TAP_RETAIL_REPORTS_{vendor.upper()}_BASE_URL": f"{base}/{vendor}"
+           for vendor in ("retrend", "distribu", "foxycart", "flipkart")},
+    }
+    folder, outputs = tmp_path, {}
+    commands = new_project_commands()
+    assert commands[0].startswith("meltano init ") and commands[-1].startswith("meltano run ")
+    for command in [*commands, commands[-1]]:  # and the scheduled job once more: the next day's run
+        match = CONFIG_SET.search(command)
+        values = {**SANDBOX_VALUES, **READER_VALUES}
+        runnable = command
+        if match and match["setting"] in values:
+            runnable = command[: match.start("value")] + shlex.quote(values[match["setting"]])
+        runnable = hub_free(runnable, tmp_path)
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", f'{runnable}\npwd > "{tmp_path}/.pwd"'], cwd=folder,
+                              env=env, capture_output=True, text=True, timeout=900, check=False)
+        assert done.returncode == 0, f"README command failed: {command}\n(ran: {runnable})\n{done.stderr[-3000:]}"
+        folder = Path((tmp_path / ".pwd").read_text().strip())
+        outputs.setdefault(command, []).append(done.stdout + done.stderr)
+
+    shown = outputs["meltano config list tap-retail-reports"][0]
+    assert "vroom.password" in shown and credentials.VROOM_PASSWORD not in shown  # masked, as the README says
+    listed = outputs["meltano select tap-retail-reports --list"][0]
+    for stream in ("vroom_orders", "retrend_conversation_delta_report", "distribu_sales_daily",
+                   "foxycart_customers", "flipkart_orders_report"):
+        assert stream in listed, listed[-3000:]
+    first, second = outputs[commands[-1]]
+    assert "vroom_orders: no bookmark; starting at start_date" in first, first[-3000:]
+    assert re.search(r"vroom_orders: resuming from bookmark \S+ less 2 lookback day\(s\)", second), second[-3000:]
+    assert re.search(r"flipkart_orders_report: bookmark \S+ less \d+ lookback day\(s\)", second), second[-3000:]
+    assert "daily-retail-reports" in subprocess.run([str(meltano), "schedule", "list"], cwd=folder, env=env,
+                                                    capture_output=True, text=True, check=True).stdout

@@ -26,6 +26,7 @@ from tests.conftest import (
     sandbox_log,
     set_faults,
 )
+from tests.documents import documents_text
 
 START, END = "2026-10-01", "2026-10-08"
 WINDOWED = {
@@ -341,7 +342,7 @@ def test_a_restated_day_keeps_only_its_latest_reading_in_the_target(fresh_sandbo
     loaded = subprocess.run([str(target_bin), "--config", str(tmp_path / "target.json")], input=stdin,
                             capture_output=True, text=True, timeout=300, check=False)
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = documents_text()  # docs/streams.md holds the query
     query = next(block for block in readme.split("```sql")[1:] if "vroom_sales_by_product" in block).split("```")[0]
     with duckdb.connect(str(warehouse), read_only=True) as db:
         db.execute("set schema 'vroom'")

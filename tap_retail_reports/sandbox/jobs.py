@@ -10,7 +10,8 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
   link_ttl_seconds                how long a download link works (default 600)
   fail_next: N                    the next N reports created fail
   rows_per_day                    rows per day per CSV (default 20): raise it for large files
-  data_start, data_end            "YYYY-MM-DD": the days that have data (default 2026-10-01 .. 2026-11-30)
+  data_start, data_end            "YYYY-MM-DD" or null: the first and last days with data (default null:
+                                  every day has rows, made from a generator seeded with the day)
   truncate_next_downloads: N      the next N downloads send the full Content-Length, stop half-way, close
   corrupt_next_downloads: N       the next N downloads send the right length with garbled middle bytes
   expired_link_next_downloads: N  the next N downloads answer as an expired link, even if fresh
@@ -39,8 +40,8 @@ DEFAULTS: dict[str, t.Any] = {
     "link_ttl_seconds": 600.0,
     "fail_next": 0,
     "rows_per_day": 20,
-    "data_start": "2026-10-01",
-    "data_end": "2026-11-30",
+    "data_start": None,  # no bound: any day a user asks for has rows
+    "data_end": None,
     "truncate_next_downloads": 0,
     "corrupt_next_downloads": 0,
     "expired_link_next_downloads": 0,
@@ -145,10 +146,12 @@ class AsyncVendorApp(VendorApp):
                 raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
             return value
         if key in ("data_start", "data_end"):
+            if value is None:
+                return None
             try:
                 dt.date.fromisoformat(value)
             except (TypeError, ValueError):
-                raise ValueError(f"{key} must be a date YYYY-MM-DD, got {value!r}") from None
+                raise ValueError(f"{key} must be a date YYYY-MM-DD or null, got {value!r}") from None
             return value
         if key in ("csv_extra_column", "csv_cell_values"):
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in [*value, *value.values()]):
@@ -193,7 +196,10 @@ class AsyncVendorApp(VendorApp):
             return False
 
     def data_span(self) -> tuple[dt.date, dt.date]:
-        return dt.date.fromisoformat(self.knobs["data_start"]), dt.date.fromisoformat(self.knobs["data_end"])
+        """The days with data: every day unless the data_start/data_end knobs narrow it."""
+        start, end = self.knobs["data_start"], self.knobs["data_end"]
+        return (dt.date.fromisoformat(start) if start else dt.date.min,
+                dt.date.fromisoformat(end) if end else dt.date.max)
 
     # -- tokens --------------------------------------------------------------------
 

@@ -201,7 +201,7 @@ class SalesByProductStream(VroomWindowedStream):
 
     A product whose sales on a re-read day drop to nothing (its order canceled) is not in the
     new answer, so its earlier row stays in an upserting target: `_read_at` lets a query keep
-    only the day's latest reading (README, "Vroom").
+    only the day's latest reading (docs/streams.md, "Vroom").
     """
 
     name = "vroom_sales_by_product"

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+import typing as t
 import zoneinfo
 from collections import Counter
 from pathlib import Path
@@ -255,24 +256,31 @@ def test_jobs_of_every_report_type_run_at_once(fresh_sandbox: RunningSandbox, fa
     assert all(run.records[f"flipkart_{t}"] for t in types)
 
 
-def run_revoking_flipkart_tokens(running: RunningSandbox, cfg: dict, catalog: dict, env: dict) -> TapRun:
-    """The tap run while, once its jobs exist (they are processing), every Flipkart token is revoked."""
+def run_revoking_tokens(running: RunningSandbox, vendor: str, run: t.Callable[[], TapRun]) -> TapRun:
+    """`run()` while, once its jobs exist at `vendor` (they are processing), every token of `vendor` is revoked.
+
+    Waiting for the jobs, not for a fixed time, keeps a slow start-up from revoking before any token is used."""
     done = threading.Event()
 
     def revoke_once_jobs_exist() -> None:
         while not done.is_set():
-            if knobs(running, "flipkart")["reports"]:
-                knobs(running, "flipkart", revoke_tokens=True)
+            if knobs(running, vendor)["reports"]:
+                knobs(running, vendor, revoke_tokens=True)
                 return
             time.sleep(0.05)
 
     revoker = threading.Thread(target=revoke_once_jobs_exist)
     revoker.start()
     try:
-        return run_tap(cfg, catalog=catalog, env=env)
+        return run()
     finally:
         done.set()
         revoker.join()
+
+
+def run_revoking_flipkart_tokens(running: RunningSandbox, cfg: dict, catalog: dict, env: dict) -> TapRun:
+    """The tap run while, once its jobs exist (they are processing), every Flipkart token is revoked."""
+    return run_revoking_tokens(running, "flipkart", lambda: run_tap(cfg, catalog=catalog, env=env))
 
 
 def test_a_token_revoked_mid_run_is_renewed(fresh_sandbox: RunningSandbox, fast: dict) -> None:

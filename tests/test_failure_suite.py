@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from tests.conftest import (
     set_faults,
 )
 from tests.documents import documents_text
+from tests.test_async_vendors import run_revoking_tokens
 
 
 @dataclass(frozen=True)
@@ -364,13 +364,7 @@ def test_failure(vendor_name: str, failure: str, fresh_sandbox: RunningSandbox, 
 
     elif failure == "token revoked mid-run":  # while the jobs are polled
         knobs(fresh_sandbox, vendor.name, processing_seconds=3)
-        timer = threading.Timer(1.0, lambda: knobs(fresh_sandbox, vendor.name, revoke_tokens=True))
-        timer.start()
-        try:
-            done = run()
-        finally:
-            timer.cancel()
-        done.ok()
+        done = run_revoking_tokens(fresh_sandbox, vendor.name, run).ok()
         assert knobs(fresh_sandbox, vendor.name)["token_grants"] == 2
         assert "token refused (HTTP 401)" in done.stderr
         assert_every_row(done, clean_run, vendor)

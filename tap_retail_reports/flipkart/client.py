@@ -92,7 +92,7 @@ class FlipkartStream(AsyncReportStream):
     def token(self) -> RenewableToken:
         config = self.vendor_config
         renewable = bool(config.get("client_id") and config.get("client_secret"))
-        return self.tap.shared(
+        return self.run.shared(
             "flipkart.token",
             lambda: RenewableToken(self.fetch_token if renewable else None,
                                    None if renewable else config["access_token"], name="flipkart", logger=self.logger),

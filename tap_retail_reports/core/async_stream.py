@@ -95,6 +95,7 @@ class AsyncReportStream(WindowedStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     default_window_days: t.ClassVar[int] = 7
     default_lookback_days = 2
+    takes_whole_days: t.ClassVar[bool] = False  # the vendor's reports cover whole local days (dates, not times)
     report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
     path = ""  # requests go to the URLs the vendor hands out (see ReportStream.call)
     # Types of the columns this tap knows by name (the vendor's files, as read so far); a column
@@ -133,28 +134,42 @@ class AsyncReportStream(WindowedStream):
     def job_windows(self, context: Context | None) -> list[Window]:
         """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end.
 
-        They lie on a fixed grid (cut at start_date): a window read again starts where it started in
-        the run that first read it, so its rows keep their keys (`_report_window_start`, `_row_number`)."""
+        They lie on a fixed grid, whatever start_date or bookmark a run starts from: the first window
+        starts on the grid boundary at or before that day. So a window read again, by the lookback or by
+        a backfill from an earlier start_date, is the window the first run read, and its rows keep
+        their keys (`_report_window_start`, `_row_number`)."""
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
         zone = self.vendor_timezone
         grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
-        floor = local_midnight(self.start_date.astimezone(zone).date(), zone)
-        windows = [Window(max(window.start, floor), window.end)
-                   for window in local_day_windows(grid_start, self.end_date, self.window_days, zone) if window.end > floor]
-        self.log_plan(context, bookmark, start, windows)
-        if bookmark is not None and windows and windows[0].start < start:
-            self.logger.info("%s: read again from %s, where the %d-day window holding %s starts (its rows keep their keys)",
+        end = self.read_until()
+        windows = list(local_day_windows(grid_start, end, self.window_days, zone))
+        self.log_plan(context, bookmark, start, windows, end)
+        if windows and windows[0].start < start:
+            self.logger.info("%s: reading from %s, where the %d-day window holding %s starts "
+                             "(its rows keep their keys whenever it is read again)",
                              self.name, iso(windows[0].start), self.window_days, iso(start))
         return windows
 
+    def read_until(self) -> dt.datetime:
+        """The end of what this run reads: the run's end, or for a vendor whose reports take whole
+        local days, the last of its midnights at or before it (the part day is the next run's)."""
+        if not self.takes_whole_days:
+            return self.end_date
+        zone = self.vendor_timezone
+        return local_midnight(self.end_date.astimezone(zone).date(), zone)
+
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,
-                 windows: list[Window]) -> None:
+                 windows: list[Window], end: dt.datetime | None = None) -> None:
         where = f" for {context}" if context else ""
         origin = (f"bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
                   if bookmark is not None else f"no bookmark; from {iso(start)}")
-        self.logger.info("%s%s: %s: %d report job(s)%s", self.name, where, origin, len(windows),
-                         f" from {iso(windows[0].start)}" if windows else "")
+        until = ""
+        if end is not None and end < self.end_date:
+            until = (f" up to {iso(end)}, midnight in {self.vendor_timezone}: the vendor's reports take whole days, "
+                     f"so the part day until the run's end {iso(self.end_date)} is left to the next run")
+        self.logger.info("%s%s: %s: %d report job(s)%s%s", self.name, where, origin, len(windows),
+                         f" from {iso(windows[0].start)}" if windows else "", until)
 
     # -- planning (main thread) -------------------------------------------------------
 

@@ -55,6 +55,7 @@ class FlipkartStream(AsyncReportStream):
     vendor = "flipkart"
     default_base_url = "https://api.flipkart.net"
     report_type: t.ClassVar[str]
+    takes_whole_days = True  # from_date/to_date are whole India days, both inclusive
     column_types = column_types(
         NUMBER=("selling_price", "shipping_charge", "total_amount", "price_before_discount", "total_discount",
                 "final_invoice_amount", "taxable_value", "igst_rate", "igst_amount", "cgst_rate", "cgst_amount",

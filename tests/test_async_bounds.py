@@ -7,9 +7,11 @@ import datetime as dt
 import json
 import signal
 import subprocess
+import time
 from pathlib import Path
 
-from tests.conftest import catalog_selecting, run_tap
+from tap_retail_reports.sandbox.server import RunningSandbox
+from tests.conftest import catalog_selecting, run_tap, sandbox_log
 from tests.test_async_vendors import (  # noqa: F401 (fast is a fixture)
     assert_same_rows,
     config,
@@ -78,3 +80,23 @@ def test_the_open_window_of_a_killed_run_is_resumed_and_bookmarked_at_its_own_en
     assert parse_utc(window_end) < resumed_at
     bookmark = run.last_state["bookmarks"]["foxycart_customers"]
     assert bookmark["replication_key_value"] == window_end and not bookmark.get("jobs")
+
+
+def test_a_stored_job_on_another_host_is_forgotten_not_polled(fresh_sandbox, fast) -> None:  # noqa: F811
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-11-03", "2026-11-06", foxycart={"reports": ["customers"]})
+    # A STATE that names the window's job by a URL on another host (another sandbox, which records
+    # every request): with the window's own parameters, so that only its host tells it apart.
+    with RunningSandbox(seed=1) as elsewhere:
+        window = "2026-11-02T08:00:00Z/2026-11-06T00:00:00Z"  # Los Angeles days 2 to 5 November
+        job = {"job_id": f"http://127.0.0.1:{elsewhere.port}/foxycart/reports/1001", "created_at": time.time(),
+               "attempt": 1, "params": {"name": "customers", "version": "1", "datetime_start": "2026-11-02 00:00:00",
+                                        "datetime_end": "2026-11-05 15:59:59"}}
+        state = {"bookmarks": {"foxycart_customers": {"jobs": {window: job}}}}
+        run = run_tap(cfg, state=state, env=fast)
+        assert not sandbox_log(elsewhere)  # no request, so no token, went there
+    run.ok()
+    assert f"not on the configured vendor host 127.0.0.1:{fresh_sandbox.port}" in run.stderr
+    assert len(knobs(fresh_sandbox, "foxycart")["reports"]) == 1  # a new job, at the configured host
+    rows = run.records["foxycart_customers"]
+    assert rows and windows_of(rows) == {tuple(window.split("/"))}
+    assert_same_rows(keyed(rows), foxycart_expected(fresh_sandbox, "customers", rows))

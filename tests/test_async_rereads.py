@@ -39,4 +39,4 @@ def test_a_backfill_from_an_earlier_start_date_keeps_the_keys_of_rows_already_lo
     first = run_tap(cfg, catalog=catalog, env=fast).ok()
     backfill = run_tap({**cfg, "start_date": "2026-10-25"}, catalog=catalog, env=fast).ok()
     assert_same_keys(first, backfill, {"foxycart_customers": "id", "flipkart_orders_report": "order_item_id"})
-    assert "where the 7-day window holding 2026-11-04" in first.stderr  # the plan says why it reads from Monday
+    assert "the 7-day grid window holding 2026-11-04" in first.stderr  # the plan says why it reads from Monday

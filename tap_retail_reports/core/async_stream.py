@@ -144,11 +144,9 @@ class AsyncReportStream(WindowedStream):
         grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
         end = self.read_until()
         windows = list(local_day_windows(grid_start, end, self.window_days, zone))
-        self.log_plan(context, bookmark, start, windows, end)
-        if windows and windows[0].start < start:
-            self.logger.info("%s: reading from %s, where the %d-day window holding %s starts "
-                             "(its rows keep their keys whenever it is read again)",
-                             self.name, iso(windows[0].start), self.window_days, iso(start))
+        earlier = (f", the start of the {self.window_days}-day grid window holding {iso(start)} "
+                   "(its rows keep their keys whenever it is read again)")
+        self.log_plan(context, bookmark, start, windows, end, earlier if windows and windows[0].start < start else "")
         return windows
 
     def read_until(self) -> dt.datetime:
@@ -160,7 +158,8 @@ class AsyncReportStream(WindowedStream):
         return local_midnight(self.end_date.astimezone(zone).date(), zone)
 
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,
-                 windows: list[Window], end: dt.datetime | None = None) -> None:
+                 windows: list[Window], end: dt.datetime | None = None, earlier: str = "") -> None:
+        """One line per partition: where it starts and why, how many jobs, where it stops and why."""
         where = f" for {context}" if context else ""
         origin = (f"bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
                   if bookmark is not None else f"no bookmark; from {iso(start)}")
@@ -169,7 +168,7 @@ class AsyncReportStream(WindowedStream):
             until = (f" up to {iso(end)}, midnight in {self.vendor_timezone}: the vendor's reports take whole days, "
                      f"so the part day until the run's end {iso(self.end_date)} is left to the next run")
         self.logger.info("%s%s: %s: %d report job(s)%s%s", self.name, where, origin, len(windows),
-                         f" from {iso(windows[0].start)}" if windows else "", until)
+                         f" from {iso(windows[0].start)}{earlier}" if windows else "", until)
 
     # -- planning (main thread) -------------------------------------------------------
 

@@ -174,9 +174,13 @@ class TapRetailReports(Tap):
 
     def run_sync_dry_run(self, dry_run_record_limit: int | None = 1,  # type: ignore[misc]  # wraps the SDK's final one
                          streams: t.Iterable[Stream] | None = None) -> bool:
-        """The SDK's `--test` and its standard tests: each stream syncs until its record limit
-        (planning its own report jobs); the jobs left then are dropped, and a failed stream fails the test."""
+        """The SDK's `--test` and its standard tests: each stream syncs until its record limit; the
+        jobs left then are dropped, and a failed stream fails the test."""
+        streams = list(self.streams.values() if streams is None else streams)
+        for stream in streams:
+            stream.selected = True  # as the SDK's dry run does, before its streams' jobs are planned at once
         try:
+            self.plan_report_jobs(streams)
             super().run_sync_dry_run(dry_run_record_limit, streams)
         finally:
             self.run.close()
@@ -195,11 +199,11 @@ class TapRetailReports(Tap):
             first = self.failures.lines()[0]
             raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
 
-    def plan_report_jobs(self) -> None:
+    def plan_report_jobs(self, streams: t.Iterable[Stream] | None = None) -> None:
         """Submit the jobs of every selected asynchronous stream before the first stream syncs,
         so that reports of every type are made at the vendors at once (see core/scheduler.py)."""
         total = 0
-        for stream in self.streams.values():
+        for stream in self.streams.values() if streams is None else streams:
             if isinstance(stream, AsyncReportStream) and stream.selected:
                 try:
                     total += stream.plan()

@@ -1,15 +1,16 @@
 """Streams whose reports come from asynchronous vendor jobs as CSV files.
 
 A stream plans one job per (partition, window) before any stream syncs (see
-core/scheduler.py), then, when the SDK syncs it, takes each window's file in
-order and emits its rows. Its STATE per partition holds:
+core/scheduler.py; a stream the SDK syncs by itself, as `--test` does, plans when
+it starts), then takes each window's file in order and emits its rows. Its STATE
+per partition holds:
 
 - the bookmark (`replication_key_value`): a contiguous low-water mark, the end of
   the last window whose files were fully emitted with every earlier window done;
   a window that fails for good holds it back, while later windows still emit;
-- `jobs`: the jobs in flight, by window, with the parameters they were created
-  with, written as soon as each job is created, so a run that dies resumes
-  polling them instead of creating new ones.
+- `jobs`: the jobs in flight, by window start, with the parameters they were
+  created with, written as soon as each job is created, so a run that dies
+  resumes polling them instead of creating new ones (see core/job_state.py).
 
 Every CSV column reaches the target under its header's name: columns the stream
 does not declare are learned from each file's header and announced with a new

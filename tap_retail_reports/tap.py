@@ -165,6 +165,7 @@ class TapRetailReports(Tap):
         if not self.streams:
             raise _no_vendor_error()
         self._syncing = True
+        self._warn_if_end_is_future()
         try:
             self.plan_report_jobs()
             super().sync_all()
@@ -177,6 +178,7 @@ class TapRetailReports(Tap):
         """The SDK's `--test` and its standard tests: each stream syncs until its record limit; the
         jobs left then are dropped, and a failed stream fails the test."""
         streams = list(self.streams.values() if streams is None else streams)
+        self._warn_if_end_is_future()
         for stream in streams:
             stream.selected = True  # as the SDK's dry run does, before its streams' jobs are planned at once
         try:
@@ -271,11 +273,20 @@ class TapRetailReports(Tap):
         between now and it.
         """
         now = dt.datetime.now(UTC).replace(microsecond=0)
-        value = self.config.get("end_date")
-        configured = check_date("end_date", value)[1] if value else None
-        if configured is not None and configured > now:
-            self.logger.warning("end_date %s is in the future: reading up to now (%s)", value, now.isoformat())
+        configured = self._configured_end
         return min(configured, now) if configured is not None else now
+
+    @property
+    def _configured_end(self) -> dt.datetime | None:
+        value = self.config.get("end_date")
+        return check_date("end_date", value)[1] if value else None
+
+    def _warn_if_end_is_future(self) -> None:
+        """Said when a run starts reading (the streams, made at discovery, took their bounds then)."""
+        configured = self._configured_end
+        if configured is not None and configured > self.end_date:
+            self.logger.warning("end_date %s is in the future: reading up to now (%s)", self.config["end_date"],
+                                self.end_date.isoformat())
 
     @cached_property
     def start_date(self) -> dt.datetime:

@@ -19,7 +19,6 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.logging import StructuredFormatter
 
-from tap_retail_reports.core.async_jobs import Downloader, JobRecord, JobSpec
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.config import (
     Vendor,
@@ -31,8 +30,8 @@ from tap_retail_reports.core.config import (
 )
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
+from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
-from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.streams import STREAM_FAILURES
 from tap_retail_reports.core.windows import UTC, iso
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
@@ -98,7 +97,6 @@ class TapRetailReports(Tap):
     config_jsonschema = OWN_SETTINGS.to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        self.failures = RunFailures()
         # Set on SIGINT/SIGTERM, before the main thread stops: worker threads check it and end,
         # or the interpreter would wait for them at exit.
         self.stop_requested = threading.Event()
@@ -154,7 +152,7 @@ class TapRetailReports(Tap):
             classes = vendor.streams(self.config.get(vendor.key) or {})
             if not classes:
                 self.logger.warning("%s is configured, but this version has no streams for it yet", vendor.key)
-            streams += [stream_class(tap=self) for stream_class in classes]
+            streams += [stream_class(tap=self, run=self.run) for stream_class in classes]
         return streams
 
     def run_discovery(self) -> str:
@@ -168,12 +166,31 @@ class TapRetailReports(Tap):
         if not self.streams:
             raise _no_vendor_error()
         self._syncing = True
-        self.job_scheduler = JobScheduler(int(self.config.get("max_concurrent_jobs") or 8), self.logger, self.stop_requested)
+        self._warn_about_bounds()
         try:
             self.plan_report_jobs()
             super().sync_all()
         finally:
-            self.job_scheduler.shutdown()
+            self.run.close()
+        self.raise_if_failed()
+
+    def run_sync_dry_run(self, dry_run_record_limit: int | None = 1,  # type: ignore[misc]  # wraps the SDK's final one
+                         streams: t.Iterable[Stream] | None = None) -> bool:
+        """The SDK's `--test` and its standard tests: each stream syncs until its record limit; the
+        jobs left then are dropped, and a failed stream fails the test."""
+        streams = list(self.streams.values() if streams is None else streams)
+        self._warn_about_bounds()
+        for stream in streams:
+            stream.selected = True  # as the SDK's dry run does, before its streams' jobs are planned at once
+        try:
+            self.plan_report_jobs(streams)
+            super().run_sync_dry_run(dry_run_record_limit, streams)
+        finally:
+            self.run.close()
+        self.raise_if_failed()
+        return True
+
+    def raise_if_failed(self) -> None:
         failed = self.failures.streams()
         if failed:
             self.logger.error(
@@ -185,43 +202,42 @@ class TapRetailReports(Tap):
             first = self.failures.first()
             raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
 
-    def plan_report_jobs(self) -> None:
+    def plan_report_jobs(self, streams: t.Iterable[Stream] | None = None) -> None:
         """Submit the jobs of every selected asynchronous stream before the first stream syncs,
         so that reports of every type are made at the vendors at once (see core/scheduler.py)."""
-        timeout = 60.0 * int(self.config.get("job_timeout_minutes") or 120)
-        downloader = Downloader(user_agent=self.config.get("user_agent") or f"{self.name}")
         total = 0
-        for stream in self.streams.values():
+        for stream in self.streams.values() if streams is None else streams:
             if isinstance(stream, AsyncReportStream) and stream.selected:
                 try:
-                    runner = stream.runner(stream.repository(), downloader, timeout, self.job_scheduler)
-                    total += stream.plan(self.job_scheduler, runner)
+                    total += stream.plan()
                 except STREAM_FAILURES as error:
                     # Planning asks the vendor (a token, the store): a refusal fails this stream
                     # when it syncs, as any stream's failure does, and the others go on.
                     stream.planning_failed = error
         if total:
             self.logger.info("%d report job(s) planned, at most %d in flight at once",
-                             total, self.job_scheduler.max_in_flight)
+                             total, self.run.max_concurrent_jobs)
 
-    def pump_job_events(self) -> None:
-        """Put jobs created meanwhile into STATE: called by any stream between windows, so that
-        a job reaches STATE even while another vendor's stream is syncing."""
-        scheduler = getattr(self, "job_scheduler", None)
-        if scheduler is not None:
-            scheduler.pump(self.apply_job_event)
+    @cached_property
+    def run(self) -> RunContext:
+        """What the streams need from this run (see core/run.py); handed to each stream."""
+        return RunContext(
+            start_date=self.start_date,
+            end_date=self.end_date,
+            logger=self.logger,
+            max_concurrent_jobs=int(self.config.get("max_concurrent_jobs") or 8),
+            job_timeout_seconds=60.0 * int(self.config.get("job_timeout_minutes") or 120),
+            user_agent=self.config.get("user_agent") or self.name,
+            stop=self.stop_requested,
+        )
 
-    def apply_job_event(self, spec: JobSpec, record: JobRecord | None) -> None:
-        """Main thread: a worker created a job; its stream puts it in STATE at once."""
-        stream = self.streams[spec.stream]
-        assert isinstance(stream, AsyncReportStream)
-        stream.remember_job(spec, record)
+    @property
+    def failures(self) -> RunFailures:
+        return self.run.failures
 
     def record_failure(self, stream_name: str, reason: str) -> None:
-        """Record a failure that ends the run in error without stopping it: a stream, or one
-        window of it, that cannot be read this run. Thread-safe; `reason` is one line, redacted here.
-        The caller keeps that stream's bookmark from passing what failed."""
-        self.failures.add(stream_name, reason.removeprefix(f"{stream_name}: "))  # the summary names it already
+        """See RunContext.record_failure."""
+        self.run.record_failure(stream_name, reason)
 
     def _handle_termination(self, signum: int, frame: t.Any) -> None:
         """SIGINT/SIGTERM: write the last STATE and exit 128 + signal (130, 143), never 0,
@@ -237,7 +253,7 @@ class TapRetailReports(Tap):
         code = 128 + signum
         name = signal.Signals(signum).name
         if self._syncing:
-            self.pump_job_events()  # jobs created since the last STATE
+            self.run.pump_job_events()  # jobs created since the last STATE
             self.logger.warning(
                 "%s: stopping; the last STATE holds the bookmarks of every finished window (exit %d)", name, code
             )
@@ -258,17 +274,22 @@ class TapRetailReports(Tap):
         between now and it.
         """
         now = dt.datetime.now(UTC).replace(microsecond=0)
-        value = self.config.get("end_date")
-        configured = check_date("end_date", value)[1] if value else None
-        if configured is not None and configured > now:
-            self.logger.warning("end_date %s is in the future: reading up to now (%s)", value, now.isoformat())
-        end = min(configured, now) if configured is not None else now
-        self.warn_if_nothing_to_read(end)
-        return end
+        configured = self._configured_end
+        return min(configured, now) if configured is not None else now
 
-    def warn_if_nothing_to_read(self, end: dt.datetime) -> None:
-        """A run whose bounds leave nothing to read says so, rather than end quietly with no rows."""
-        start = self.start_date
+    @property
+    def _configured_end(self) -> dt.datetime | None:
+        value = self.config.get("end_date")
+        return check_date("end_date", value)[1] if value else None
+
+    def _warn_about_bounds(self) -> None:
+        """Said when a run starts reading (the streams, made at discovery, took their bounds then): an
+        end_date in the future, or bounds that leave nothing to read, rather than a quiet run with no rows."""
+        configured = self._configured_end
+        if configured is not None and configured > self.end_date:
+            self.logger.warning("end_date %s is in the future: reading up to now (%s)", self.config["end_date"],
+                                self.end_date.isoformat())
+        start, end = self.start_date, self.end_date
         if start < end:
             return
         if self.config.get("end_date") and end < dt.datetime.now(UTC).replace(microsecond=0):
@@ -285,27 +306,6 @@ class TapRetailReports(Tap):
             return check_date("start_date", value)[1]  # type: ignore[return-value]  # config_problems() rejected a bad date at start-up
         today = dt.datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return today - dt.timedelta(days=DEFAULT_START_DAYS_AGO)
-
-    def shared(self, key: str, factory: t.Callable[[], t.Any]) -> t.Any:
-        """One object per key for the whole run: a vendor's rate limiter, its session token."""
-        # A lock per key: building one object (a token, which may call the API) must not
-        # block another, and may itself ask for a different one (the store needs the token).
-        with self._shared_lock:
-            lock = self._shared_locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._shared:
-                self._shared[key] = factory()
-            return self._shared[key]
-
-    @cached_property
-    def _shared_locks(self) -> dict[str, threading.Lock]:
-        return {}
-
-    @cached_property
-    def _shared(self) -> dict[str, t.Any]:
-        return {}
-
-    _shared_lock = threading.Lock()
 
 
 def main() -> None:

@@ -1,15 +1,16 @@
 """Streams whose reports come from asynchronous vendor jobs as CSV files.
 
 A stream plans one job per (partition, window) before any stream syncs (see
-core/scheduler.py), then, when the SDK syncs it, takes each window's file in
-order and emits its rows. Its STATE per partition holds:
+core/scheduler.py; a stream the SDK syncs by itself, as `--test` does, plans when
+it starts), then takes each window's file in order and emits its rows. Its STATE
+per partition holds:
 
 - the bookmark (`replication_key_value`): a contiguous low-water mark, the end of
   the last window whose files were fully emitted with every earlier window done;
   a window that fails for good holds it back, while later windows still emit;
-- `jobs`: the jobs in flight, by window, with the parameters they were created
-  with, written as soon as each job is created, so a run that dies resumes
-  polling them instead of creating new ones.
+- `jobs`: the jobs in flight, by window start, with the parameters they were
+  created with, written as soon as each job is created, so a run that dies
+  resumes polling them instead of creating new ones (see core/job_state.py).
 
 Every CSV column reaches the target under its header's name: columns the stream
 does not declare are learned from each file's header and announced with a new
@@ -26,7 +27,6 @@ import typing as t
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_retail_reports.core.async_jobs import (
-    Downloader,
     JobRecord,
     JobRepository,
     JobResult,
@@ -35,6 +35,7 @@ from tap_retail_reports.core.async_jobs import (
     PollSchedule,
 )
 from tap_retail_reports.core.files import UnreadableFile, csv_files
+from tap_retail_reports.core.job_state import PartitionJobs
 from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
 from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream, for_context
 from tap_retail_reports.core.windows import (
@@ -49,10 +50,6 @@ from tap_retail_reports.core.windows import (
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-    from tap_retail_reports.core.scheduler import JobScheduler
-
-JOBS_KEY = "jobs"
 
 FILE_FIELDS = {
     "_source_file": {"type": ["string"], "description": "The file's name inside the download"},
@@ -99,6 +96,7 @@ class AsyncReportStream(WindowedStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     default_window_days: t.ClassVar[int] = 7
     default_lookback_days = 2
+    takes_whole_days: t.ClassVar[bool] = False  # the vendor's reports cover whole local days (dates, not times)
     report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
     path = ""  # requests go to the URLs the vendor hands out (see ReportStream.call)
     # Types of the columns this tap knows by name (the vendor's files, as read so far); a column
@@ -137,67 +135,99 @@ class AsyncReportStream(WindowedStream):
     def job_windows(self, context: Context | None) -> list[Window]:
         """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end.
 
-        They lie on a fixed grid (cut at start_date): a window read again starts where it started in
-        the run that first read it, so its rows keep their keys (`_report_window_start`, `_row_number`)."""
+        They lie on a fixed grid, whatever start_date or bookmark a run starts from: the first window
+        starts on the grid boundary at or before that day. So a window read again, by the lookback or by
+        a backfill from an earlier start_date, is the window the first run read, and its rows keep
+        their keys (`_report_window_start`, `_row_number`)."""
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
         self.warn_if_past_end(bookmark, start)
         zone = self.vendor_timezone
         grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
-        floor = local_midnight(self.start_date.astimezone(zone).date(), zone)
-        windows = [Window(max(window.start, floor), window.end)
-                   for window in local_day_windows(grid_start, self.end_date, self.window_days, zone) if window.end > floor]
-        self.log_plan(context, bookmark, start, windows)
-        if bookmark is not None and windows and windows[0].start < start:
-            self.logger.info("%s: read again from %s, where the %d-day window holding %s starts (its rows keep their keys)",
-                             self.name, iso(windows[0].start), self.window_days, iso(start))
+        end = self.read_until()
+        windows = list(local_day_windows(grid_start, end, self.window_days, zone))
+        earlier = (f", the start of the {self.window_days}-day grid window holding {iso(start)} "
+                   "(its rows keep their keys whenever it is read again)")
+        self.log_plan(context, bookmark, start, windows, end, earlier if windows and windows[0].start < start else "")
         return windows
 
+    def read_until(self) -> dt.datetime:
+        """The end of what this run reads: the run's end, or for a vendor whose reports take whole
+        local days, the last of its midnights at or before it (the part day is the next run's)."""
+        if not self.takes_whole_days:
+            return self.end_date
+        zone = self.vendor_timezone
+        return local_midnight(self.end_date.astimezone(zone).date(), zone)
+
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,
-                 windows: list[Window]) -> None:
+                 windows: list[Window], end: dt.datetime | None = None, earlier: str = "") -> None:
+        """One line per partition: where it starts and why, how many jobs, where it stops and why."""
         where = for_context(context)
         origin = (f"bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
                   if bookmark is not None else f"no bookmark; from {iso(start)}")
-        self.logger.info("%s%s: %s: %d report job(s)%s", self.name, where, origin, len(windows),
-                         f" from {iso(windows[0].start)}" if windows else "")
+        until = ""
+        if end is not None and end < self.end_date:
+            until = (f" up to {iso(end)}, midnight in {self.vendor_timezone}: the vendor's reports take whole days, "
+                     f"so the part day until the run's end {iso(self.end_date)} is left to the next run")
+        self.logger.info("%s%s: %s: %d report job(s)%s%s", self.name, where, origin, len(windows),
+                         f" from {iso(windows[0].start)}{earlier}" if windows else "", until)
 
-    # -- planning (main thread, before any stream syncs) -----------------------------
+    # -- planning (main thread) -------------------------------------------------------
 
-    def plan(self, scheduler: JobScheduler, runner: JobRunner) -> int:
-        """Submit every job this stream needs in this run; return how many."""
+    @property
+    def job_origin(self) -> str:
+        """The vendor account this stream's jobs are made at: a stored job made elsewhere is not resumed."""
+        return self.url_base
+
+    def partition_jobs(self, context: Context | None) -> PartitionJobs:
+        """The jobs in flight of one partition, in its STATE."""
+        return PartitionJobs(self.get_context_state(context), self.job_origin, self.name, self.logger)
+
+    def plan(self) -> int:
+        """Submit every job this stream needs in this run, for every partition; return how many.
+
+        The tap plans every selected stream before the first one syncs, so that reports of every
+        type are made at the vendors at once (see core/scheduler.py); a stream synced without that
+        (the SDK's `--test`, its standard tests) plans itself when it starts."""
+        self.run.listen(self.name, self.remember_job)
+        runner = self.runner()
         count = 0
         partitions = self.partitions
-        contexts: list[Context | None] = [*partitions] if partitions else [None]
-        for context in contexts:
-            state = self.get_context_state(context)
-            stored = state.get(JOBS_KEY) or {}
-            specs = [
-                JobSpec(self.name, tuple(sorted((context or {}).items())), window, self.job_params(window, context))
-                for window in self.job_windows(context)
-            ]
-            planned = {spec.key for spec in specs}
-            for key in [key for key in stored if key not in planned]:
-                self.logger.info("%s: forgetting stored job %s for window %s, outside this run's windows",
-                                 self.name, (stored[key] or {}).get("job_id"), key)
-                del stored[key]
-            for spec in specs:
-                record = JobRecord.from_state(stored.get(spec.key))
-                scheduler.submit(spec, lambda spec=spec, record=record: runner.run(spec, record, self.file_name(spec)))  # type: ignore[misc]  # defaults bind this spec
-            self._plans[_partition_key(context)] = specs
-            count += len(specs)
+        for context in [*partitions] if partitions else [None]:
+            jobs = self.partition_jobs(context)
+            planned: list[tuple[JobSpec, JobRecord | None]] = []
+            for window in self.job_windows(context):
+                stored = jobs.stored(window.start)
+                if stored is not None and stored.window.end < window.end:
+                    # A run that died left the job of its open window: it ended at that run's "now".
+                    # Its rows are read as it was made, the bookmark stops at its end, the next run goes on.
+                    self.logger.info("%s: resuming the stored job of the open window %s; reading up to its end, "
+                                     "the next run continues from there", self.name, stored.window)
+                    planned.append((self.job_spec(stored.window, context), stored.record))
+                    break
+                same = stored is not None and stored.window == window
+                planned.append((self.job_spec(window, context), stored.record if stored and same else None))
+            jobs.keep_only(spec.window.start for spec, _ in planned)
+            for spec, record in planned:
+                self.run.submit(spec, lambda spec=spec, record=record: runner.run(spec, record, self.file_name(spec)))  # type: ignore[misc]  # defaults bind this spec
+            self._plans[_partition_key(context)] = [spec for spec, _ in planned]
+            count += len(planned)
         return count
+
+    def job_spec(self, window: Window, context: Context | None) -> JobSpec:
+        return JobSpec(self.name, _partition_key(context), window, self.job_params(window, context))
 
     def file_name(self, spec: JobSpec) -> str:
         """The `_source_file` of a download that is a single CSV: stable across runs, unlike job ids."""
         return f"{self.report_name}.csv"
 
-    def runner(self, repository: JobRepository, downloader: Downloader, timeout_seconds: float,
-               scheduler: JobScheduler) -> JobRunner:
+    def runner(self) -> JobRunner:
+        scheduler = self.run.scheduler
         return JobRunner(
-            repository=repository,
-            downloader=downloader,
+            repository=self.repository(),
+            downloader=self.run.downloader,
             logger=self.logger,
-            timeout_seconds=timeout_seconds,
+            timeout_seconds=self.run.job_timeout_seconds,
             schedule=PollSchedule(first=self.poll_first_seconds, cap=self.poll_cap_seconds),
             retry_wait_seconds=self.retry_wait_seconds,
             sleep=scheduler.sleep,
@@ -206,11 +236,11 @@ class AsyncReportStream(WindowedStream):
 
     def remember_job(self, spec: JobSpec, record: JobRecord | None) -> None:
         """On the main thread: a job was created (record) or is finished with (None); write STATE."""
-        jobs = self.get_context_state(spec.context).setdefault(JOBS_KEY, {})
+        jobs = self.partition_jobs(spec.context)
         if record is None:
-            jobs.pop(spec.key, None)
+            jobs.forget(spec.window)
         else:
-            jobs[spec.key] = record.to_state()
+            jobs.created(spec.window, record)
         self.write_state_now()
 
     # -- syncing (main thread) -------------------------------------------------------
@@ -220,31 +250,36 @@ class AsyncReportStream(WindowedStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         if self.planning_failed is not None:
             raise self.planning_failed  # this stream fails (see ReportStream.sync); the others go on
-        specs = self._plans.pop(_partition_key(context), None)
-        if specs is None:
-            raise RuntimeError(f"{self.name}: no jobs were planned for {context}")  # a bug, not a vendor problem
-        scheduler: JobScheduler = self.tap.job_scheduler
+        if _partition_key(context) not in self._plans:
+            self.plan()  # synced without the tap's up-front planning
+        pending = self._plans.pop(_partition_key(context), [])
+        jobs = self.partition_jobs(context)
         held_at: Window | None = None  # the first window that failed: the bookmark stays before it
-        for spec in specs:
-            result = scheduler.result(spec, self.tap.apply_job_event)
-            self.count_job(result)
-            if result.error is None and result.path is not None:
-                try:
-                    yield from self.rows_of(result)
-                except (csv.Error, UnicodeError, OSError, UnreadableFile) as exc:
-                    result.error = f"{spec}: the downloaded file cannot be read as CSV: {exc}"
-                finally:
-                    result.path.unlink(missing_ok=True)
-            if result.error is not None:
-                self.logger.error("%s", result.error)  # said now; the run's summary repeats it at the end
-                self.tap.record_failure(self.name, result.error)
-                held_at = held_at or spec.window
-            if not result.resumable:
-                self.get_context_state(context).get(JOBS_KEY, {}).pop(spec.key, None)
-            if held_at is None:
-                self.checkpoint(context, spec.window.end)
-            else:
-                self.write_state_now()
+        try:
+            while pending:
+                spec = pending.pop(0)
+                result = self.run.result(spec)
+                self.count_job(result)
+                if result.error is None and result.path is not None:
+                    try:
+                        yield from self.rows_of(result)
+                    except (csv.Error, UnicodeError, OSError, UnreadableFile) as exc:
+                        result.error = f"{spec}: the downloaded file cannot be read as CSV: {exc}"
+                    finally:
+                        result.path.unlink(missing_ok=True)
+                if result.error is not None:
+                    self.logger.error("%s", result.error)  # said now; the run's summary repeats it at the end
+                    self.run.record_failure(self.name, result.error)
+                    held_at = held_at or spec.window
+                if not result.resumable:
+                    jobs.forget(spec.window)
+                if held_at is None:
+                    self.checkpoint(context, spec.window.end)
+                else:
+                    self.write_state_now()
+        finally:
+            for spec in pending:  # the SDK stopped this stream early (a record limit): nobody takes these
+                self.run.cancel(spec)
 
     def count_job(self, result: JobResult) -> None:
         """The job's figures, for the stream's summary line."""

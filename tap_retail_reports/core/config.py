@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 from tap_retail_reports.core.windows import parse_when
 
 if t.TYPE_CHECKING:
-    from singer_sdk.streams import Stream
+    from tap_retail_reports.core.streams import ReportStream
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Vendor:
     default_base_url: str
     settings: list[th.Property]  # beside base_url, which every vendor has
     credential_sets: tuple[tuple[str, ...], ...]  # any one complete set activates the vendor
-    streams: t.Callable[[dict], list[type[Stream]]]  # stream classes, given the vendor config
+    streams: t.Callable[[dict], list[type[ReportStream]]]  # stream classes, given the vendor config
     required: tuple[str, ...] = ()  # needed once active
     check: t.Callable[[dict], list[str]] | None = None  # more checks once active
     defaults: dict[str, t.Any] = field(default_factory=dict)

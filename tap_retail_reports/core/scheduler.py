@@ -81,6 +81,13 @@ class JobScheduler:
             self.pump(handler)
             return result
 
+    def cancel(self, spec: JobSpec) -> None:
+        """Drop a job whose result nobody will take: unstarted, it never starts; finished, its
+        file is removed; running, it ends with the run (a job it created stays in STATE)."""
+        future = self._futures.pop((spec.stream, spec.partition, spec.key), None)
+        if future is not None and not future.cancel() and future.done():
+            _remove_file(future.result())
+
     def sleep(self, seconds: float) -> None:
         """A worker's wait between polls: cut short when the run stops."""
         if self.stopping.wait(seconds):
@@ -93,6 +100,9 @@ class JobScheduler:
         self._pool.shutdown(wait=False, cancel_futures=True)
         for future in self._futures.values():
             if future.done() and not future.cancelled():
-                result = future.result()
-                if result.path is not None:
-                    result.path.unlink(missing_ok=True)
+                _remove_file(future.result())
+
+
+def _remove_file(result: JobResult) -> None:
+    if result.path is not None:
+        result.path.unlink(missing_ok=True)

@@ -22,7 +22,12 @@ from urllib.parse import urlsplit
 
 import requests
 from singer_sdk import RESTStream
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import (
+    AbortedSyncFailedException,
+    AbortedSyncPausedException,
+    FatalAPIError,
+    RetriableAPIError,
+)
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
@@ -36,6 +41,7 @@ from tap_retail_reports.core.http import (
 from tap_retail_reports.core.outage import VendorHealth, VendorUnavailable
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
+from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
@@ -44,7 +50,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_retail_reports.tap import TapRetailReports
 
 EXTRA_FIELDS = "_extra_fields"
 EXTRA_FIELDS_SCHEMA = {
@@ -85,7 +90,8 @@ class _DropRepeatedLines(logging.Filter):
             return False
         return not (
             message.startswith("An unhandled error occurred while syncing")
-            and isinstance(sys.exc_info()[1], STREAM_FAILURES)  # logged inside the SDK's `except`
+            # logged inside the SDK's `except`; a dry run's record limit (`--test`) is no error either
+            and isinstance(sys.exc_info()[1], (*STREAM_FAILURES, AbortedSyncFailedException, AbortedSyncPausedException))
         )
 
 
@@ -119,18 +125,14 @@ class ReportStream(RESTStream):
     backoff_factor = 1.0  # seconds before the first retry; doubles each time, capped at 60
     timeout = (30, 300)  # type: ignore[assignment]  # seconds to connect, seconds between bytes; requests takes both
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, *args: t.Any, run: RunContext, **kwargs: t.Any) -> None:
+        self.run = run  # what this stream needs from its run: bounds, shared objects, failures, job scheduler
         super().__init__(*args, **kwargs)
         properties = self.schema.setdefault("properties", {})
         properties.setdefault(EXTRA_FIELDS, EXTRA_FIELDS_SCHEMA)
         self._declared_fields = frozenset(properties)
         self._coerce = SchemaCoercion(self.schema)
         self.logger.addFilter(_DROP_REPEATED_LINES)  # the same filter object is added once per logger
-
-    @property
-    def tap(self) -> TapRetailReports:
-        """The tap running this stream, typed: its run-wide dates, shared objects and failure list."""
-        return t.cast("TapRetailReports", self._tap)
 
     @cached_property
     def stats(self) -> StreamStats:
@@ -154,12 +156,12 @@ class ReportStream(RESTStream):
                                  self.name, self.vendor, self.bookmark_text())
             else:
                 self.logger.error("%s: stopped: %s; its bookmark stays at %s", self.name, reason, self.bookmark_text())
-            self.tap.record_failure(self.name, reason)
+            self.run.record_failure(self.name, reason)
 
     @property
     def health(self) -> VendorHealth:
         """The vendor's standing in this run (down, refused), shared by its streams."""
-        return self.tap.shared(f"{self.vendor}.health", lambda: VendorHealth(self.vendor))
+        return self.run.shared(f"{self.vendor}.health", lambda: VendorHealth(self.vendor))
 
     def bookmark_text(self) -> str:
         """This stream's bookmark(s) for log lines: one value, a range over partitions, or none."""
@@ -195,11 +197,11 @@ class ReportStream(RESTStream):
 
     @property
     def start_date(self) -> dt.datetime:
-        return self.tap.start_date
+        return self.run.start_date
 
     @property
     def end_date(self) -> dt.datetime:
-        return self.tap.end_date
+        return self.run.end_date
 
     # The limiter's window; tests shrink it together with the sandbox's clock.
     rate_limit_period: t.ClassVar[float] = 60.0
@@ -216,9 +218,9 @@ class ReportStream(RESTStream):
         if not isinstance(self._requests_session, LimitedSession):
             limit = self.requests_per_minute()
             limiter = (
-                self.tap.shared(
+                self.run.shared(
                     f"{self.vendor}.rate_limiter",
-                    lambda: RateLimiter(limit, self.rate_limit_period, label=self.vendor, logger=self.tap.logger),
+                    lambda: RateLimiter(limit, self.rate_limit_period, label=self.vendor, logger=self.run.logger),
                 )
                 if limit
                 else None
@@ -542,7 +544,7 @@ class WindowedStream(ReportStream):
             self._unbatched_checkpoints.append((context, done_until))
         else:
             self._advance_bookmark(context, done_until)
-            self.tap.pump_job_events()  # jobs other streams created meanwhile
+            self.run.pump_job_events()  # jobs other streams created meanwhile
             self.write_state_now()
         self.stats.add(windows=1)
         if self.stats.progress_due():

@@ -122,7 +122,7 @@ class DistribuSnapshotStream(DistribuStream):
     part: t.ClassVar[str]
 
     def snapshot(self, context: Context | None) -> dict:
-        cache = self.tap.shared("distribu.inventory", dict)
+        cache = self.run.shared("distribu.inventory", dict)
         if not cache:
             # Fetched outside `shared`'s lock: the request itself takes the tap's shared rate limiter.
             (cache["data"],) = self.request_records(context)  # parse_response yields the one `data`

@@ -69,6 +69,7 @@ class FlipkartStream(AsyncReportStream):
     report_type: t.ClassVar[str]
     extra_retry_statuses = (429, 499)  # 499: the gateway's "connection timed out"
     outage_statuses = (499,)
+    takes_whole_days = True  # from_date/to_date are whole India days, both inclusive
     column_types = column_types(
         NUMBER=("selling_price", "shipping_charge", "total_amount", "price_before_discount", "total_discount",
                 "final_invoice_amount", "taxable_value", "igst_rate", "igst_amount", "cgst_rate", "cgst_amount",
@@ -129,7 +130,7 @@ class FlipkartStream(AsyncReportStream):
         # A configured access_token is used first when it can be renewed with the refresh token,
         # or when it is all there is; beside client credentials alone, the grant gives tokens.
         first = config.get("access_token") if config.get("refresh_token") or not renewable else None
-        return self.tap.shared(
+        return self.run.shared(
             "flipkart.token",
             lambda: RenewableToken(self.fetch_token if renewable else None, first, name="flipkart", logger=self.logger),
         )
@@ -147,7 +148,7 @@ class FlipkartStream(AsyncReportStream):
                 params={"grant_type": "client_credentials", "scope": "Seller_Api"},
             )
         # The run's current refresh token: Flipkart may answer a grant with a new one.
-        current = self.tap.shared("flipkart.refresh_token", lambda: [config["refresh_token"]])
+        current = self.run.shared("flipkart.refresh_token", lambda: [config["refresh_token"]])
         return self.oauth_token(
             "GET", TOKEN_PATH, config["client_id"], config["client_secret"],
             params={"grant_type": "refresh_token", "refresh_token": current[0]},

@@ -91,7 +91,7 @@ class FoxyCartStream(AsyncReportStream):
 
     @property
     def token(self) -> RenewableToken:
-        return self.tap.shared(
+        return self.run.shared(
             "foxycart.token",
             lambda: RenewableToken(self.fetch_token, name="foxycart", margin=RENEW_MARGIN_SECONDS, logger=self.logger),
         )
@@ -111,7 +111,7 @@ class FoxyCartStream(AsyncReportStream):
 
     @property
     def store(self) -> dict:
-        return self.tap.shared("foxycart.store", self.fetch_store)
+        return self.run.shared("foxycart.store", self.fetch_store)
 
     def fetch_store(self) -> dict:
         store_id = self.vendor_config["store_id"]
@@ -132,6 +132,10 @@ class FoxyCartStream(AsyncReportStream):
     @property
     def vendor_timezone(self) -> dt.tzinfo:
         return self.store["zone"]
+
+    @property
+    def job_origin(self) -> str:  # reports belong to one store: a job stored for another is not resumed
+        return f"{self.url_base}/stores/{self.vendor_config['store_id']}"
 
     # -- jobs --------------------------------------------------------------------------
 

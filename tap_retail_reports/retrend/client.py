@@ -148,7 +148,7 @@ class RetrendStream(WindowedStream):
         """The run's session, shared by the three streams. A configured session_token is used as
         given; without an api_key it cannot be renewed, so a 401 is an error that names it."""
         config = self.vendor_config
-        return self.tap.shared(
+        return self.run.shared(
             "retrend.session",
             lambda: RenewableToken(self.create_session if config.get("api_key") else None,
                                    config.get("session_token") or None, name="retrend", kind="session",
@@ -330,7 +330,7 @@ class RetrendStream(WindowedStream):
     def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:
         """The report rows for one period, from the run's cache when this run has asked already."""
         key = (store, self.report, duration, start.isoformat())
-        cache: collections.OrderedDict = self.tap.shared("retrend.responses", collections.OrderedDict)
+        cache: collections.OrderedDict = self.run.shared("retrend.responses", collections.OrderedDict)
         if key in cache:
             self.logger.debug("%s: %s from this run's cache", self.name, key)
             cache.move_to_end(key)

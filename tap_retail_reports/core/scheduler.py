@@ -6,6 +6,11 @@ life waiting at the vendor. So the tap submits the jobs of every selected
 `max_concurrent_jobs` of them at once in worker threads, and each stream then
 takes its own finished jobs in window order.
 
+Finished files wait on disk for their stream: at most `max_in_flight` of them
+(plus the one the stream reads), so a backfill does not fill the disk before the
+target has read a file. A worker about to download waits for a place
+(`claim_disk`), except for the window its stream waits for.
+
 Workers only talk HTTP and write temporary files. Everything the SDK writes
 (records, STATE) happens on the main thread: a worker that creates a job puts
 an event on a queue, and the main thread applies it to STATE whenever it waits
@@ -38,11 +43,20 @@ class JobScheduler:
         self._lock = threading.Lock()
         # Set on SIGINT/SIGTERM or at the end: workers wait on it, so they stop at once.
         self.stopping = stop or threading.Event()
+        # Files on disk (downloading, or waiting for their stream), by job key.
+        self._disk = threading.Condition()
+        self._on_disk: set[tuple[str, tuple, str]] = set()
+        self._started: set[tuple[str, tuple, str]] = set()
+        self._wanted: tuple[str, tuple, str] | None = None  # the job the main thread waits for
+        self._handed: tuple[str, tuple, str] | None = None  # the file the main thread reads
 
     def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
         """Queue one job; submitted jobs start in submission order as slots free up."""
 
         def guarded() -> JobResult:
+            with self._disk:
+                self._started.add(_key(spec))
+                self._disk.notify_all()
             if self.stopping.is_set():
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
             try:
@@ -52,7 +66,7 @@ class JobScheduler:
                 return JobResult(spec, error=redact(message), resumable=True)
 
         with self._lock:
-            self._futures[(spec.stream, spec.partition, spec.key)] = self._pool.submit(guarded)
+            self._futures[_key(spec)] = self._pool.submit(guarded)
 
     def created(self, spec: JobSpec, record: JobRecord) -> None:
         """Called from a worker: a job now exists at the vendor and must reach STATE."""
@@ -71,7 +85,13 @@ class JobScheduler:
 
     def result(self, spec: JobSpec, handler: EventHandler, poll_every: float = 0.5) -> JobResult:
         """Wait for one job's result, applying events meanwhile."""
-        future = self._futures.pop((spec.stream, spec.partition, spec.key))
+        future = self._futures.pop(_key(spec))
+        with self._disk:
+            # The stream has finished with the file it was handed before (deleted it).
+            if self._handed is not None:
+                self._on_disk.discard(self._handed)
+            self._handed, self._wanted = None, _key(spec)
+            self._disk.notify_all()
         while True:
             self.pump(handler)
             try:
@@ -79,7 +99,27 @@ class JobScheduler:
             except concurrent.futures.TimeoutError:
                 continue
             self.pump(handler)
+            with self._disk:
+                self._handed, self._wanted = _key(spec), None
             return result
+
+    def claim_disk(self, spec: JobSpec) -> None:
+        """A worker's place on disk for one download: waits while `max_in_flight` files wait there,
+        unless the main thread waits for this very job (or for one that has not started: never a deadlock)."""
+        key = _key(spec)
+        with self._disk:
+            while not (len(self._on_disk) < self.max_in_flight or key == self._wanted
+                       or (self._wanted is not None and self._wanted not in self._started)):
+                if self.stopping.is_set():
+                    raise JobCancelled("the run is stopping")
+                self._disk.wait(0.5)
+            self._on_disk.add(key)
+
+    def release_disk(self, spec: JobSpec) -> None:
+        """A download that failed gives its place back."""
+        with self._disk:
+            self._on_disk.discard(_key(spec))
+            self._disk.notify_all()
 
     def sleep(self, seconds: float) -> None:
         """A worker's wait between polls: cut short when the run stops."""
@@ -96,3 +136,9 @@ class JobScheduler:
                 result = future.result()
                 if result.path is not None:
                     result.path.unlink(missing_ok=True)
+        with self._disk:
+            self._disk.notify_all()
+
+
+def _key(spec: JobSpec) -> tuple[str, tuple, str]:
+    return (spec.stream, spec.partition, spec.key)

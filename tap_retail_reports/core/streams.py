@@ -263,7 +263,9 @@ class ReportStream(RESTStream):
         if status in self.extra_retry_statuses or status >= 500:
             raise RetriableAPIError(self.error_line(response), response)
         if status >= 400:
-            raise FatalAPIError(self.error_line(response))
+            error = FatalAPIError(self.error_line(response))
+            error.response = response  # type: ignore[attr-defined]  # its status tells "gone" (404/410) from "refused"
+            raise error
 
     def error_line(self, response: requests.Response) -> str:
         """One line for a failed call: stream, call, status, the vendor's own words, a hint."""

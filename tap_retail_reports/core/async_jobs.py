@@ -212,6 +212,7 @@ class JobRunner:
     # Bound the files waiting on disk: `claim_disk` may block until the stream has read others.
     claim_disk: t.Callable[[JobSpec], None] = lambda spec: None
     release_disk: t.Callable[[JobSpec], None] = lambda spec: None
+    download_wait_first: t.ClassVar[float] = 2.0  # before the second fetch of a link; doubles, capped at 30 s
 
     def run(self, spec: JobSpec, stored: JobRecord | None, file_name: str) -> JobResult:
         result = JobResult(spec, file_name=file_name)
@@ -335,7 +336,7 @@ class JobRunner:
                 failures += 1
                 if failures < DOWNLOAD_TRIES:
                     self.logger.warning("%s: download failed (%s); fetching again", spec, exc)
-                    self._wait(spec, min(2.0**failures, 30.0), "before fetching again", result)
+                    self._wait(spec, min(self.download_wait_first * 2.0 ** (failures - 1), 30.0), "before fetching again", result)
                     continue
                 if refreshed_for_failures:
                     return None, f"download failed {failures} times with a fresh link too ({exc})"

@@ -302,3 +302,27 @@ def test_a_backfill_keeps_at_most_about_max_concurrent_jobs_files_on_disk(fresh_
     assert len(windows) > 20  # a long backfill, every window read
     assert 0 < most <= 2 + 1, most  # max_concurrent_jobs waiting, plus the one the stream reads
     assert downloads_left(tmp_path / "tmp") == []
+
+
+# -- issue 12 point 8: progress lines ---------------------------------------------------------------
+
+
+def test_async_progress_is_one_line_per_stream_partition_not_one_per_poll(fresh_sandbox: RunningSandbox,
+                                                                          tmp_path: Path) -> None:
+    owner = "tap_retail_reports.core.async_stream:AsyncReportStream"
+    env = env_setting_class_attributes(tmp_path, {
+        f"{owner}.poll_first_seconds": 0.5, f"{owner}.poll_cap_seconds": 0.5,
+        "tap_retail_reports.core.scheduler:JobScheduler.progress_every": 2.0,
+    })
+    knobs(fresh_sandbox, "flipkart", processing_seconds=6)
+    warehouses = list(FLIPKART_WAREHOUSE_IDS)[:2]
+    cfg = config(fresh_sandbox, ("flipkart",), "2026-10-01", "2026-10-12", flipkart={"warehouse_ids": warehouses})
+    run = run_tap(cfg, catalog=catalog_selecting(cfg, ["flipkart_stock_ledger"]), env=env).ok()
+    assert "next poll in" not in run.stderr
+    for warehouse in warehouses:
+        windows = {row["_report_window_start"] for row in run.records["flipkart_stock_ledger"]
+                   if row["warehouse_id"] == warehouse}
+        lines = [line for line in run.stderr.splitlines()
+                 if f"flipkart_stock_ledger warehouse_id {warehouse}: " in line and "report job(s) done" in line]
+        assert lines, warehouse
+        assert all(f"of {len(windows)} report job(s) done" in line for line in lines), lines

@@ -302,9 +302,9 @@ class JobRunner:
             if now >= deadline:
                 return poll
             delay = min(delay, max(deadline - now, 0.0))
-            if delay >= self.log_wait_over:
-                self.logger.info("%s: job %s is %r after %.0fs; next poll in %.0fs",
-                                 spec, record.job_id, poll.vendor_status, now - started, delay)
+            # Progress is one line per stream every 30 s (JobScheduler.log_progress); this one per poll is detail.
+            self.logger.debug("%s: job %s is %r after %.0fs; next poll in %.0fs",
+                              spec, record.job_id, poll.vendor_status, now - started, delay)
             self.sleep(delay)
             result.waited += delay
         raise AssertionError("unreachable")  # the schedule never ends

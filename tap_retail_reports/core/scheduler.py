@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
+import time
 import typing as t
 
 from tap_retail_reports.core.async_jobs import JobCancelled, JobRecord, JobResult, JobSpec
@@ -46,7 +47,10 @@ class JobScheduler:
         # Files on disk (downloading, or waiting for their stream), by job key.
         self._disk = threading.Condition()
         self._on_disk: set[tuple[str, tuple, str]] = set()
-        self._started: set[tuple[str, tuple, str]] = set()
+        self._started: dict[tuple[str, tuple, str], float] = {}  # job key -> when its worker took it (monotonic)
+        # Every job of each (stream, partition), for progress lines.
+        self._planned: dict[tuple[str, tuple], dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]]] = {}
+        self._last_progress = time.monotonic()
         self._wanted: tuple[str, tuple, str] | None = None  # the job the main thread waits for
         self._handed: tuple[str, tuple, str] | None = None  # the file the main thread reads
 
@@ -55,7 +59,7 @@ class JobScheduler:
 
         def guarded() -> JobResult:
             with self._disk:
-                self._started.add(_key(spec))
+                self._started[_key(spec)] = time.monotonic()
                 self._disk.notify_all()
             if self.stopping.is_set():
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
@@ -66,7 +70,8 @@ class JobScheduler:
                 return JobResult(spec, error=redact(message), resumable=True)
 
         with self._lock:
-            self._futures[_key(spec)] = self._pool.submit(guarded)
+            future = self._futures[_key(spec)] = self._pool.submit(guarded)
+            self._planned.setdefault((spec.stream, spec.partition), {})[_key(spec)] = future
 
     def created(self, spec: JobSpec, record: JobRecord) -> None:
         """Called from a worker: a job now exists at the vendor and must reach STATE."""
@@ -97,11 +102,32 @@ class JobScheduler:
             try:
                 result = future.result(timeout=poll_every)
             except concurrent.futures.TimeoutError:
+                if time.monotonic() - self._last_progress >= self.progress_every:
+                    self.log_progress()
                 continue
             self.pump(handler)
             with self._disk:
                 self._handed, self._wanted = _key(spec), None
             return result
+
+    progress_every = 30.0  # seconds between progress lines while the main thread waits for a job
+
+    def log_progress(self) -> None:
+        """One line per stream (and partition) with jobs not yet finished: done, running, waiting."""
+        self._last_progress = now = time.monotonic()
+        with self._lock:
+            planned = {key: dict(futures) for key, futures in self._planned.items()}
+        with self._disk:
+            started = dict(self._started)
+        for (stream, partition), futures in planned.items():
+            done = sum(future.done() for future in futures.values())
+            if done == len(futures):
+                continue
+            running = [now - started[key] for key, future in futures.items() if key in started and not future.done()]
+            where = "".join(f" {name} {value}" for name, value in partition)
+            oldest = f"; the oldest running for {max(running):.0f}s" if running else ""
+            self.logger.info("%s%s: %d of %d report job(s) done, %d running, %d waiting for a slot%s",
+                             stream, where, done, len(futures), len(running), len(futures) - done - len(running), oldest)
 
     def claim_disk(self, spec: JobSpec) -> None:
         """A worker's place on disk for one download: waits while `max_in_flight` files wait there,

@@ -113,21 +113,29 @@ class JobScheduler:
     progress_every = 30.0  # seconds between progress lines while the main thread waits for a job
 
     def log_progress(self) -> None:
-        """One line per stream (and partition) with jobs not yet finished: done, running, waiting."""
+        """One line per stream (and partition) with jobs under way: done, running, waiting; one for the streams
+        whose jobs have not started."""
         self._last_progress = now = time.monotonic()
         with self._lock:
             planned = {key: dict(futures) for key, futures in self._planned.items()}
         with self._disk:
             started = dict(self._started)
+        queued: list[str] = []  # streams whose every job still waits for a slot: one line for them all
         for (stream, partition), futures in planned.items():
             done = sum(future.done() for future in futures.values())
             if done == len(futures):
                 continue
             running = [now - started[key] for key, future in futures.items() if key in started and not future.done()]
             where = "".join(f" {name} {value}" for name, value in partition)
+            if not done and not running:
+                queued.append(stream + where)
+                continue
             oldest = f"; the oldest running for {max(running):.0f}s" if running else ""
             self.logger.info("%s%s: %d of %d report job(s) done, %d running, %d waiting for a slot%s",
                              stream, where, done, len(futures), len(running), len(futures) - done - len(running), oldest)
+        if queued:
+            self.logger.info("%d stream(s) wait for a free slot (max_concurrent_jobs %d): %s",
+                             len(queued), self.max_in_flight, ", ".join(queued))
 
     def claim_disk(self, spec: JobSpec) -> None:
         """A worker's place on disk for one download: waits while `max_in_flight` files wait there,

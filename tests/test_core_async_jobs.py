@@ -26,7 +26,7 @@ from tap_retail_reports.core.async_jobs import (
     StatusMap,
     UnknownJobStatus,
 )
-from tap_retail_reports.core.files import CorruptFile, csv_files, unique_columns, verify
+from tap_retail_reports.core.files import CorruptFile, csv_files, not_a_report, unique_columns, verify
 from tap_retail_reports.core.windows import UTC, Window, local_day_windows
 from tests.conftest import FakeClock
 
@@ -284,3 +284,31 @@ def test_a_quoted_newline_stays_inside_its_field(tmp_path):
     path = tmp_path / "q.download"
     path.write_bytes(io.BytesIO(b'note,n\n"two\nlines",1\n').getvalue())
     assert rows(path)["report.csv"] == [{"note": "two\nlines", "n": "1"}]
+
+
+@pytest.mark.parametrize(("body", "what", "expired"), [
+    (b"", "an empty body", False),
+    (b"  \r\n", "an empty body", False),
+    (b"\xef\xbb\xbf<!DOCTYPE html><html><body>Sign in</body></html>", "an HTML page", False),
+    (b"\n<html lang=en><head></head></html>", "an HTML page", False),
+    (b'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+     "an XML document saying the link expired", True),
+    (b"<Error><Code>InternalError</Code></Error>", "an XML document", False),
+    (b'{"error": "token expired"}', "a JSON document saying the link expired", True),
+    (b' [{"error": 1}]', "a JSON document", False),
+    (gzip.compress(b"<!DOCTYPE html><html></html>"), "an HTML page", False),
+])
+def test_bodies_that_are_not_a_report_are_named(tmp_path, body, what, expired):
+    path = tmp_path / "body"
+    path.write_bytes(body)
+    problem = not_a_report(path)
+    assert problem is not None and str(problem).startswith(what) and problem.expired is expired
+
+
+def test_reports_pass_and_a_format_the_vendor_does_not_send_is_named(tmp_path):
+    path = tmp_path / "body"
+    for body in (b"id,name\r\n1,x\r\n", b"[id],[name]\n1,x\n", gzip.compress(b"a,b\n1,2\n"), b"a\n"):
+        path.write_bytes(body)
+        assert not_a_report(path) is None, body
+    path.write_bytes(b"id,name\r\n1,x\r\n")
+    assert str(not_a_report(path, {"zip"})) == "a csv file, while this vendor sends zip"

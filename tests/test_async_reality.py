@@ -21,7 +21,7 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
+from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap, sandbox_log, set_faults
 from tests.test_async_vendors import (
     assert_same_rows,
     config,
@@ -206,6 +206,26 @@ def test_sigterm_during_a_stalled_download_stops_at_once_and_leaves_no_file(
     assert process.returncode == 143, err[-2000:]
     assert downloads_left(tmp_path / "tmp") == []
     assert "Traceback" not in err
+
+
+def test_sigterm_during_a_retry_wait_of_a_poll_stops_at_once(fresh_sandbox: RunningSandbox, fast: dict,
+                                                            tmp_path: Path) -> None:
+    knobs(fresh_sandbox, "foxycart", processing_seconds=3600)
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
+    process = start_tap(cfg, tmp_path, fast, stderr=subprocess.PIPE)
+    for _ in range(300):
+        if knobs(fresh_sandbox, "foxycart")["reports"]:
+            break
+        time.sleep(0.1)
+    set_faults(fresh_sandbox, error_rate=1.0, vendors=["foxycart"], paths=["/reports/"])  # polls answer 503
+    for _ in range(300):
+        if sum(entry["status"] == 503 for entry in sandbox_log(fresh_sandbox)) >= 4:
+            break  # the worker now waits 8 s, then 16 s, before its next try
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=6)
+    assert process.returncode == 143, err[-2000:]
+    assert downloads_left(tmp_path / "tmp") == []
 
 
 def test_files_left_by_a_killed_run_are_removed_by_the_next(fresh_sandbox: RunningSandbox, fast: dict,

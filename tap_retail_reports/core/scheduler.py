@@ -34,11 +34,55 @@ if t.TYPE_CHECKING:
 EventHandler = t.Callable[[JobSpec, "JobRecord | None"], None]
 
 
+class DaemonPool:
+    """Worker threads that never hold up the process's exit, taking work in submission order.
+
+    On SIGTERM a worker may sit in a wait it cannot be woken from (an HTTP retry's backoff
+    sleep, a slow answer); a ThreadPoolExecutor's workers would keep the process alive until
+    it ends. Workers only talk HTTP and write files in the run's download folder (removed at
+    exit); STATE is written by the main thread, so nothing is lost when they are cut off.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future, t.Callable[[], t.Any]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._serve, name=f"{name}_{number}", daemon=True)
+                         for number in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, work: t.Callable[[], JobResult]) -> concurrent.futures.Future[JobResult]:
+        future: concurrent.futures.Future[JobResult] = concurrent.futures.Future()
+        self._work.put((future, work))
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, work = item
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while queued
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # noqa: BLE001  # handed to whoever waits for the future
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel the work not started; each worker ends after its current job."""
+        while True:
+            try:
+                item = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._work.put(None)
+
+
 class JobScheduler:
     def __init__(self, max_in_flight: int, logger: logging.Logger, stop: threading.Event | None = None) -> None:
         self.max_in_flight = max_in_flight
         self.logger = logger
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="report-job")
+        self._pool = DaemonPool(max_in_flight, "report-job")
         self._events: queue.SimpleQueue[tuple[JobSpec, JobRecord | None]] = queue.SimpleQueue()
         self._futures: dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]] = {}
         self._lock = threading.Lock()
@@ -164,7 +208,7 @@ class JobScheduler:
         """Stop starting jobs and drop unstarted ones; running ones stop at their next wait.
         A job already created stays in STATE, and the next run resumes it."""
         self.stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         for future in self._futures.values():
             if future.done() and not future.cancelled():
                 result = future.result()

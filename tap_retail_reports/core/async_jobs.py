@@ -180,6 +180,7 @@ class JobResult:
     creations: int = 0
     downloads: int = 0
     waited: float = 0.0
+    unknown_statuses: set[str] = field(default_factory=set)  # warned about already
 
 
 class JobGone(Exception):
@@ -278,8 +279,10 @@ class JobRunner:
         try:
             poll = self.repository.poll(record.job_id)
         except UnknownJobStatus as exc:
-            # Not guessed at: polled on like a running job, until the deadline.
-            self.logger.warning("%s", exc)
+            # Not guessed at: polled on like a running job, until the deadline. Said once per status.
+            if exc.vendor_status not in result.unknown_statuses:
+                result.unknown_statuses.add(exc.vendor_status)
+                self.logger.warning("%s", exc)
             poll = Poll(JobStatus.RUNNING, exc.vendor_status)
         except Exception as exc:
             if http_status(exc) in (404, 410):

@@ -14,6 +14,7 @@ import pytest
 
 from tap_retail_reports.core.async_jobs import (
     MAX_ATTEMPTS,
+    STORED_JOB_MAX_AGE,
     DownloadFailed,
     JobRecord,
     JobRunner,
@@ -25,7 +26,7 @@ from tap_retail_reports.core.async_jobs import (
     StatusMap,
     UnknownJobStatus,
 )
-from tap_retail_reports.core.files import CorruptFile, csv_files, unique_columns, verify
+from tap_retail_reports.core.files import CorruptFile, csv_files, not_a_report, unique_columns, verify
 from tap_retail_reports.core.windows import UTC, Window, local_day_windows
 from tests.conftest import FakeClock
 
@@ -66,7 +67,7 @@ class FakeDownloader:
         self.outcomes = list(outcomes or [])
         self.links: list[str] = []
 
-    def fetch(self, url: str) -> Path:
+    def fetch(self, url: str, **_: object) -> Path:
         self.links.append(url)
         outcome = self.outcomes.pop(0) if self.outcomes else "ok"
         if outcome == "expired":
@@ -107,10 +108,70 @@ def test_a_failed_job_then_a_good_one(tmp_path):
     assert result.error is None and vendor.created == ["job-1", "job-2"]
 
 
-def test_a_job_past_its_timeout_is_abandoned_and_recreated(tmp_path):
+def test_a_stored_job_past_its_timeout_is_abandoned_and_recreated(tmp_path):
+    clock, vendor = FakeClock(START), ScriptedVendor(["ready"], ["queued"])  # job-9: the last script
+    stored = JobRecord("job-9", {"from": "2026-10-01"}, clock.now - 60, 1)
+    result = runner(vendor, FakeDownloader(tmp_path), clock, timeout=30.0).run(SPEC, stored, "s.csv")
+    assert result.error is None and vendor.created == ["job-1"]
+
+
+def test_the_timeout_bounds_every_attempt_of_a_window_together(tmp_path):
     clock, vendor = FakeClock(START), ScriptedVendor(["queued"], ["ready"])
     result = runner(vendor, FakeDownloader(tmp_path), clock, timeout=30.0).run(SPEC, None, "s.csv")
-    assert result.error is None and vendor.created == ["job-1", "job-2"]
+    assert vendor.created == ["job-1"] and result.path is None
+    assert "gave up after 0.5 min (job_timeout_minutes, every attempt together)" in result.error
+    assert clock.now - START == 30.0
+
+
+class ForgetfulVendor(ScriptedVendor):
+    """Answers 404 for job ids it never made (a stored job from a purged or restarted vendor)."""
+
+    def poll(self, job_id: str) -> Poll:
+        if job_id not in self.created:
+            error = RuntimeError(f"GET /reports/{job_id} -> HTTP 404")
+            error.response = type("R", (), {"status_code": 404})()  # type: ignore[attr-defined]
+            raise error
+        return super().poll(job_id)
+
+
+def test_a_stored_job_the_vendor_does_not_know_is_created_again(tmp_path):
+    clock, vendor = FakeClock(START), ForgetfulVendor(["ready"])
+    stored = JobRecord("job-77", {"from": "2026-10-01"}, clock.now - 60, 1)
+    result = runner(vendor, FakeDownloader(tmp_path), clock).run(SPEC, stored, "s.csv")
+    assert result.error is None and vendor.created == ["job-1"]
+
+
+def test_a_stored_job_older_than_the_age_limit_is_not_trusted(tmp_path):
+    clock, vendor = FakeClock(START), ScriptedVendor(["ready"])
+    stored = JobRecord("job-1", {"from": "2026-10-01"}, clock.now - STORED_JOB_MAX_AGE - 1, 1)
+    result = runner(vendor, FakeDownloader(tmp_path), clock).run(SPEC, stored, "s.csv")
+    assert result.error is None and vendor.created == ["job-1"] and vendor.polls == {"job-1": 1}
+
+
+def test_an_unknown_status_is_polled_on_until_the_deadline(tmp_path):
+    clock, vendor = FakeClock(START), ScriptedVendor(["paused", "paused", "ready"])
+    result = runner(vendor, FakeDownloader(tmp_path), clock).run(SPEC, None, "s.csv")
+    assert result.error is None and vendor.created == ["job-1"] and result.polls == 3
+
+
+def test_a_link_past_its_stated_expiry_is_tried_all_the_same(tmp_path):
+    clock, downloader = FakeClock(START), FakeDownloader(tmp_path)
+
+    class StaleExpiry(ScriptedVendor):
+        def poll(self, job_id: str) -> Poll:
+            poll = super().poll(job_id)
+            poll.link_expires_at = clock.now - 5 * 3600  # another reading of the vendor's zone
+            return poll
+
+    result = runner(StaleExpiry(["ready"]), downloader, clock).run(SPEC, None, "s.csv")
+    assert result.error is None and len(downloader.links) == 1
+
+
+def test_failed_downloads_ask_for_a_fresh_link_before_the_job_is_created_again(tmp_path):
+    clock, vendor = FakeClock(START), ScriptedVendor(["ready"])
+    downloader = FakeDownloader(tmp_path, ["truncated"] * 3)
+    result = runner(vendor, downloader, clock).run(SPEC, None, "s.csv")
+    assert result.error is None and vendor.created == ["job-1"] and len(set(downloader.links)) == 2
 
 
 def test_an_expired_link_is_refreshed_without_recreating_the_job(tmp_path):
@@ -141,7 +202,7 @@ def test_a_stored_job_with_other_parameters_is_not_resumed(tmp_path):
     assert result.error is None and vendor.created == ["job-1"]
 
 
-def test_an_unknown_status_is_an_error_that_names_it():
+def test_an_unknown_status_is_an_exception_that_names_it():
     with pytest.raises(UnknownJobStatus, match="'paused'"):
         MAP("paused")
     assert MAP(" READY ") is JobStatus.DONE
@@ -223,3 +284,31 @@ def test_a_quoted_newline_stays_inside_its_field(tmp_path):
     path = tmp_path / "q.download"
     path.write_bytes(io.BytesIO(b'note,n\n"two\nlines",1\n').getvalue())
     assert rows(path)["report.csv"] == [{"note": "two\nlines", "n": "1"}]
+
+
+@pytest.mark.parametrize(("body", "what", "expired"), [
+    (b"", "an empty body", False),
+    (b"  \r\n", "an empty body", False),
+    (b"\xef\xbb\xbf<!DOCTYPE html><html><body>Sign in</body></html>", "an HTML page", False),
+    (b"\n<html lang=en><head></head></html>", "an HTML page", False),
+    (b'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+     "an XML document saying the link expired", True),
+    (b"<Error><Code>InternalError</Code></Error>", "an XML document", False),
+    (b'{"error": "token expired"}', "a JSON document saying the link expired", True),
+    (b' [{"error": 1}]', "a JSON document", False),
+    (gzip.compress(b"<!DOCTYPE html><html></html>"), "an HTML page", False),
+])
+def test_bodies_that_are_not_a_report_are_named(tmp_path, body, what, expired):
+    path = tmp_path / "body"
+    path.write_bytes(body)
+    problem = not_a_report(path)
+    assert problem is not None and str(problem).startswith(what) and problem.expired is expired
+
+
+def test_reports_pass_and_a_format_the_vendor_does_not_send_is_named(tmp_path):
+    path = tmp_path / "body"
+    for body in (b"id,name\r\n1,x\r\n", b"[id],[name]\n1,x\n", gzip.compress(b"a,b\n1,2\n"), b"a\n"):
+        path.write_bytes(body)
+        assert not_a_report(path) is None, body
+    path.write_bytes(b"id,name\r\n1,x\r\n")
+    assert str(not_a_report(path, {"zip"})) == "a csv file, while this vendor sends zip"

@@ -5,16 +5,19 @@ no sleeps, no threads, no files. `JobRunner` drives one job to a verified file
 on disk, in a worker thread:
 
 - statuses are mapped to four (running, done, failed, expired); a status the
-  mapping does not know is an error that names it;
+  mapping does not know is named in a warning and polled on like a running one;
 - polls follow their own schedule (start small, grow, capped, with jitter so
   jobs do not poll in lockstep), apart from the HTTP retry backoff;
-- a failed or expired job, or one past its deadline, is re-created, at most
-  `MAX_ATTEMPTS` times, with a wait between;
-- an expired link (403/410 from storage, or past its stated expiry) is
-  refreshed by polling the job again; the job is re-created only when that fails;
-- the file is fetched without credentials into a temporary file, its size
-  checked against Content-Length and its archive checksums verified; a
-  truncated or corrupt file is fetched again.
+- a failed or expired job, one the vendor no longer knows (404/410), or one past
+  its deadline, is re-created, at most `MAX_ATTEMPTS` times, with a wait between;
+  `job_timeout_minutes` bounds the window's attempts together;
+- a stored job is resumed unless its parameters differ or it is older than
+  `STORED_JOB_MAX_AGE`;
+- a link is always tried (its stated expiry is a hint); storage's refusal, or a
+  body saying it expired, asks for a fresh link; the job is re-created only when that fails;
+- the file is fetched without credentials (core/download.py), its size checked
+  against Content-Length, its first bytes checked to be a report, and its archive
+  checksums verified; a truncated, corrupt or wrong body is fetched again.
 """
 
 from __future__ import annotations
@@ -23,26 +26,22 @@ import datetime as dt
 import enum
 import logging
 import random
-import tempfile
 import threading
 import time
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import requests
-import urllib3
-
+from tap_retail_reports.core.download import Downloader, DownloadFailed, JobCancelled, LinkExpired, safe_link
 from tap_retail_reports.core.files import CorruptFile, verify
-from tap_retail_reports.core.http import retry_after_seconds
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window, iso
 
 MAX_ATTEMPTS = 3  # jobs created per window before the window fails for good
 DOWNLOAD_TRIES = 3  # fetches of one link (truncated, corrupt, 5xx) before the job is re-created
 LINK_REFRESHES = 3  # fresh links asked of the vendor before the job is re-created
-CHUNK = 1 << 20
+STORED_JOB_MAX_AGE = 24 * 3600.0  # a stored job older than this is re-created: its report may be stale
+__all__ = ["DownloadFailed", "Downloader", "JobCancelled", "LinkExpired", "safe_link"]  # their home is core/download.py
 
 
 class JobStatus(enum.Enum):
@@ -54,6 +53,10 @@ class JobStatus(enum.Enum):
 
 class UnknownJobStatus(Exception):
     """The vendor reported a status this tap does not know: never guessed at."""
+
+    def __init__(self, message: str, vendor_status: object = None) -> None:
+        super().__init__(message)
+        self.vendor_status = str(vendor_status)
 
 
 class StatusMap:
@@ -77,7 +80,7 @@ class StatusMap:
         if status is None:
             known = ", ".join(sorted(self._mapping))
             raise UnknownJobStatus(f"{self.vendor} reported job status {vendor_status!r}, which this tap does not know "
-                                   f"(known: {known}); the window is not bookmarked")
+                                   f"(known: {known}); polling on until job_timeout_minutes", vendor_status)
         return status
 
 
@@ -162,18 +165,6 @@ class PollSchedule:
             delay = min(delay * self.factor, self.cap)
 
 
-class LinkExpired(Exception):
-    """Storage refused the link (403/410), or the vendor's stated expiry has passed."""
-
-
-class DownloadFailed(Exception):
-    """The file could not be fetched whole (truncated, corrupt, storage errors)."""
-
-
-class JobCancelled(Exception):
-    """The run is stopping (a signal, or another failure ended it): the job is left as it is."""
-
-
 @dataclass
 class JobResult:
     """A finished job: the verified file on disk, or why the window failed."""
@@ -189,68 +180,17 @@ class JobResult:
     creations: int = 0
     downloads: int = 0
     waited: float = 0.0
+    unknown_statuses: set[str] = field(default_factory=set)  # warned about already
 
 
-def safe_link(url: str) -> str:
-    """A link fit for a log line: host and path, never the query (signatures, keys)."""
-    parts = urlsplit(url)
-    return redact(f"{parts.scheme}://{parts.netloc}{parts.path}")
+class JobGone(Exception):
+    """The vendor no longer knows the job (404/410 on a poll): purged, or another environment's."""
 
 
-class Downloader:
-    """Fetches links into temporary files with a session that carries no credentials.
-
-    Links point at storage, not at the vendor's API: the API's Authorization and
-    vendor headers must never travel with them.
-    """
-
-    def __init__(self, user_agent: str, timeout: tuple[float, float] = (30, 300), directory: str | None = None) -> None:
-        self.user_agent = user_agent
-        self.timeout = timeout
-        self.directory = directory
-        self._local = threading.local()  # a requests session per thread
-
-    @property
-    def session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.clear()
-            session.headers["User-Agent"] = self.user_agent
-            session.trust_env = False  # no .netrc credentials either
-            self._local.session = session
-        return session
-
-    def fetch(self, url: str) -> Path:
-        """The link's body in a new temporary file (the caller deletes it)."""
-        try:
-            response = self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=True)
-        except requests.RequestException as exc:
-            raise DownloadFailed(f"{safe_link(url)}: {type(exc).__name__}") from None
-        with response:
-            if response.status_code in (401, 403, 410):
-                raise LinkExpired(f"{safe_link(url)} -> HTTP {response.status_code}")
-            if response.status_code != 200:
-                wait = retry_after_seconds(response)
-                raise DownloadFailed(f"{safe_link(url)} -> HTTP {response.status_code}"
-                                     + (f" (retry after {wait:.0f}s)" if wait else ""))
-            expected = response.headers.get("Content-Length")
-            handle = tempfile.NamedTemporaryFile(prefix="report-", suffix=".download", dir=self.directory, delete=False)  # noqa: SIM115  # closed by the `with handle:` below; the path outlives it
-            path = Path(handle.name)
-            written = 0
-            try:
-                with handle:
-                    # Raw bytes as stored: a gzip'd body stays gzip'd and is read as such.
-                    for chunk in response.raw.stream(CHUNK, decode_content=False):
-                        handle.write(chunk)
-                        written += len(chunk)
-            except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:  # ProtocolError et al.
-                path.unlink(missing_ok=True)
-                raise DownloadFailed(f"{safe_link(url)}: cut off after {written} bytes ({type(exc).__name__})") from None
-            if expected is not None and expected.isdigit() and int(expected) != written:
-                path.unlink(missing_ok=True)
-                raise DownloadFailed(f"{safe_link(url)}: got {written} of {expected} bytes")
-            return path
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status behind an API error, when it carries its response."""
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 @dataclass
@@ -260,20 +200,25 @@ class JobRunner:
     repository: JobRepository
     downloader: Downloader
     logger: logging.Logger
-    timeout_seconds: float
+    timeout_seconds: float  # the window's budget in this run, every attempt together
     schedule: PollSchedule = field(default_factory=PollSchedule)
     retry_wait_seconds: float = 30.0  # between a failed job and its re-creation
     log_wait_over: float = 5.0  # polls and waits longer than this are logged at INFO
+    max_stored_age_seconds: float = STORED_JOB_MAX_AGE
+    formats: t.Collection[str] | None = None  # the file formats the vendor sends (None: any report format)
     clock: t.Callable[[], float] = time.time
     sleep: t.Callable[[float], None] = time.sleep
+    stopping: threading.Event = field(default_factory=threading.Event)
     on_created: t.Callable[[JobSpec, JobRecord], None] = lambda spec, record: None
+    # Bound the files waiting on disk: `claim_disk` may block until the stream has read others.
+    claim_disk: t.Callable[[JobSpec], None] = lambda spec: None
+    release_disk: t.Callable[[JobSpec], None] = lambda spec: None
+    download_wait_first: t.ClassVar[float] = 2.0  # before the second fetch of a link; doubles, capped at 30 s
 
     def run(self, spec: JobSpec, stored: JobRecord | None, file_name: str) -> JobResult:
         result = JobResult(spec, file_name=file_name)
-        record = stored
-        if record is not None and record.params != dict(spec.params):
-            self.logger.info("%s: stored job %s was created with other parameters; creating a new one", spec, record.job_id)
-            record = None
+        deadline = self.clock() + self.timeout_seconds
+        record = self._trusted(spec, stored)
         attempt = record.attempt if record is not None else 0
         problem = ""
         while True:
@@ -281,8 +226,13 @@ class JobRunner:
                 if attempt >= MAX_ATTEMPTS:
                     result.error = f"{spec}: gave up after {attempt} job(s): {problem}"
                     return result
+                if self.clock() >= deadline:
+                    result.error = (f"{spec}: gave up after {self.timeout_seconds / 60:g} min "
+                                    f"(job_timeout_minutes, every attempt together): {problem}")
+                    return result
                 if attempt:
-                    self._wait(spec, self.retry_wait_seconds, f"before re-creating the job ({problem})", result)
+                    wait = min(self.retry_wait_seconds, max(deadline - self.clock(), 0.0))
+                    self._wait(spec, wait, f"before re-creating the job ({problem})", result)
                 attempt += 1
                 job_id = self.repository.create(spec)
                 result.creations += 1
@@ -291,84 +241,136 @@ class JobRunner:
                 self.logger.info("%s: created job %s (attempt %d of %d)", spec, job_id, attempt, MAX_ATTEMPTS)
             else:
                 self.logger.info("%s: resuming job %s from STATE", spec, record.job_id)
-            poll = self._until_settled(spec, record, result)
-            if poll.status is JobStatus.DONE:
-                path, problem = self._download(spec, record, poll, result)
-                if path is not None:
-                    result.path = path
-                    return result
-            elif poll.status is JobStatus.FAILED:
-                problem = f"job {record.job_id} ended with status {poll.vendor_status!r}"
-            elif poll.status is JobStatus.EXPIRED:
-                problem = f"job {record.job_id} expired (status {poll.vendor_status!r})"
-            else:  # still running past the deadline
-                problem = (f"job {record.job_id} still {poll.vendor_status!r} after "
-                           f"{self.timeout_seconds / 60:g} min (job_timeout_minutes)")
+            try:
+                poll = self._until_settled(spec, record, result, deadline)
+                if poll.status is JobStatus.DONE:
+                    path, problem = self._download(spec, record, poll, result)
+                    if path is not None:
+                        result.path = path
+                        return result
+                elif poll.status is JobStatus.FAILED:
+                    problem = f"job {record.job_id} ended with status {poll.vendor_status!r}"
+                elif poll.status is JobStatus.EXPIRED:
+                    problem = f"job {record.job_id} expired (status {poll.vendor_status!r})"
+                else:  # still running past the deadline
+                    problem = (f"job {record.job_id} still {poll.vendor_status!r} after "
+                               f"{self.timeout_seconds / 60:g} min (job_timeout_minutes)")
+            except JobGone as exc:
+                problem = str(exc)
             self.logger.warning("%s: %s", spec, problem)
             record = None
 
-    def _until_settled(self, spec: JobSpec, record: JobRecord, result: JobResult) -> Poll:
-        """Poll until the job is no longer running, or its deadline (from its creation) passes."""
-        deadline = record.created_at + self.timeout_seconds
+    def _trusted(self, spec: JobSpec, stored: JobRecord | None) -> JobRecord | None:
+        """The stored job, unless it was made with other parameters or is too old to trust."""
+        if stored is None:
+            return None
+        if stored.params != dict(spec.params):
+            self.logger.info("%s: stored job %s was created with other parameters; creating a new one",
+                             spec, stored.job_id)
+            return None
+        age = self.clock() - stored.created_at
+        if age > self.max_stored_age_seconds:
+            self.logger.info("%s: stored job %s is %.0f h old (over %.0f h): its report may be stale; creating a new one",
+                             spec, stored.job_id, age / 3600, self.max_stored_age_seconds / 3600)
+            return None
+        return stored
+
+    def _poll(self, record: JobRecord, result: JobResult) -> Poll:
+        try:
+            poll = self.repository.poll(record.job_id)
+        except UnknownJobStatus as exc:
+            # Not guessed at: polled on like a running job, until the deadline. Said once per status.
+            if exc.vendor_status not in result.unknown_statuses:
+                result.unknown_statuses.add(exc.vendor_status)
+                self.logger.warning("%s", exc)
+            poll = Poll(JobStatus.RUNNING, exc.vendor_status)
+        except Exception as exc:
+            if http_status(exc) in (404, 410):
+                raise JobGone(f"job {record.job_id} is unknown to the vendor (HTTP {http_status(exc)}): "
+                              "purged, or made elsewhere; creating a new one") from None
+            raise
+        result.polls += 1
+        return poll
+
+    def _until_settled(self, spec: JobSpec, record: JobRecord, result: JobResult, window_deadline: float) -> Poll:
+        """Poll until the job is no longer running, or a deadline passes: the job's (from its creation)
+        or the window's (from the start of this run's work on it)."""
+        deadline = min(record.created_at + self.timeout_seconds, window_deadline)
         started = self.clock()
         for delay in self.schedule.delays():
-            poll = self.repository.poll(record.job_id)
-            result.polls += 1
+            poll = self._poll(record, result)
             if poll.status is not JobStatus.RUNNING:
                 return poll
             now = self.clock()
             if now >= deadline:
                 return poll
             delay = min(delay, max(deadline - now, 0.0))
-            if delay >= self.log_wait_over:
-                self.logger.info("%s: job %s is %r after %.0fs; next poll in %.0fs",
-                                 spec, record.job_id, poll.vendor_status, now - started, delay)
+            # Progress is one line per stream every 30 s (JobScheduler.log_progress); this one per poll is detail.
+            self.logger.debug("%s: job %s is %r after %.0fs; next poll in %.0fs",
+                              spec, record.job_id, poll.vendor_status, now - started, delay)
             self.sleep(delay)
             result.waited += delay
         raise AssertionError("unreachable")  # the schedule never ends
 
     def _download(self, spec: JobSpec, record: JobRecord, poll: Poll, result: JobResult) -> tuple[Path | None, str]:
-        """Fetch and verify the job's file; (path, "") or (None, why the job must be re-created)."""
+        """Fetch and verify the job's file; (path, "") or (None, why the job must be re-created).
+
+        The link's stated expiry is only a hint (its zone or unit may be read wrongly): the link
+        is always tried. Storage's refusal asks for a fresh link; so do DOWNLOAD_TRIES failed
+        fetches of one link, once; after that the job is re-created."""
         refreshes = 0
-        failures = 0  # fetches cut short or corrupt (an expired link is not the file's fault)
+        failures = 0  # failed fetches of the current link (an expired link is not the file's fault)
+        refreshed_for_failures = False
         while True:
             if not poll.link:
                 return None, f"job {record.job_id} is {poll.vendor_status!r} but has no download link"
             redact.add_link(poll.link)
+            if poll.link_expires_at is not None and poll.link_expires_at <= self.clock():
+                self.logger.debug("%s: the link's stated expiry %s has passed as this tap reads it; trying it anyway",
+                                  spec, iso_epoch(poll.link_expires_at))
             try:
-                if poll.link_expires_at is not None and poll.link_expires_at <= self.clock():
-                    raise LinkExpired(f"the link's stated expiry {iso_epoch(poll.link_expires_at)} has passed")
-                result.downloads += 1
-                path = self.downloader.fetch(poll.link)
+                path = self._fetch(spec, poll.link, result)
             except LinkExpired as exc:
                 refreshes += 1
                 if refreshes > LINK_REFRESHES:
                     return None, f"download link kept expiring ({exc})"
-                self.logger.info("%s: download link expired (%s); asking %s for a fresh one",
-                                 spec, exc, "the vendor")
-                poll = self.repository.poll(record.job_id)
-                result.polls += 1
-                if poll.status is not JobStatus.DONE:
-                    return None, f"job {record.job_id} is {poll.vendor_status!r} when asked for a fresh link"
-                continue
+                self.logger.info("%s: download link expired or refused (%s); asking the vendor for a fresh one", spec, exc)
             except DownloadFailed as exc:
                 failures += 1
-                if failures >= DOWNLOAD_TRIES:
-                    return None, f"download failed {failures} times ({exc})"
-                self.logger.warning("%s: download failed (%s); fetching again", spec, exc)
-                self._wait(spec, min(2.0**failures, 30.0), "before fetching again", result)
-                continue
+                if failures < DOWNLOAD_TRIES:
+                    self.logger.warning("%s: download failed (%s); fetching again", spec, exc)
+                    self._wait(spec, min(self.download_wait_first * 2.0 ** (failures - 1), 30.0), "before fetching again", result)
+                    continue
+                if refreshed_for_failures:
+                    return None, f"download failed {failures} times with a fresh link too ({exc})"
+                refreshed_for_failures = True
+                self.logger.warning("%s: download failed %d times (%s); asking the vendor for a fresh link",
+                                    spec, failures, exc)
+            else:
+                self.logger.info("%s: job %s downloaded (%d bytes)", spec, record.job_id, path.stat().st_size)
+                return path, ""
+            failures = 0
+            poll = self._poll(record, result)
+            if poll.status is not JobStatus.DONE:
+                return None, f"job {record.job_id} is {poll.vendor_status!r} when asked for a fresh link"
+
+    def _fetch(self, spec: JobSpec, link: str, result: JobResult) -> Path:
+        """One verified download, holding a place on disk while it lasts (and, if it succeeds, after)."""
+        self.claim_disk(spec)
+        kept = False
+        try:
+            result.downloads += 1
+            path = self.downloader.fetch(link, formats=self.formats, stop=self.stopping)
             try:
                 verify(path)
             except CorruptFile as exc:
                 path.unlink(missing_ok=True)
-                failures += 1
-                if failures >= DOWNLOAD_TRIES:
-                    return None, f"downloaded file corrupt or cut short {failures} times ({exc})"
-                self.logger.warning("%s: downloaded file is corrupt (%s); fetching again", spec, exc)
-                continue
-            self.logger.info("%s: job %s downloaded (%d bytes)", spec, record.job_id, path.stat().st_size)
-            return path, ""
+                raise DownloadFailed(f"downloaded file corrupt or cut short ({exc})") from None
+            kept = True
+            return path
+        finally:
+            if not kept:
+                self.release_disk(spec)
 
     def _wait(self, spec: JobSpec, seconds: float, why: str, result: JobResult) -> None:
         if seconds <= 0:
@@ -380,4 +382,7 @@ class JobRunner:
 
 
 def iso_epoch(seconds: float) -> str:
-    return iso(dt.datetime.fromtimestamp(seconds, dt.timezone.utc))
+    try:
+        return iso(dt.datetime.fromtimestamp(seconds, dt.timezone.utc))
+    except (ValueError, OverflowError, OSError):
+        return f"{seconds:g} (epoch seconds)"

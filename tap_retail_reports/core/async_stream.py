@@ -102,6 +102,8 @@ class AsyncReportStream(WindowedStream):
     # Types of the columns this tap knows by name (the vendor's files, as read so far); a column
     # learned from a header takes its type from here, else it is a string.
     column_types: t.ClassVar[dict[str, dict]] = {}
+    # The file formats the vendor sends (as `core.files.sniff` names them); another is a failed download.
+    download_formats: t.ClassVar[frozenset[str] | None] = None
 
     # Test knobs: the engine's waits, shortened by tests that run the tap as a command.
     poll_first_seconds: t.ClassVar[float] = 2.0
@@ -230,8 +232,12 @@ class AsyncReportStream(WindowedStream):
             timeout_seconds=self.run.job_timeout_seconds,
             schedule=PollSchedule(first=self.poll_first_seconds, cap=self.poll_cap_seconds),
             retry_wait_seconds=self.retry_wait_seconds,
+            formats=self.download_formats,
             sleep=scheduler.sleep,
+            stopping=scheduler.stopping,
             on_created=scheduler.created,
+            claim_disk=scheduler.claim_disk,
+            release_disk=scheduler.release_disk,
         )
 
     def remember_job(self, spec: JobSpec, record: JobRecord | None) -> None:

@@ -21,6 +21,7 @@ import functools
 import gzip
 import io
 import logging
+import re
 import typing as t
 import zipfile
 import zlib
@@ -334,3 +335,63 @@ def unique_columns(header: list[str]) -> list[str]:
         seen.add(candidate)
         columns.append(candidate)
     return columns
+
+
+@dataclass(frozen=True)
+class NotAReport:
+    """Why a downloaded body is not a report file; `expired` when it says the link expired."""
+
+    what: str
+    expired: bool = False
+
+    def __str__(self) -> str:
+        return self.what
+
+
+HEAD_BYTES = 4096
+_JSON_ARRAY = re.compile(rb"\[\s*[\[{\"\]]")
+
+
+def not_a_report(path: Path, formats: t.Collection[str] | None = None) -> NotAReport | None:
+    """None when the file's first bytes may be a report (of one of `formats`, when given);
+    else what it is: an empty body, an HTML page, an XML or JSON (error) document, another format.
+
+    A storage service answers a dead link with such a body, sometimes with status 200."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if not head:
+        return NotAReport("an empty body (0 bytes)")
+    kind = sniff(head)
+    if kind == "gzip":  # an error page may come gzip'd as well
+        try:
+            with gzip.open(path, "rb") as stream:
+                inner = stream.read(HEAD_BYTES)
+        except (OSError, EOFError, zlib.error):
+            inner = b"\x00"  # corrupt: `verify` says so
+        document = _document(inner)
+        if document is not None:
+            return document
+    elif kind == "csv":
+        document = _document(head)
+        if document is not None:
+            return document
+    if formats is not None and kind not in formats:
+        return NotAReport(f"a {kind} file, while this vendor sends {' or '.join(sorted(formats))}")
+    return None
+
+
+def _document(head: bytes) -> NotAReport | None:
+    """An HTML page or an XML/JSON document, from its first bytes; None for anything else."""
+    text = head.removeprefix(UTF8_BOM).lstrip().lower()
+    if not text:
+        return NotAReport("an empty body (whitespace only)")
+    if text.startswith((b"<!doctype html", b"<html")) or (text.startswith(b"<") and b"<html" in text):
+        return NotAReport("an HTML page (a sign-in or error page)")
+    if text.startswith(b"<"):
+        kind = "an XML document"
+    elif text.startswith(b"{") or _JSON_ARRAY.match(text):
+        kind = "a JSON document"
+    else:
+        return None
+    expired = b"expired" in text
+    return NotAReport(f"{kind} saying the link expired" if expired else f"{kind} (an error?)", expired)

@@ -6,6 +6,11 @@ life waiting at the vendor. So the tap submits the jobs of every selected
 `max_concurrent_jobs` of them at once in worker threads, and each stream then
 takes its own finished jobs in window order.
 
+Finished files wait on disk for their stream: at most `max_in_flight` of them
+(plus the one the stream reads), so a backfill does not fill the disk before the
+target has read a file. A worker about to download waits for a place
+(`claim_disk`), except for the window its stream waits for.
+
 Workers only talk HTTP and write temporary files. Everything the SDK writes
 (records, STATE) happens on the main thread: a worker that creates a job puts
 an event on a queue, and the main thread applies it to STATE whenever it waits
@@ -17,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
+import time
 import typing as t
 
 from tap_retail_reports.core.async_jobs import JobCancelled, JobRecord, JobResult, JobSpec
@@ -28,21 +34,77 @@ if t.TYPE_CHECKING:
 EventHandler = t.Callable[[JobSpec, "JobRecord | None"], None]
 
 
+class DaemonPool:
+    """Worker threads that never hold up the process's exit, taking work in submission order.
+
+    On SIGTERM a worker may sit in a wait it cannot be woken from (an HTTP retry's backoff
+    sleep, a slow answer); a ThreadPoolExecutor's workers would keep the process alive until
+    it ends. Workers only talk HTTP and write files in the run's download folder (removed at
+    exit); STATE is written by the main thread, so nothing is lost when they are cut off.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future, t.Callable[[], t.Any]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._serve, name=f"{name}_{number}", daemon=True)
+                         for number in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, work: t.Callable[[], JobResult]) -> concurrent.futures.Future[JobResult]:
+        future: concurrent.futures.Future[JobResult] = concurrent.futures.Future()
+        self._work.put((future, work))
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, work = item
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while queued
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # noqa: BLE001  # handed to whoever waits for the future
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel the work not started; each worker ends after its current job."""
+        while True:
+            try:
+                item = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._work.put(None)
+
+
 class JobScheduler:
     def __init__(self, max_in_flight: int, logger: logging.Logger, stop: threading.Event | None = None) -> None:
         self.max_in_flight = max_in_flight
         self.logger = logger
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="report-job")
+        self._pool = DaemonPool(max_in_flight, "report-job")
         self._events: queue.SimpleQueue[tuple[JobSpec, JobRecord | None]] = queue.SimpleQueue()
         self._futures: dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]] = {}
         self._lock = threading.Lock()
         # Set on SIGINT/SIGTERM or at the end: workers wait on it, so they stop at once.
         self.stopping = stop or threading.Event()
+        # Files on disk (downloading, or waiting for their stream), by job key.
+        self._disk = threading.Condition()
+        self._on_disk: set[tuple[str, tuple, str]] = set()
+        self._started: dict[tuple[str, tuple, str], float] = {}  # job key -> when its worker took it (monotonic)
+        # Every job of each (stream, partition), for progress lines.
+        self._planned: dict[tuple[str, tuple], dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]]] = {}
+        self._last_progress = time.monotonic()
+        self._wanted: tuple[str, tuple, str] | None = None  # the job the main thread waits for
+        self._handed: tuple[str, tuple, str] | None = None  # the file the main thread reads
 
     def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
         """Queue one job; submitted jobs start in submission order as slots free up."""
 
         def guarded() -> JobResult:
+            with self._disk:
+                self._started[_key(spec)] = time.monotonic()
+                self._disk.notify_all()
             if self.stopping.is_set():
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
             try:
@@ -52,7 +114,8 @@ class JobScheduler:
                 return JobResult(spec, error=redact(message), resumable=True)
 
         with self._lock:
-            self._futures[(spec.stream, spec.partition, spec.key)] = self._pool.submit(guarded)
+            future = self._futures[_key(spec)] = self._pool.submit(guarded)
+            self._planned.setdefault((spec.stream, spec.partition), {})[_key(spec)] = future
 
     def created(self, spec: JobSpec, record: JobRecord) -> None:
         """Called from a worker: a job now exists at the vendor and must reach STATE."""
@@ -71,22 +134,81 @@ class JobScheduler:
 
     def result(self, spec: JobSpec, handler: EventHandler, poll_every: float = 0.5) -> JobResult:
         """Wait for one job's result, applying events meanwhile."""
-        future = self._futures.pop((spec.stream, spec.partition, spec.key))
+        future = self._futures.pop(_key(spec))
+        with self._disk:
+            # The stream has finished with the file it was handed before (deleted it).
+            if self._handed is not None:
+                self._on_disk.discard(self._handed)
+            self._handed, self._wanted = None, _key(spec)
+            self._disk.notify_all()
         while True:
             self.pump(handler)
             try:
                 result = future.result(timeout=poll_every)
             except concurrent.futures.TimeoutError:
+                if time.monotonic() - self._last_progress >= self.progress_every:
+                    self.log_progress()
                 continue
             self.pump(handler)
+            with self._disk:
+                self._handed, self._wanted = _key(spec), None
             return result
 
     def cancel(self, spec: JobSpec) -> None:
         """Drop a job whose result nobody will take: unstarted, it never starts; finished, its
         file is removed; running, it ends with the run (a job it created stays in STATE)."""
-        future = self._futures.pop((spec.stream, spec.partition, spec.key), None)
+        key = _key(spec)
+        future = self._futures.pop(key, None)
         if future is not None and not future.cancel() and future.done():
             _remove_file(future.result())
+        with self._disk:  # a finished file's place on disk is free again
+            self._on_disk.discard(key)
+            self._disk.notify_all()
+
+    progress_every = 30.0  # seconds between progress lines while the main thread waits for a job
+
+    def log_progress(self) -> None:
+        """One line per stream (and partition) with jobs under way: done, running, waiting; one for the streams
+        whose jobs have not started."""
+        self._last_progress = now = time.monotonic()
+        with self._lock:
+            planned = {key: dict(futures) for key, futures in self._planned.items()}
+        with self._disk:
+            started = dict(self._started)
+        queued: list[str] = []  # streams whose every job still waits for a slot: one line for them all
+        for (stream, partition), futures in planned.items():
+            done = sum(future.done() for future in futures.values())
+            if done == len(futures):
+                continue
+            running = [now - started[key] for key, future in futures.items() if key in started and not future.done()]
+            where = "".join(f" {name} {value}" for name, value in partition)
+            if not done and not running:
+                queued.append(stream + where)
+                continue
+            oldest = f"; the oldest running for {max(running):.0f}s" if running else ""
+            self.logger.info("%s%s: %d of %d report job(s) done, %d running, %d waiting for a slot%s",
+                             stream, where, done, len(futures), len(running), len(futures) - done - len(running), oldest)
+        if queued:
+            self.logger.info("%d stream(s) wait for a free slot (max_concurrent_jobs %d): %s",
+                             len(queued), self.max_in_flight, ", ".join(queued))
+
+    def claim_disk(self, spec: JobSpec) -> None:
+        """A worker's place on disk for one download: waits while `max_in_flight` files wait there,
+        unless the main thread waits for this very job (or for one that has not started: never a deadlock)."""
+        key = _key(spec)
+        with self._disk:
+            while not (len(self._on_disk) < self.max_in_flight or key == self._wanted
+                       or (self._wanted is not None and self._wanted not in self._started)):
+                if self.stopping.is_set():
+                    raise JobCancelled("the run is stopping")
+                self._disk.wait(0.5)
+            self._on_disk.add(key)
+
+    def release_disk(self, spec: JobSpec) -> None:
+        """A download that failed gives its place back."""
+        with self._disk:
+            self._on_disk.discard(_key(spec))
+            self._disk.notify_all()
 
     def sleep(self, seconds: float) -> None:
         """A worker's wait between polls: cut short when the run stops."""
@@ -97,10 +219,16 @@ class JobScheduler:
         """Stop starting jobs and drop unstarted ones; running ones stop at their next wait.
         A job already created stays in STATE, and the next run resumes it."""
         self.stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         for future in self._futures.values():
             if future.done() and not future.cancelled():
                 _remove_file(future.result())
+        with self._disk:
+            self._disk.notify_all()
+
+
+def _key(spec: JobSpec) -> tuple[str, tuple, str]:
+    return (spec.stream, spec.partition, spec.key)
 
 
 def _remove_file(result: JobResult) -> None:

@@ -337,7 +337,9 @@ class ReportStream(RESTStream):
         if status in (401, 403):
             raise self.credentials_refused(response)
         if status >= 400:
-            raise FatalAPIError(self.error_line(response))
+            error = FatalAPIError(self.error_line(response))
+            error.response = response  # type: ignore[attr-defined]  # its status tells "gone" (404/410) from "refused"
+            raise error
 
     def error_line(self, response: requests.Response, who: str | None = None) -> str:
         """One line for a failed call: stream (or `who`), call, status, the vendor's own words, a hint."""

@@ -13,7 +13,8 @@
 - A report job: `POST /reports/{type}` with a fresh UUID `correlation_id` per request and
   the type's `parameters`; poll `GET /reports/{report_id}/detail` (TRIGGERED, PROCESSING,
   COMPLETED, EXPIRED, FAILED). When COMPLETED, `location` is a signed link (its query holds
-  a secret key) valid until `metadata.expiry`, a naive time read in India's zone. The file
+  a secret key) said to be valid until `metadata.expiry` (read in any form; a naive time as
+  India's; only a hint: the link is always tried). The file
   may be CSV (with or without a BOM), gzip'd CSV or a zip of CSVs: told from its bytes.
 """
 
@@ -47,18 +48,34 @@ STATUSES = StatusMap("flipkart", {
 })
 
 
+EPOCH_MILLIS_FROM = 1e11  # a larger epoch number counts milliseconds (1e11 s is the year 5138)
+
+
 def expiry_of(metadata: t.Any) -> float | None:
-    """`metadata.expiry` ("YYYY-MM-DD HH:MM:SS", India time) as epoch seconds; None if absent or unreadable."""
+    """`metadata.expiry` as epoch seconds, in any form a vendor might use; None if absent or unreadable.
+
+    The document gives no zone: a naive time is read as India's. It is only a hint for the
+    engine (which tries every link anyway), so another reading costs nothing.
+    Forms: "YYYY-MM-DD HH:MM:SS" (naive), ISO 8601 with an offset or Z, epoch seconds or
+    milliseconds (number or digits)."""
     value = metadata.get("expiry") if isinstance(metadata, dict) else None
+    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        value = float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= EPOCH_MILLIS_FROM else float(value)
+        return seconds if 0 < seconds < EPOCH_MILLIS_FROM else None  # also no NaN, no infinity
     if not isinstance(value, str):
         return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
     try:
-        moment = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
+        moment = dt.datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZONE)
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZONE)
-    return moment.timestamp()
 
 
 class FlipkartStream(AsyncReportStream):

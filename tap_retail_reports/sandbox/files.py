@@ -25,6 +25,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import typing as t
 import weakref
 import zipfile
@@ -218,3 +219,19 @@ def stream(path: str, *, corrupt: bool = False) -> t.Iterator[bytes]:
                 chunk = bytes(data)
             offset += len(chunk)
             yield chunk
+
+
+def trickle(path: str, seconds: float, every: float = 0.5) -> t.Iterator[bytes]:
+    """The file's first bytes, then one byte every `every` seconds for `seconds`, then the rest:
+    a stalled download (the connection stays open, the body barely moves)."""
+    with open(path, "rb") as source:
+        data = source.read()
+    head = min(len(data), 16)
+    yield data[:head]
+    sent, deadline = head, time.monotonic() + seconds
+    while sent < len(data) and time.monotonic() < deadline:
+        time.sleep(every)
+        yield data[sent:sent + 1]
+        sent += 1
+    if sent < len(data):
+        yield data[sent:]

@@ -15,7 +15,7 @@ Routes (relative to /flipkart; answers are application/json):
        processing_seconds), then COMPLETED with `location` (a fresh x_secret_key on every GET) and
        metadata {expiry, file_name, row_count}, or FAILED, or EXPIRED (no location).
        `metadata.expiry` is "YYYY-MM-DD HH:MM:SS", naive, in Asia/Kolkata (IST): the link works until
-       then (link_ttl_seconds after the GET).
+       then (link_ttl_seconds after the GET). The `expiry_form` knob gives other readings.
   GET  /storage/reports/{report_id}?x_secret_key=...   the file as application/octet-stream; a request
        with an Authorization header is refused with 400 (counted as a credential violation); a wrong
        key is 403; a link past its expiry (or a report past report_ttl_seconds) is 410 Gone.
@@ -60,6 +60,9 @@ Knobs (`POST /_sandbox/vendor/flipkart`): those of `jobs.py`, plus
                           "same" (the used one again) or "rotate" (a new one; the used one stops working)
   reports_need_partner_token  true: report calls refuse client-credentials tokens with 403, as
                           Flipkart's public documentation says its Reports API does
+  expiry_form             how metadata.expiry is written: ist (default, naive India time), utc (naive
+                          UTC), offset (ISO 8601 with +05:30), epoch_seconds, epoch_millis (numbers),
+                          absent (no expiry), unreadable ("soon")
 `fail_next` makes reports end FAILED; `revoke_tokens` also revokes the partner token (until `reset`).
 For tests, `App.expected_rows(report_type, parameters, as_of=None)` gives exactly what the file holds.
 """
@@ -136,6 +139,26 @@ def sku(index: int) -> tuple[str, str, str]:
     return code, f"FSN{index:013d}", title
 
 
+EXPIRY_FORMS = ("ist", "utc", "offset", "epoch_seconds", "epoch_millis", "absent", "unreadable")
+
+
+def expiry_text(expires: float, form: str) -> str | int | None:
+    """`metadata.expiry` in one of the forms a reading of the document may give it (None: absent)."""
+    if form == "ist":
+        return dt.datetime.fromtimestamp(expires, IST).strftime(TIME_FORMAT)
+    if form == "utc":
+        return dt.datetime.fromtimestamp(expires, dt.timezone.utc).strftime(TIME_FORMAT)
+    if form == "offset":
+        return dt.datetime.fromtimestamp(expires, IST).isoformat(timespec="seconds")
+    if form == "epoch_seconds":
+        return int(expires)
+    if form == "epoch_millis":
+        return int(expires * 1000)
+    if form == "unreadable":
+        return "soon"
+    return None
+
+
 def _error(status: int, message: str) -> Response:
     return Response.json({"code": {400: "BAD_REQUEST", 403: "FORBIDDEN", 404: "NOT_FOUND",
                                    410: "GONE"}.get(status, "ERROR"), "message": message}, status)
@@ -153,7 +176,7 @@ class App(AsyncVendorApp):
         "timeout_499_next": 0, "accepted_next": 0, "create_status": 200, "running_detail_status": 200,
         "partner_token_lifetime_seconds": 60 * 86400.0, "refresh_token_rotation": "absent",
         "reports_need_partner_token": False,
-        "csv_repeat_header_every": 0, "csv_new_header_after": 0, "xlsx_text_cells": False,
+        "csv_repeat_header_every": 0, "csv_new_header_after": 0, "xlsx_text_cells": False, "expiry_form": "ist",
     }
     vendor_per_report = ("expire_next", "report_ttl_seconds", "timeout_499_next", "accepted_next")
     token_lifetime_default = 3600.0
@@ -196,6 +219,10 @@ class App(AsyncVendorApp):
                                        bool(knobs["xlsx_text_cells"]))
             return value
         if key in ("expire_next", "timeout_499_next", "accepted_next"):
+            return value
+        if key == "expiry_form":
+            if value not in EXPIRY_FORMS:
+                raise ValueError(f"expiry_form must be one of {', '.join(EXPIRY_FORMS)}, got {value!r}")
             return value
         if key == "formats":
             if not isinstance(value, dict):
@@ -390,12 +417,10 @@ class App(AsyncVendorApp):
         return "COMPLETED"
 
     def _detail(self, request: Request, report_id: str) -> Response:
-        job = self.jobs.get(report_id)
+        job, missing = self.lookup(report_id)
         if job is None:
-            return _error(404, f"no report {report_id}")
-        with self._lock:
-            job.polls += 1
-        status = self.status(job)
+            return _error(missing, f"no report {report_id}")
+        status = self.polled(job, self.status(job))
         answer: dict[str, t.Any] = {"report_id": job.id, "status": status}
         if status == "COMPLETED":
             built = self._built(job)
@@ -404,10 +429,12 @@ class App(AsyncVendorApp):
             job.links[secret] = expires
             answer["location"] = f"{request.base_url}/storage/reports/{job.id}?x_secret_key={secret}"
             answer["metadata"] = {
-                "expiry": dt.datetime.fromtimestamp(expires, IST).strftime(TIME_FORMAT),
+                "expiry": expiry_text(expires, self.knobs["expiry_form"]),
                 "file_name": self.file_name(job.name, job.parameters, job.extra["format"]),
                 "row_count": built.row_count,
             }
+            if answer["metadata"]["expiry"] is None:
+                del answer["metadata"]["expiry"]
         running = status in ("TRIGGERED", "PROCESSING")
         return Response.json(answer, self.knobs["running_detail_status"] if running else 200)
 
@@ -416,8 +443,11 @@ class App(AsyncVendorApp):
         if refused:
             self.record_download(None, 400, 0, "credentials")
             return refused
-        job = self.jobs.get(report_id)
+        job, missing = self.lookup(report_id)
         secret = request.arg("x_secret_key")
+        if job is None and missing != 404:
+            self.record_download(None, missing, 0)
+            return _error(missing, f"no report {report_id}")
         if job is None or secret not in job.links:
             self.record_download(job, 403, 0)
             return _error(403, "the signature does not match")

@@ -315,12 +315,14 @@ class App(AsyncVendorApp):
         }
 
     def _poll(self, request: Request, report_id: str) -> Response:
-        job = self.jobs.get(report_id)
+        job, missing = self.lookup(report_id)
         if job is None:
-            return self.hapi_error(404, f"no report {report_id}")
-        with self._lock:
-            job.polls += 1
-        return _hal(self._resource(request, job, with_link=True))
+            return self.hapi_error(missing, f"no report {report_id}")
+        resource = self._resource(request, job, with_link=True)
+        resource["status"] = self.polled(job, resource["status"])
+        if resource["status"] != "ready":
+            resource["_links"].pop("fx:download_url", None)
+        return _hal(resource)
 
     def _download(self, request: Request) -> Response:
         refused = self.refuse_credentials(request, ("Authorization", API_VERSION_HEADER))
@@ -328,8 +330,11 @@ class App(AsyncVendorApp):
             self.record_download(None, 400, 0, "credentials")
             return refused
         parts = request.path.strip("/").split("/")
-        job = self.jobs.get(parts[1]) if len(parts) == 3 else None
+        job, missing = self.lookup(parts[1]) if len(parts) == 3 else (None, 404)
         secret = request.arg("foo")
+        if job is None and missing != 404:
+            self.record_download(None, missing, 0)
+            return self.hapi_error(missing, "no such report")
         if job is None or secret not in job.links:
             self.record_download(job, 403, 0)
             return _denied()

@@ -15,6 +15,18 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
   truncate_next_downloads: N      the next N downloads send the full Content-Length, stop half-way, close
   corrupt_next_downloads: N       the next N downloads send the right length with garbled middle bytes
   expired_link_next_downloads: N  the next N downloads answer as an expired link, even if fresh
+  Bodies that are not the report, each with status 200 (the tap must not make rows of them):
+  html_next_downloads: N          an HTML sign-in page
+  xml_error_next_downloads: N     an XML storage error document (not about expiry)
+  expired_body_next_downloads: N  an XML error document saying the link expired
+  json_error_next_downloads: N    {"error": ...}
+  empty_next_downloads: N         a 0-byte body
+  plain_csv_next_downloads: N     a bare CSV of made-up rows (FoxyCart always sends a zip)
+  stall_next_downloads: N         the next N downloads send their first bytes, then trickle one byte
+                                  every 0.5 s for stall_seconds (default 60), then the rest
+  unknown_status_next_polls: N    the next N polls of a report answer status "ON_HOLD" (unknown to the tap)
+  purge_reports: true             forget every report made so far: polls and downloads answer
+                                  purged_status (404 or 410, default 404), as after a restart
   csv_extra_column: {col: value}  every file built from now on gains this column (a new vendor column)
   csv_cell_values: {col: value}   every file built from now on has this value in every cell of that column
   per_report: {name: {knob: value}}  processing_seconds, link_ttl_seconds, rows_per_day and the
@@ -32,8 +44,21 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_retail_reports.sandbox.files import BuiltFile, FileStore, stream
+from tap_retail_reports.sandbox.files import BuiltFile, FileStore, stream, trickle
 from tap_retail_reports.sandbox.server import Request, Response, VendorApp
+
+# Bodies a storage service may answer with status 200 that are not the report (knob -> body).
+BODY_FAULTS: dict[str, bytes] = {
+    "html_next_downloads": b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
+                           b"<body><form action=\"/login\">Please sign in</form></body></html>\n",
+    "xml_error_next_downloads": b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+                                b"<Message>We encountered an internal error. Please try again.</Message></Error>",
+    "expired_body_next_downloads": b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                                   b"<Message>Request has expired</Message></Error>",
+    "json_error_next_downloads": b'{"error": "internal error, try again later"}',
+    "empty_next_downloads": b"",
+    "plain_csv_next_downloads": b"id,name\r\n1,not the report\r\n",
+}
 
 DEFAULTS: dict[str, t.Any] = {
     "processing_seconds": 1.0,
@@ -45,12 +70,19 @@ DEFAULTS: dict[str, t.Any] = {
     "truncate_next_downloads": 0,
     "corrupt_next_downloads": 0,
     "expired_link_next_downloads": 0,
+    **dict.fromkeys(BODY_FAULTS, 0),
+    "stall_next_downloads": 0,
+    "stall_seconds": 60.0,
+    "unknown_status_next_polls": 0,
+    "purged_status": 404,
     "csv_extra_column": {},
     "csv_cell_values": {},
 }
-COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads")
+COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads",
+            *BODY_FAULTS, "stall_next_downloads", "unknown_status_next_polls")
 PER_REPORT = ("processing_seconds", "link_ttl_seconds", "rows_per_day", *COUNTERS)
-ACTIONS = ("advance_seconds", "revoke_tokens", "per_report", "reset")
+ACTIONS = ("advance_seconds", "revoke_tokens", "per_report", "reset", "purge_reports")
+UNKNOWN_STATUS = "ON_HOLD"
 
 
 @dataclass
@@ -105,6 +137,7 @@ class AsyncVendorApp(VendorApp):
 
     def _forget(self) -> None:
         self.jobs: dict[str, Job] = {}
+        self.purged: set[str] = set()  # report ids forgotten by `purge_reports`
         self.tokens: dict[str, float] = {}  # token -> expires at
         self.revoked: set[str] = set()
         self.token_grants = 0
@@ -137,6 +170,9 @@ class AsyncVendorApp(VendorApp):
                 self.revoke_tokens()
             if settings.get("reset"):
                 self._forget()
+            if settings.get("purge_reports"):
+                self.purged.update(self.jobs)
+                self.jobs.clear()
             return self.state()
 
     def check_knob(self, key: str, value: t.Any) -> t.Any:
@@ -158,7 +194,12 @@ class AsyncVendorApp(VendorApp):
                 raise ValueError(f"{key} must be an object {{column: text}}, got {value!r}")
             setattr(self.files, "extra_column" if key == "csv_extra_column" else "cell_values", dict(value))
             return value
-        if key in ("processing_seconds", "link_ttl_seconds", "token_lifetime_seconds", "report_ttl_seconds"):
+        if key == "purged_status":
+            if value not in (404, 410):
+                raise ValueError(f"purged_status must be 404 or 410, got {value!r}")
+            return value
+        if key in ("processing_seconds", "link_ttl_seconds", "token_lifetime_seconds", "report_ttl_seconds",
+                   "stall_seconds"):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{key} must be a number of seconds >= 0, got {value!r}")
             return float(value)
@@ -246,6 +287,19 @@ class AsyncVendorApp(VendorApp):
             self.jobs[job_id] = job
         return job
 
+    def lookup(self, report_id: str) -> tuple[Job | None, int]:
+        """(the job, 0), or (None, the status to answer): `purged_status` for a purged report, else 404."""
+        job = self.jobs.get(report_id)
+        if job is not None:
+            return job, 0
+        return None, self.knobs["purged_status"] if report_id in self.purged else 404
+
+    def polled(self, job: Job, status: str) -> str:
+        """Count a poll; the status to answer (UNKNOWN_STATUS while `unknown_status_next_polls` lasts)."""
+        with self._lock:
+            job.polls += 1
+        return UNKNOWN_STATUS if self.take(job.name, "unknown_status_next_polls") else status
+
     def status(self, job: Job) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -315,6 +369,14 @@ class AsyncVendorApp(VendorApp):
             response = expired()
             self.record_download(job, response.status, 0, "expired_link")
             return response
+        for knob, body in BODY_FAULTS.items():
+            if self.take(job.name, knob):
+                self.record_download(job, 200, len(body), knob.removesuffix("_next_downloads"))
+                return Response(200, body, {"Content-Type": content_type})
+        if self.take(job.name, "stall_next_downloads"):
+            self.record_download(job, 200, built.size, "stall")
+            return Response(200, trickle(built.path, self.knobs["stall_seconds"]), {"Content-Type": content_type},
+                            content_length=built.size)
         fault = None
         if self.take(job.name, "truncate_next_downloads"):
             fault = "truncate"

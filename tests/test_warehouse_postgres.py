@@ -34,6 +34,7 @@ import pytest
 import requests
 
 from tap_retail_reports.core.async_stream import LEARNED_COLUMN
+from tap_retail_reports.core.windows import on_grid
 from tap_retail_reports.flipkart.streams import STREAMS as FLIPKART_STREAMS
 from tap_retail_reports.foxycart.streams import STREAMS as FOXYCART_STREAMS
 from tap_retail_reports.sandbox.credentials import (
@@ -105,12 +106,17 @@ def distribu_inventory(part: str) -> Count:
     return lambda apps, days, now, runs: len(apps["distribu"].inventory(now.date())[part])
 
 
+def grid_start(first: dt.date, zone: zoneinfo.ZoneInfo) -> dt.date:
+    """The local day an async vendor's first window starts: the 7-day grid window holding START's local day."""
+    return on_grid(dt.datetime.combine(first, dt.time(), dt.timezone.utc).astimezone(zone).date(), 7)
+
+
 def foxycart(report: str) -> Count:
-    """Every row of the report from the store's local day holding START up to the run's end: the union
-    of the run's windows (each row once, however many windows read it)."""
+    """Every row of the report from the start of the grid window holding START (in the store's zone) up to
+    the run's end: the union of the run's windows (each row once, however many windows read it)."""
     def count(apps: dict, days: list, now: dt.datetime, runs: int) -> int:
         store = zoneinfo.ZoneInfo(FOXYCART_STORE_ZONE)
-        first = dt.datetime.combine(days[0], dt.time(), dt.timezone.utc).astimezone(store).date()
+        first = grid_start(days[0], store)
         last = dt.datetime.combine(days[-1], dt.time.max, dt.timezone.utc).astimezone(store)
         files = apps["foxycart"].expected_rows(report, f"{first} 00:00:00", last.strftime("%Y-%m-%d %H:%M:%S"))
         return sum(map(len, files.values()))
@@ -119,11 +125,13 @@ def foxycart(report: str) -> Count:
 
 
 def flipkart_range(report: str) -> Count:
-    """Every row of the India days from START's to the run's end's (inclusive), per warehouse if scoped."""
+    """Every row of the whole India days from the start of the grid window holding START to the last India
+    midnight before the run's end (the part day is the next run's), per warehouse if scoped."""
     def count(apps: dict, days: list, now: dt.datetime, runs: int) -> int:
         india = zoneinfo.ZoneInfo("Asia/Kolkata")
-        dates = {"from_date": days[0].isoformat(),
-                 "to_date": dt.datetime.combine(days[-1], dt.time.max, dt.timezone.utc).astimezone(india).date().isoformat()}
+        end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), dt.timezone.utc).astimezone(india)
+        dates = {"from_date": grid_start(days[0], india).isoformat(),
+                 "to_date": (end.date() - dt.timedelta(days=1)).isoformat()}
         scopes = [{"warehouse_id": w} for w in FLIPKART_WAREHOUSE_IDS] if report == "stock_ledger" else [{}]
         return sum(len(rows) for scope in scopes
                    for rows in apps["flipkart"].expected_rows(report, {**scope, **dates}).values())
@@ -409,7 +417,7 @@ def test_times_are_stored_as_the_instant_on_a_server_in_new_york(warehouse: Ware
     # FoxyCart's files hold naive times in the store's zone: stored as the instant, in UTC.
     store = zoneinfo.ZoneInfo(FOXYCART_STORE_ZONE)
     files = warehouse.sandbox.sandbox.apps["foxycart"].expected_rows(
-        "transactions", f"{START - dt.timedelta(days=1)} 00:00:00", f"{FIRST_END} 23:59:59"
+        "transactions", f"{grid_start(START, store)} 00:00:00", f"{FIRST_END} 23:59:59"
     )
     local = {row["id"]: dt.datetime.fromisoformat(row["transaction_date"]) for row in files["transactions.csv"]}
     stored = dict(server.sql(f"select id, transaction_date::text from {SCHEMA}.foxycart_transactions"))

@@ -86,16 +86,32 @@ class CsvFile:
             if header is None:
                 return
             columns = unique_columns(header)
-            width = len(columns)
             for number, values in enumerate(reader, start=1):
                 if not values:
                     continue  # a blank line is not a row
-                if len(values) > width:
-                    # More values than the header names: kept under made-up names, never dropped.
-                    extra = [f"_column_{i + 1}" for i in range(width, len(values))]
-                    yield number, dict(zip(columns + extra, values, strict=True))
-                else:
-                    yield number, dict(zip(columns, values, strict=False))  # a short row: the missing columns are absent
+                yield number, row_dict(columns, values)
+
+
+    def value_rows(self) -> t.Iterator[list[str]]:
+        """The header made unique, then each row's values as read (blank lines too, so that
+        positions count as in `rows`): for callers that decide once per file what each
+        column becomes (core/fast_records.py). Decodes as `rows` does, a block at a time."""
+        with self.open_binary() as raw:
+            reader = csv.reader(_decoded_blocks(_maybe_gunzip(raw)))
+            header = next(reader, None)
+            if header is None:
+                return
+            yield unique_columns(header)
+            yield from reader
+
+
+def row_dict(columns: list[str], values: list[str]) -> dict[str, str]:
+    """One row's {column: value}. A short row lacks the missing columns; values beyond the
+    header's are kept under made-up names (`_column_N`), never dropped."""
+    if len(values) > len(columns):
+        extra = [f"_column_{i + 1}" for i in range(len(columns), len(values))]
+        return dict(zip(columns + extra, values, strict=True))
+    return dict(zip(columns, values, strict=False))
 
 
 def csv_files(path: Path, name: str) -> t.Iterator[CsvFile]:
@@ -133,13 +149,13 @@ def _maybe_gunzip(raw: t.IO[bytes]) -> t.IO[bytes]:
     return buffered
 
 
-def _decoded_lines(stream: t.IO[bytes]) -> t.Iterator[str]:
+def _decoded_lines(stream: t.IO[bytes], *, bom: bool = True) -> t.Iterator[str]:
     """Text lines from bytes: UTF-8 (a BOM dropped), a line that is not UTF-8 read as Windows-1252.
 
     Decoding line by line keeps one stray byte from spoiling the whole file
     and keeps memory flat.
     """
-    first = True
+    first = bom
     for line in stream:
         if first:
             first = False
@@ -148,6 +164,23 @@ def _decoded_lines(stream: t.IO[bytes]) -> t.Iterator[str]:
             yield line.decode("utf-8")
         except UnicodeDecodeError:
             yield line.decode("cp1252", errors="replace")
+
+
+def _decoded_blocks(stream: t.IO[bytes]) -> t.Iterator[str]:
+    """The lines of `_decoded_lines`, decoded a block of whole lines at a time: a block that
+    is not all UTF-8 is decoded line by line, as `_decoded_lines` does."""
+    first = True
+    while block := stream.read(CHUNK):
+        block += stream.readline()  # end on a line boundary: b"\n" is never inside a UTF-8 character
+        if first:
+            first = False
+            block = block.removeprefix(UTF8_BOM)
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            yield from _decoded_lines(io.BytesIO(block), bom=False)
+            continue
+        yield from io.StringIO(text, newline="\n")  # lines end at \n only, kept whole, as `for line in stream`
 
 
 def unique_columns(header: list[str]) -> list[str]:

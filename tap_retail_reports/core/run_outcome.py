@@ -3,6 +3,7 @@ when a stop signal arrives in the middle of one."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import typing as t
 
@@ -46,9 +47,21 @@ class WholeLineWriter(MsgSpecWriter):
         self._after_line: t.Callable[[], None] | None = None
 
     def write_message(self, message: t.Any) -> None:
+        self._whole(lambda: super(WholeLineWriter, self).write_message(message))
+
+    def write_lines(self, lines: bytes | bytearray) -> None:
+        """Singer lines already encoded, each ending in a newline (core/fast_records.py), written whole."""
+
+        def write() -> None:
+            sys.stdout.buffer.write(lines)
+            sys.stdout.flush()
+
+        self._whole(write)
+
+    def _whole(self, write: t.Callable[[], None]) -> None:
         self._writing = True
         try:
-            super().write_message(message)
+            write()
         finally:
             self._writing = False
         action, self._after_line = self._after_line, None

@@ -35,6 +35,7 @@ from tap_retail_reports.core.http import (
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run_stats import StreamStats
+from tap_retail_reports.core.window_fetcher import in_window_order
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
 if t.TYPE_CHECKING:
@@ -404,9 +405,21 @@ class WindowedStream(ReportStream):
             )
         return windows
 
+    # Windows fetched at once (`<vendor>.concurrent_windows`); a vendor sets a default its limits allow.
+    default_concurrent_windows: t.ClassVar[int] = 1
+
+    @property
+    def concurrent_windows(self) -> int:
+        return int(self.vendor_config.get("concurrent_windows") or self.default_concurrent_windows)
+
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        for window in self.windows(context):
-            yield from self.records_in_window(window, context)
+        """Each window's rows, then its bookmark. Windows are fetched `concurrent_windows` at a time
+        on worker threads and emitted here, in window order (core/window_fetcher.py)."""
+        windows = self.windows(context)
+        _ = self.requests_session  # made here, once: workers share it (and its rate limiter)
+        for window, rows in in_window_order(windows, lambda window: self.records_in_window(window, context),
+                                            self.concurrent_windows, self.name):
+            yield from rows
             self.checkpoint(context, window.end)
 
     def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:

@@ -8,6 +8,7 @@ import threading
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import RecordMessage
 
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import redact
@@ -39,7 +40,8 @@ class RunFailures:
 
 class WholeLineWriter(MsgSpecWriter):
     """The tap's Singer writer: a stop signal that lands while a line is being written
-    takes effect once that line is out, so stdout never ends in half a message."""
+    takes effect once that line is out, so stdout never ends in half a message.
+    Records are flushed with the next other message (STATE, SCHEMA) or at exit."""
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -47,7 +49,14 @@ class WholeLineWriter(MsgSpecWriter):
         self._after_line: t.Callable[[], None] | None = None
 
     def write_message(self, message: t.Any) -> None:
-        self._whole(lambda: super(WholeLineWriter, self).write_message(message))
+        def write() -> None:
+            sys.stdout.buffer.write(self.format_message(message))
+            # RECORD lines wait in stdout's buffer (one system call per block, not per record); any
+            # other message goes out at once with every record before it, so a STATE is never late.
+            if not isinstance(message, RecordMessage):
+                sys.stdout.flush()
+
+        self._whole(write)
 
     def write_lines(self, lines: bytes | bytearray) -> None:
         """Singer lines already encoded, each ending in a newline (core/fast_records.py), written whole."""
@@ -66,6 +75,7 @@ class WholeLineWriter(MsgSpecWriter):
             self._writing = False
         action, self._after_line = self._after_line, None
         if action is not None:
+            sys.stdout.flush()  # the lines waiting in the buffer are out before the stop
             action()
 
     def when_line_done(self, action: t.Callable[[], None]) -> None:

@@ -26,7 +26,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_retail_reports.core.files import row_dict
-from tap_retail_reports.core.records import Converter, Misfit, SchemaCoercion
+from tap_retail_reports.core.records import Converter, Misfit, SchemaCoercion, as_integer, as_number
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -128,13 +128,15 @@ class FileRecords:
             self.pick = operator.itemgetter(*positions) if positions else lambda values: ()
         self.keep_extra = kept(EXTRA_FIELDS)
         # Typed columns, each with its converter and the answers it gave in this file (a file
-        # repeats its values: booleans, prices, times to the second). A column not kept is still
+        # repeats its values: booleans, dates, times to the second). A column not kept is still
         # converted when `_extra_fields` is, since a value that does not fit goes there.
-        self.typed: list[tuple[str, int, dict, Converter, bool]] = []
+        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered.
+        self.typed: list[tuple[str, int, dict | None, Converter, bool]] = []
         for i, name in enumerate(names):
             convert = coercion.converters.get(name)
             if convert is not None and (kept(name) or self.keep_extra):
-                self.typed.append((name, i, {}, convert, kept(name)))
+                memo: dict | None = None if convert in (as_number, as_integer) else {}
+                self.typed.append((name, i, memo, convert, kept(name)))
         constant = {**fields, **{key: value for key, value in partition.items() if key not in names and key not in fields}}
         self.constant = {name: value for name, value in constant.items() if kept(name)}
         self.keep_row_number = kept("_row_number")
@@ -146,9 +148,12 @@ class FileRecords:
         misfits: dict[str, t.Any] | None = None
         for name, position, memo, convert, keep in self.typed:
             raw = values[position]
-            value = memo.get(raw, memo)
-            if value is memo:
-                value = remember(memo, raw, convert)
+            if memo is None:
+                value = convert(raw)
+            else:
+                value = memo.get(raw, memo)
+                if value is memo:
+                    value = remember(memo, raw, convert)
             if value.__class__ is Misfit:
                 misfits = misfits if misfits is not None else {}
                 misfits[name] = value.value

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import math
 import re
 import typing as t
 
@@ -47,6 +48,8 @@ def as_number(value: t.Any) -> t.Any:
                 return Misfit(value)
             number = decimal.Decimal(text.replace(",", ""))
         return number if number.is_finite() else Misfit(value)
+    if isinstance(value, (float, decimal.Decimal)) and not math.isfinite(value):
+        return None  # JSON has no NaN or Infinity (as the SDK's type conformance would have it)
     if value is None or (isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)):
         return value
     return Misfit(value)

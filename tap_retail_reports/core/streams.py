@@ -22,6 +22,7 @@ from functools import cached_property
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
@@ -366,6 +367,13 @@ class WindowedStream(ReportStream):
 
     window_days_setting: t.ClassVar[str | None] = None  # vendor setting naming the window size
     fixed_window_days: t.ClassVar[int | None] = None  # reports whose rows are per window (per-day aggregates)
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any("properties" in prop or "items" in prop for prop in self.schema["properties"].values()):
+            # post_process (SchemaCoercion) has typed every top-level value as the schema says; with no
+            # nested object or array, the SDK's conformance pass per record would only repeat it.
+            self.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     @property
     def window_days(self) -> int:

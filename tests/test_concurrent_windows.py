@@ -102,7 +102,9 @@ def test_a_vendor_failing_mid_backfill_holds_the_bookmark_at_the_last_window_wri
             if sum('"replication_key_value"' in entry for entry in written if '"STATE"' in entry) == 3:
                 set_faults(fresh_sandbox, error_rate=1.0, vendors=["vroom"])
                 break
-        rest, errors = process.communicate(timeout=120)
+        rest = process.stdout.read()  # after what the loop read ahead (communicate() would miss that)
+        process.wait(timeout=120)
+        errors = (Path(folder) / "stderr.log").read_text()
     assert process.returncode == 1, errors[-2000:]
     assert "vroom_orders: stopped: gave up after repeated failures" in errors
     bookmark = assert_low_water_and_window_order(messages("".join(written) + rest, "vroom_orders"))
@@ -144,5 +146,6 @@ def start(config: dict, catalog: dict, folder: str, env: dict | None = None) -> 
     """The tap command in the background, its stdout read line by line (tests stop it mid-run)."""
     (Path(folder) / "config.json").write_text(json.dumps(config))
     (Path(folder) / "catalog.json").write_text(json.dumps(catalog))
-    return subprocess.Popen([*TAP, "--config", f"{folder}/config.json", "--catalog", f"{folder}/catalog.json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    with open(Path(folder) / "stderr.log", "w") as errors:  # a file: a pipe left unread could fill up
+        return subprocess.Popen([*TAP, "--config", f"{folder}/config.json", "--catalog", f"{folder}/catalog.json"],
+                                stdout=subprocess.PIPE, stderr=errors, text=True, env={**os.environ, **(env or {})})

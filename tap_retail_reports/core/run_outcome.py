@@ -3,6 +3,7 @@ when a stop signal arrives in the middle of one."""
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 import typing as t
@@ -41,31 +42,45 @@ class RunFailures:
 class WholeLineWriter(MsgSpecWriter):
     """The tap's Singer writer: a stop signal that lands while a line is being written
     takes effect once that line is out, so stdout never ends in half a message.
-    Records are flushed with the next other message (STATE, SCHEMA) or at exit."""
+
+    RECORD lines wait in a buffer of their own (stdout may be unbuffered, PYTHONUNBUFFERED)
+    and go out in blocks: with the next other message (STATE, SCHEMA), before a stop, at
+    exit, or when `PENDING_BYTES` have gathered. A STATE is never ahead of its records."""
+
+    PENDING_BYTES = 1 << 16
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._writing = False
         self._after_line: t.Callable[[], None] | None = None
+        self._pending = bytearray()
+        atexit.register(self._write_out)  # records after the last STATE, should the run end without one
 
     def write_message(self, message: t.Any) -> None:
         def write() -> None:
-            sys.stdout.buffer.write(self.format_message(message))
-            # RECORD lines wait in stdout's buffer (one system call per block, not per record); any
-            # other message goes out at once with every record before it, so a STATE is never late.
-            if not isinstance(message, RecordMessage):
-                sys.stdout.flush()
+            self._pending += self.format_message(message)
+            if not isinstance(message, RecordMessage) or len(self._pending) >= self.PENDING_BYTES:
+                self._write_out()
 
         self._whole(write)
 
     def write_lines(self, lines: bytes | bytearray) -> None:
-        """Singer lines already encoded, each ending in a newline (core/fast_records.py), written whole."""
+        """RECORD lines already encoded, each ending in a newline (core/fast_records.py)."""
 
         def write() -> None:
-            sys.stdout.buffer.write(lines)
-            sys.stdout.flush()
+            self._pending += lines
+            self._write_out()
 
         self._whole(write)
+
+    def _write_out(self) -> None:
+        out = sys.stdout.buffer
+        view = memoryview(self._pending)
+        while view:  # an unbuffered stdout may take part of it (a signal mid-write)
+            view = view[out.write(view) or 0:]
+        view.release()
+        self._pending.clear()
+        sys.stdout.flush()
 
     def _whole(self, write: t.Callable[[], None]) -> None:
         self._writing = True
@@ -75,7 +90,7 @@ class WholeLineWriter(MsgSpecWriter):
             self._writing = False
         action, self._after_line = self._after_line, None
         if action is not None:
-            sys.stdout.flush()  # the lines waiting in the buffer are out before the stop
+            self._write_out()  # the lines waiting are out before the stop
             action()
 
     def when_line_done(self, action: t.Callable[[], None]) -> None:
@@ -83,4 +98,5 @@ class WholeLineWriter(MsgSpecWriter):
         if self._writing:
             self._after_line = action
         else:
+            self._write_out()
             action()

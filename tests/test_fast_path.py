@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
+from singer_sdk.singerlib.catalog import SelectionMask
 
+from tap_retail_reports.core.async_stream import column_types, file_schema
+from tap_retail_reports.core.fast_records import FileRecords
+from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
@@ -96,3 +102,28 @@ def test_stream_maps_and_flattening_send_records_through_the_sdk_path(fresh_sand
     else:  # flattened: an object with no declared properties becomes its JSON text
         assert all(json.loads(row["_extra_fields"]) == {"total_tax": "N/A"} for row in rows)
     assert f"foxycart_transactions: {SDK_PATH_LINE}: {reason}" in run.stderr
+
+
+def test_a_row_of_the_fast_branch_is_the_row_of_the_step_by_step_branch() -> None:
+    """Short and long rows and repeated names take `irregular` (the SDK path's steps one by one);
+    on regular rows both branches must agree, whatever is selected and whatever does not fit."""
+    schema = file_schema(column_types(NUMBER=("total",), INTEGER=("count",), BOOLEAN=("paid",), DATE=("day",),
+                                      DATE_TIME=("at",)))
+    schema["properties"].update({"_extra_fields": {"type": ["object", "null"]}, "note": {"type": ["string", "null"]}})
+    header = ["total", "count", "paid", "day", "at", "note", "_source_file"]
+    rows = [["12.50", "3", "true", "2026-10-01", "2026-10-01 12:00:00", "x", "theirs"],
+            ["N/A", "2.5", "maybe", "01/10/2026", "soon", "", "theirs"],
+            ["1,204.10", "", "0", "", "2026-10-01T12:00:00+05:30", "y", "theirs"]]
+    fields = {"_source_file": "a.csv", "_report_window_start": "2026-10-01T00:00:00Z",
+              "_report_window_end": "2026-10-02T00:00:00Z"}
+    for left_out in ((), ("total", "note"), ("_extra_fields", "paid"), ("_report_window_end", "warehouse_id")):
+        mask = SelectionMask({(): True, **{("properties", name): False for name in left_out}})
+        plan = FileRecords(SimpleNamespace(mask=mask), SchemaCoercion(schema, ZoneInfo("Asia/Kolkata")),  # type: ignore[arg-type]
+                           header, ["_source_file"], fields, {"warehouse_id": "W1"})
+        for number, values in enumerate(rows, start=1):
+            fast = plan.record(number, values)
+            assert fast == plan.irregular(number, values), (left_out, values)
+            assert not set(left_out) & set(fast)
+        assert plan.record(9, ["1"]) == plan.irregular(9, ["1"])  # a short row
+        long = plan.record(9, [*rows[0], "spare"])
+        assert long.get("_column_8") == "spare" and long == plan.irregular(9, [*rows[0], "spare"])

@@ -4,8 +4,8 @@
 
 Prints one JSON object: exit status, wall seconds, the lines and the Singer RECORD lines (with
 --every-line, every line) the command wrote to stdout (read here in 64 KiB chunks and thrown
-away), the seconds from the first chunk holding a record to the last one, and the command's
-peak RSS from wait4().
+away), the seconds from the first chunk holding a record to the last one, the seconds from
+the start to the first record, and the command's peak RSS from wait4().
 
 Why a separate process: Linux charges a child's ru_maxrss with the memory of the process that
 forked it until it calls exec, so a child of the benchmark itself (which holds the sandbox) would
@@ -55,6 +55,7 @@ def main() -> None:
         "lines": lines,
         "records": records,
         "first_to_last": (last - first) if first is not None else 0.0,
+        "first_record": (first - began) if first is not None else None,
         "max_rss_kb": usage.ru_maxrss,
     }))
 

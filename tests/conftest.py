@@ -141,8 +141,10 @@ def set_faults(running: RunningSandbox, **faults: t.Any) -> None:
     response.raise_for_status()
 
 
-def sandbox_log(running: RunningSandbox) -> list[dict]:
-    return requests.get(f"http://127.0.0.1:{running.port}/_sandbox/log", timeout=10).json()
+def sandbox_log(running: RunningSandbox, *, settled: bool = False) -> list[dict]:
+    """The sandbox's request log; `settled`: once the requests still being answered are (stalls end late)."""
+    path = "/_sandbox/log/settled" if settled else "/_sandbox/log"
+    return requests.get(f"http://127.0.0.1:{running.port}{path}", timeout=40).json()
 
 
 class FakeClock:

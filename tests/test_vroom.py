@@ -243,7 +243,7 @@ def test_a_vendor_that_stops_answering_is_timed_out_and_retried(fresh_sandbox, t
     catalog = catalog_selecting(config, ["vroom_orders"])
     env = env_setting_class_attributes(tmp_path, {"tap_retail_reports.core.streams:ReportStream.timeout": (5, 1)})
     run = run_tap(config, catalog=catalog, env=env).ok()
-    stalls = [entry for entry in sandbox_log(fresh_sandbox) if entry["fault"] == "stall"]
+    stalls = [entry for entry in sandbox_log(fresh_sandbox, settled=True) if entry["fault"] == "stall"]
     assert stalls, "the sandbox should have stalled some answers"
     assert "ReadTimeout" in run.stderr and "retrying in" in run.stderr
     assert keys(run.records["vroom_orders"], ("order_id",)) == keys(expected_rows("orders", end="2026-10-04"), ("order_id",))

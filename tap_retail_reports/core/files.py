@@ -120,14 +120,32 @@ class CsvFile:
         """(row number from 1, {column: value}) for each data row; headers made unique."""
         with self.open_binary() as raw:
             stream = _maybe_gunzip(raw)
-            if isinstance(stream, io.BufferedReader) and stream.peek(4)[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
-                # A workbook (or another zip) inside the zip: its bytes are no CSV, and never rows.
-                raise UnreadableFile(f"{self.name} is a zip or XLSX workbook inside the download, which is not read")
+            self._refuse_archive(stream)
             yield from self.read_table(csv.reader(_decoded_lines(stream)))
 
+    def value_rows(self) -> t.Iterator[tuple[int, t.Sequence[t.Any]]]:
+        """(row number, values as read) for each data row, under `columns` (which a different header
+        further down replaces): for callers that decide once per layout what each column becomes
+        (core/fast_records.py). Decodes as `rows` does, a block at a time."""
+        with self.open_binary() as raw:
+            stream = _maybe_gunzip(raw)
+            self._refuse_archive(stream)
+            yield from self.table_lines(csv.reader(_decoded_blocks(stream)))
+
+    def _refuse_archive(self, stream: t.IO[bytes]) -> None:
+        if isinstance(stream, io.BufferedReader) and stream.peek(4)[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
+            # A workbook (or another zip) inside the zip: its bytes are no CSV, and never rows.
+            raise UnreadableFile(f"{self.name} is a zip or XLSX workbook inside the download, which is not read")
+
     def read_table(self, lines: t.Iterable[t.Sequence[t.Any]]) -> t.Iterator[tuple[int, dict[str, t.Any]]]:
-        """Rows of a table whose first line is its header. A line is numbered by its place after the
-        first header, so skipping a repeated header changes no row's number (nor its key)."""
+        """Rows of a table whose first line is its header, as {column: value}."""
+        for number, values in self.table_lines(lines):
+            yield number, row_dict(self.columns or [], values)
+
+    def table_lines(self, lines: t.Iterable[t.Sequence[t.Any]]) -> t.Iterator[tuple[int, t.Sequence[t.Any]]]:
+        """The data lines of a table whose first line is its header: repeated header lines skipped,
+        a different header making new `columns`. A line is numbered by its place after the first
+        header, so skipping a repeated header changes no row's number (nor its key)."""
         reader = iter(lines)
         header = next(reader, None)
         if header is None:
@@ -159,13 +177,7 @@ class CsvFile:
                     self.logger.warning("%s: a different header at data line %d; the rows below it are read under "
                                         "its column names: %s", self.where or self.name, number, ", ".join(columns[:20]))
                     continue
-            if len(values) > width:
-                # More values than the header names: kept under made-up names, never dropped.
-                extra = [f"_column_{i + 1}" for i in range(width, len(values))]
-                yield number, {name: value for name, value in zip(columns + extra, values, strict=True)
-                               if value is not None or name in columns}
-            else:
-                yield number, dict(zip(columns, values, strict=False))  # a short row: the missing columns are absent
+            yield number, values
         if repeats:
             self.logger.info("%s: skipped %d repeated header line(s) (exports joined end to end)",
                              self.where or self.name, repeats)
@@ -190,6 +202,17 @@ def _looks_like_header(values: t.Sequence[t.Any], known: set[str]) -> bool:
         return False
     matches = sum(value.strip().lower() in known for value in values)
     return matches >= 2 and matches * 2 >= len(values)
+
+
+def row_dict(columns: list[str], values: t.Sequence[t.Any]) -> dict[str, t.Any]:
+    """One row's {column: value}. A short row lacks the missing columns; values beyond the
+    header's are kept under made-up names (`_column_N`), never dropped (a workbook's empty cells there are)."""
+    width = len(columns)
+    if len(values) > width:
+        extra = [f"_column_{i + 1}" for i in range(width, len(values))]
+        return {name: value for name, value in zip(columns + extra, values, strict=True)
+                if value is not None or name in columns}
+    return dict(zip(columns, values, strict=False))
 
 
 @dataclass
@@ -305,13 +328,13 @@ def _maybe_gunzip(raw: t.IO[bytes]) -> t.IO[bytes]:
     return buffered
 
 
-def _decoded_lines(stream: t.IO[bytes]) -> t.Iterator[str]:
+def _decoded_lines(stream: t.IO[bytes], *, bom: bool = True) -> t.Iterator[str]:
     """Text lines from bytes: UTF-8 (a BOM dropped), a line that is not UTF-8 read as Windows-1252.
 
     Decoding line by line keeps one stray byte from spoiling the whole file
     and keeps memory flat.
     """
-    first = True
+    first = bom
     for line in stream:
         if first:
             first = False
@@ -320,6 +343,23 @@ def _decoded_lines(stream: t.IO[bytes]) -> t.Iterator[str]:
             yield line.decode("utf-8")
         except UnicodeDecodeError:
             yield line.decode("cp1252", errors="replace")
+
+
+def _decoded_blocks(stream: t.IO[bytes]) -> t.Iterator[str]:
+    """The lines of `_decoded_lines`, decoded a block of whole lines at a time: a block that
+    is not all UTF-8 is decoded line by line, as `_decoded_lines` does."""
+    first = True
+    while block := stream.read(CHUNK):
+        block += stream.readline()  # end on a line boundary: b"\n" is never inside a UTF-8 character
+        if first:
+            first = False
+            block = block.removeprefix(UTF8_BOM)
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            yield from _decoded_lines(io.BytesIO(block), bom=False)
+            continue
+        yield from io.StringIO(text, newline="\n")  # lines end at \n only, kept whole, as `for line in stream`
 
 
 def unique_columns(header: list[str]) -> list[str]:

@@ -28,6 +28,7 @@ from singer_sdk.exceptions import (
     FatalAPIError,
     RetriableAPIError,
 )
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
@@ -43,6 +44,7 @@ from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_stats import StreamStats
+from tap_retail_reports.core.window_fetcher import in_window_order
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
 if t.TYPE_CHECKING:
@@ -471,6 +473,13 @@ class WindowedStream(ReportStream):
     _said_past_end = False  # see warn_if_past_end
     fixed_window_days: t.ClassVar[int | None] = None  # reports whose rows are per window (per-day aggregates)
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any("properties" in prop or "items" in prop for prop in self.schema["properties"].values()):
+            # post_process (SchemaCoercion) has typed every top-level value as the schema says; with no
+            # nested object or array, the SDK's conformance pass per record would only repeat it.
+            self.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
     @property
     def window_days(self) -> int:
         if self.fixed_window_days:
@@ -520,9 +529,21 @@ class WindowedStream(ReportStream):
             )
         return windows
 
+    # Windows fetched at once (`<vendor>.concurrent_windows`); a vendor sets a default its limits allow.
+    default_concurrent_windows: t.ClassVar[int] = 1
+
+    @property
+    def concurrent_windows(self) -> int:
+        return int(self.vendor_config.get("concurrent_windows") or self.default_concurrent_windows)
+
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        for window in self.windows(context):
-            yield from self.records_in_window(window, context)
+        """Each window's rows, then its bookmark. Windows are fetched `concurrent_windows` at a time
+        on worker threads and emitted here, in window order (core/window_fetcher.py)."""
+        windows = self.windows(context)
+        _ = self.requests_session  # made here, once: workers share it (and its rate limiter)
+        for window, rows in in_window_order(windows, lambda window: self.records_in_window(window, context),
+                                            self.concurrent_windows, self.name):
+            yield from rows
             self.checkpoint(context, window.end)
 
     def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:

@@ -8,7 +8,8 @@ from tap_retail_reports.core.config import Vendor, check_int
 
 
 def _check(config: dict) -> list[str]:
-    return check_int("distribu.requests_per_minute", config.get("requests_per_minute"), 1)
+    return (check_int("distribu.requests_per_minute", config.get("requests_per_minute"), 1)
+            + check_int("distribu.concurrent_windows", config.get("concurrent_windows"), 1))
 
 
 def _streams(config: dict) -> list:
@@ -24,6 +25,8 @@ VENDOR = Vendor(
     settings=[
         th.Property("api_key", th.StringType, secret=True, description="A dk_ key with the reports:read scope"),
         th.Property("requests_per_minute", th.IntegerType, description="Client-side request budget; default 60"),
+        th.Property("concurrent_windows", th.IntegerType,
+                    description="Days of a report read at once, within requests_per_minute; default 2"),
     ],
     credential_sets=(("api_key",),),
     check=_check,

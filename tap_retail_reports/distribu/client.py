@@ -81,6 +81,9 @@ class DistribuRangeStream(DistribuStream, WindowedStream):
     """A report over a date range (`/reports/sales`, `/reports/customers`), asked window by window."""
 
     replication_key = "date"
+    # Two days in flight keep the budget (requests_per_minute, enforced per request by the shared
+    # limiter) busy while an answer is on its way; more would only wait for the budget.
+    default_concurrent_windows = 2
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         window = self.window_of(context)

@@ -114,6 +114,7 @@ class LoggedRequest:
     status: int
     at: float
     fault: str | None = None
+    in_flight: int = 1  # requests to this vendor being answered when this one arrived, itself included
 
 
 class Sandbox:
@@ -127,6 +128,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._counter = 0
+        self._in_flight: dict[str, int] = {}
         for app_class in _vendor_app_classes():
             app = app_class(seed)
             self.apps[app.prefix] = app
@@ -160,6 +162,21 @@ class Sandbox:
     def record(self, entry: LoggedRequest) -> None:
         with self._lock:
             self.log.append(entry)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until no vendor request is being answered (a client may have given up on one)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(self._in_flight.values()):
+                    return
+            time.sleep(0.05)
+
+    def arrived(self, vendor: str, change: int) -> int:
+        """Count a request to `vendor` in (+1) or out (-1); return how many are being answered."""
+        with self._lock:
+            self._in_flight[vendor] = self._in_flight.get(vendor, 0) + change
+            return self._in_flight[vendor]
 
     def set_faults(self, payload: dict) -> None:
         with self._lock:
@@ -217,6 +234,14 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             base_url=f"http://{host}/{prefix}",
         )
+        in_flight = sandbox.arrived(prefix, 1)
+        try:
+            self._answer(sandbox, app, request, prefix, rest, in_flight)
+        finally:
+            sandbox.arrived(prefix, -1)
+
+    def _answer(self, sandbox: Sandbox, app: VendorApp, request: Request, prefix: str, rest: str,
+                in_flight: int) -> None:
         fault = sandbox.next_fault(prefix, rest)
         if fault == "throttle":
             response = Response.json(
@@ -238,7 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault in ("corrupt_json", "empty", "reshaped"):
                 fault = _garble_json(response, fault, sandbox.faults)
         sandbox.record(
-            LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault)
+            LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault, in_flight)
         )
         try:
             if fault == "reset":
@@ -252,7 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/faults" and self.command == "POST":
             sandbox.set_faults(json.loads(body or b"{}"))
             return Response.json({"ok": True})
-        if path == "/log":
+        if path in ("/log", "/log/settled"):
+            if path == "/log/settled":  # once every request is answered: a stall is logged when it ends
+                sandbox.settle()
             with sandbox._lock:
                 entries = [entry.__dict__ for entry in sandbox.log]
             return Response.json(entries)

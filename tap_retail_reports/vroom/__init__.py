@@ -8,9 +8,9 @@ from tap_retail_reports.core.config import Vendor, check_int, check_string_list
 
 
 def _check(config: dict) -> list[str]:
-    return check_int("vroom.window_days", config.get("window_days"), 1) + check_string_list(
-        "vroom.site_ids", config.get("site_ids")
-    )
+    return (check_int("vroom.window_days", config.get("window_days"), 1)
+            + check_int("vroom.concurrent_windows", config.get("concurrent_windows"), 1)
+            + check_string_list("vroom.site_ids", config.get("site_ids")))
 
 
 def _streams(config: dict) -> list:
@@ -28,6 +28,8 @@ VENDOR = Vendor(
         th.Property("password", th.StringType, secret=True, description="Management portal password"),
         th.Property("site_ids", th.ArrayType(th.StringType), description="Site IDs to read; default all stores"),
         th.Property("window_days", th.IntegerType, description="Days per request window; default 1"),
+        th.Property("concurrent_windows", th.IntegerType,
+                    description="Windows of a report read at once; default 4 (1 reads them one by one)"),
     ],
     credential_sets=(("username", "password"),),
     check=_check,

@@ -74,6 +74,7 @@ class VroomWindowedStream(VroomStream, WindowedStream):
     """
 
     window_days_setting = "window_days"
+    default_concurrent_windows = 4  # Vroom documents no limit; four answers in flight stay modest
 
     def request_body(self, context: Context | None) -> dict:
         window = self.window_of(context)

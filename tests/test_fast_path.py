@@ -1,0 +1,129 @@
+"""The fast record path (core/fast_records.py) against the SDK's own per-record path.
+
+Both runs read the same sandbox files; the fast path must write the same RECORD messages
+(after JSON parsing) for every CSV stream, with a subset of columns selected, values that
+do not fit their column, a vendor column named like one of the tap's, and warehouse
+partitions. A user's stream maps and flattening must send records through the SDK path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from singer_sdk.singerlib.catalog import SelectionMask
+
+from tap_retail_reports.core.async_stream import column_types, file_schema
+from tap_retail_reports.core.fast_records import FileRecords
+from tap_retail_reports.core.records import SchemaCoercion
+from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
+from tap_retail_reports.sandbox.server import RunningSandbox
+from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
+from tests.test_async_vendors import FOXY_REPORTS, config, knobs
+
+OWNER = "tap_retail_reports.core.async_stream:AsyncReportStream"
+FAST_POLLS = {f"{OWNER}.poll_first_seconds": 0.2, f"{OWNER}.poll_cap_seconds": 1.0, f"{OWNER}.retry_wait_seconds": 0.2}
+SDK_PATH_LINE = "records go through the SDK's per-record path"
+
+# Per vendor: the tap's config, cell values that do not fit (or need reading) in typed columns, and
+# the columns left out of the catalog's selection (a learned string, a typed one, a file field).
+CASES = {
+    "foxycart": (
+        {"foxycart": {"reports": FOXY_REPORTS}},
+        {"total_tax": "N/A", "is_test": "maybe", "transaction_date": "soon", "item_price": "1,204.10",
+         "date_created": "2026-10-29T08:00:00+05:30", "total_spent": " "},
+        ("customer_city", "total_shipping", "last_name", "_report_window_end"),
+    ),
+    "flipkart": (
+        {"flipkart": {"warehouse_ids": list(FLIPKART_WAREHOUSE_IDS)}},
+        {"selling_price": "N/A", "quantity": "2.5", "order_date": "31/10/2026", "opening_stock": "",
+         "dispatch_by_date": "soon", "is_replacement": "yes"},
+        ("buyer_city", "shipping_charge", "inward", "_extra_fields"),
+    ),
+}
+
+
+def deselect(catalog: dict, columns: tuple[str, ...]) -> dict:
+    """The catalog with `columns` not selected in every stream (learned columns included)."""
+    for entry in catalog["streams"]:
+        entry["metadata"] = [m for m in entry["metadata"] if tuple(m["breadcrumb"]) not in
+                             {("properties", name) for name in columns}]
+        entry["metadata"] += [{"breadcrumb": ["properties", name], "metadata": {"selected": False}} for name in columns]
+    return catalog
+
+
+@pytest.mark.parametrize("vendor", sorted(CASES))
+def test_the_fast_path_writes_the_records_of_the_sdk_path(fresh_sandbox: RunningSandbox, tmp_path: Path,
+                                                          vendor: str) -> None:
+    settings, cells, left_out = CASES[vendor]
+    knobs(fresh_sandbox, vendor, processing_seconds=0.1, csv_cell_values=cells,
+          csv_extra_column={"_source_file": "vendor's own", "loyalty_tier": "gold"})
+    cfg = config(fresh_sandbox, (vendor,), "2026-10-01", "2026-10-10", **settings)
+    discovered = catalog_selecting(cfg, [])
+    streams = [entry["tap_stream_id"] for entry in discovered["streams"] if entry["tap_stream_id"].startswith(vendor)]
+    catalog = deselect(catalog_selecting(cfg, streams), left_out)
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "sdk").mkdir()
+    fast = run_tap(cfg, catalog=catalog, env=env_setting_class_attributes(tmp_path / "fast", FAST_POLLS)).ok()
+    sdk = run_tap(cfg, catalog=catalog, env=env_setting_class_attributes(
+        tmp_path / "sdk", {**FAST_POLLS, f"{OWNER}.fast_record_path": False})).ok()
+    assert SDK_PATH_LINE not in fast.stderr and SDK_PATH_LINE in sdk.stderr
+    assert sorted(fast.records) == sorted(sdk.records)
+    assert set(streams) - set(fast.records) <= {"flipkart_mir_ledger"}  # a month's ledger comes after the 7th
+    for stream in streams:
+        assert fast.records[stream] == sdk.records[stream], stream
+        assert fast.schemas[stream] == sdk.schemas[stream], stream
+    rows = [row for stream in streams for row in fast.records[stream]]
+    assert all(name not in row for row in rows for name in left_out)
+    assert all(row["_source_file_vendor"] == "vendor's own" and row["loyalty_tier"] == "gold" for row in rows)
+    misfits = [row["_extra_fields"] for row in rows if row.get("_extra_fields")]
+    if "_extra_fields" not in left_out:
+        assert misfits and all(set(extra) <= set(cells) for extra in misfits)
+    assert [state for state in fast.states if "bookmarks" in state][-1] == sdk.last_state
+
+
+@pytest.mark.parametrize(("settings", "reason"), [
+    ({"stream_maps": {"foxycart_transactions": {"order_twice": "total_order * 2"}}}, "stream maps are configured"),
+    ({"flattening_enabled": True, "flattening_max_depth": 1}, "flattening is enabled"),
+])
+def test_stream_maps_and_flattening_send_records_through_the_sdk_path(fresh_sandbox: RunningSandbox, tmp_path: Path,
+                                                                     settings: dict, reason: str) -> None:
+    knobs(fresh_sandbox, "foxycart", processing_seconds=0.1, csv_cell_values={"total_tax": "N/A"})
+    cfg = config(fresh_sandbox, ("foxycart",), "2026-10-01", "2026-10-03", foxycart={"reports": ["transactions"]})
+    cfg.update(settings)
+    run = run_tap(cfg, env=env_setting_class_attributes(tmp_path, FAST_POLLS)).ok()
+    rows = run.records["foxycart_transactions"]
+    assert rows
+    if "stream_maps" in settings:
+        assert all(row["order_twice"] == row["total_order"] * 2 for row in rows)
+    else:  # flattened: an object with no declared properties becomes its JSON text
+        assert all(json.loads(row["_extra_fields"]) == {"total_tax": "N/A"} for row in rows)
+    assert f"foxycart_transactions: {SDK_PATH_LINE}: {reason}" in run.stderr
+
+
+def test_a_row_of_the_fast_branch_is_the_row_of_the_step_by_step_branch() -> None:
+    """Short and long rows and repeated names take `irregular` (the SDK path's steps one by one);
+    on regular rows both branches must agree, whatever is selected and whatever does not fit."""
+    schema = file_schema(column_types(NUMBER=("total",), INTEGER=("count",), BOOLEAN=("paid",), DATE=("day",),
+                                      DATE_TIME=("at",)))
+    schema["properties"].update({"_extra_fields": {"type": ["object", "null"]}, "note": {"type": ["string", "null"]}})
+    header = ["total", "count", "paid", "day", "at", "note", "_source_file"]
+    rows = [["12.50", "3", "true", "2026-10-01", "2026-10-01 12:00:00", "x", "theirs"],
+            ["N/A", "2.5", "maybe", "01/10/2026", "soon", "", "theirs"],
+            ["1,204.10", "", "0", "", "2026-10-01T12:00:00+05:30", "y", "theirs"]]
+    fields = {"_source_file": "a.csv", "_report_window_start": "2026-10-01T00:00:00Z",
+              "_report_window_end": "2026-10-02T00:00:00Z"}
+    for left_out in ((), ("total", "note"), ("_extra_fields", "paid"), ("_report_window_end", "warehouse_id")):
+        mask = SelectionMask({(): True, **{("properties", name): False for name in left_out}})
+        plan = FileRecords(SimpleNamespace(mask=mask), SchemaCoercion(schema, ZoneInfo("Asia/Kolkata")),  # type: ignore[arg-type]
+                           header, ["_source_file"], fields, {"warehouse_id": "W1"})
+        for number, values in enumerate(rows, start=1):
+            fast = plan.record(number, values)
+            assert fast == plan.irregular(number, values), (left_out, values)
+            assert not set(left_out) & set(fast)
+        assert plan.record(9, ["1"]) == plan.irregular(9, ["1"])  # a short row
+        long = plan.record(9, [*rows[0], "spare"])
+        assert long.get("_column_8") == "spare" and long == plan.irregular(9, [*rows[0], "spare"])

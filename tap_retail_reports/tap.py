@@ -89,7 +89,7 @@ class TapRetailReports(Tap):
             "job_timeout_minutes",
             th.IntegerType,
             default=120,
-            description="Give up on an asynchronous report job after this long",
+            description="Give up on a window of an asynchronous report after this long in a run, every re-creation included",
         ),
         th.Property("user_agent", th.StringType, description="User-Agent sent with every request"),
         *(vendor.schema_property() for vendor in VENDORS),

@@ -84,7 +84,7 @@ OUTCOMES = {
     "slow answer past the timeout": "read timeout, retried; exit 0; every row",
     "malformed JSON": "the stream stops with one line naming it; exit 1; bookmark held; the next run reads every row",
     "field of an unexpected type": "column null, the value kept in _extra_fields; records valid against SCHEMA; exit 0",
-    "new unknown field": "kept: in _extra_fields (JSON), or a column learned from the file's header (CSV); same keys; exit 0",
+    "new unknown field": "kept: in _extra_fields (JSON), or a learned column (a CSV header's, a Retrend figure's); same keys; exit 0",
     "empty report": "exit 0 with no rows: the vendor said there were none (Retrend: each period's row, its lists empty)",
     "truncated download": "downloaded again; exit 0; every row",
     "corrupt download": "downloaded again; exit 0; every row",

@@ -176,6 +176,9 @@ class JobResult:
     # The job may still be good at the vendor (the tap met an error while polling it): STATE keeps
     # it, and the next run polls it again instead of creating another.
     resumable: bool = False
+    # The vendor was lost (credentials refused, or down through every retry): its stream says
+    # it once for the vendor, not once per window (see AsyncReportStream.get_records).
+    vendor_lost: Exception | None = None
     polls: int = 0
     creations: int = 0
     downloads: int = 0

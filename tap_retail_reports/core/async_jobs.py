@@ -229,13 +229,13 @@ class JobRunner:
                 if attempt >= MAX_ATTEMPTS:
                     result.error = f"{spec}: gave up after {attempt} job(s): {problem}"
                     return result
-                if self.clock() >= deadline:
+                if attempt and self.clock() < deadline:
+                    wait = min(self.retry_wait_seconds, deadline - self.clock())
+                    self._wait(spec, wait, f"before re-creating the job ({problem})", result)
+                if self.clock() >= deadline:  # checked after the wait: no job is made to be abandoned at once
                     result.error = (f"{spec}: gave up after {self.timeout_seconds / 60:g} min "
                                     f"(job_timeout_minutes, every attempt together): {problem}")
                     return result
-                if attempt:
-                    wait = min(self.retry_wait_seconds, max(deadline - self.clock(), 0.0))
-                    self._wait(spec, wait, f"before re-creating the job ({problem})", result)
                 attempt += 1
                 job_id = self.repository.create(spec)
                 result.creations += 1

@@ -49,3 +49,28 @@ def test_a_job_cancelled_while_it_runs_leaves_no_file_and_no_place_taken_on_disk
         assert not downloaded.exists()
     finally:
         scheduler.shutdown()
+
+
+def test_a_job_cancelled_while_it_polls_stops_at_its_next_wait() -> None:
+    """A cancelled job's worker is not held (nor the vendor polled) until the job happens to finish."""
+    scheduler = JobScheduler(1, logging.getLogger("test"))
+    job, polling = spec(1), threading.Event()
+    polls: list[int] = []
+    ended: list[JobResult] = []
+
+    def polling_job() -> JobResult:
+        for poll in range(1000):
+            polls.append(poll)
+            polling.set()
+            scheduler.sleep(0.01)  # between polls
+        return JobResult(job, error="polled to the end")
+
+    try:
+        scheduler.submit(job, polling_job)
+        scheduler.submit(spec(2), lambda: ended.append(JobResult(spec(2))) or ended[0])
+        assert polling.wait(10)
+        scheduler.cancel(job)
+        scheduler.result(spec(2), lambda *_: None)  # the worker is free for the next job
+        assert len(polls) < 1000
+    finally:
+        scheduler.shutdown()

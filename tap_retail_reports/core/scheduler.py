@@ -31,6 +31,7 @@ from tap_retail_reports.core.redact import redact
 if t.TYPE_CHECKING:
     import logging
 
+NOBODY_WAITS = "cancelled: its stream stopped, nobody will read its file"
 EventHandler = t.Callable[[JobSpec, "JobRecord | None"], None]
 
 
@@ -98,6 +99,7 @@ class JobScheduler:
         self._wanted: tuple[str, tuple, str] | None = None  # the job the main thread waits for
         self._handed: tuple[str, tuple, str] | None = None  # the file the main thread reads
         self._cancelled: set[tuple[str, tuple, str]] = set()  # running jobs whose result nobody will take
+        self._running = threading.local()  # the job a worker thread runs
 
     def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
         """Queue one job; submitted jobs start in submission order as slots free up."""
@@ -106,6 +108,7 @@ class JobScheduler:
             with self._disk:
                 self._started[_key(spec)] = time.monotonic()
                 self._disk.notify_all()
+            self._running.key = _key(spec)  # this worker's job, for `sleep`
             if self.stopping.is_set():
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
             try:
@@ -209,7 +212,7 @@ class JobScheduler:
         key = _key(spec)
         with self._disk:
             if key in self._cancelled:
-                raise JobCancelled("nobody will read this job's file (its stream stopped)")
+                raise JobCancelled(NOBODY_WAITS)
             while not (len(self._on_disk) < self.max_in_flight or key == self._wanted
                        or (self._wanted is not None and self._wanted not in self._started)):
                 if self.stopping.is_set():
@@ -224,9 +227,13 @@ class JobScheduler:
             self._disk.notify_all()
 
     def sleep(self, seconds: float) -> None:
-        """A worker's wait between polls: cut short when the run stops."""
+        """A worker's wait between polls: cut short when the run stops; a job cancelled meanwhile ends after it."""
         if self.stopping.wait(seconds):
             raise JobCancelled("the run is stopping")
+        with self._disk:
+            cancelled = getattr(self._running, "key", None) in self._cancelled
+        if cancelled:
+            raise JobCancelled(NOBODY_WAITS)
 
     def shutdown(self) -> None:
         """Stop starting jobs and drop unstarted ones; running ones stop at their next wait.

@@ -312,3 +312,12 @@ def test_reports_pass_and_a_format_the_vendor_does_not_send_is_named(tmp_path):
         assert not_a_report(path) is None, body
     path.write_bytes(b"id,name\r\n1,x\r\n")
     assert str(not_a_report(path, {"zip"})) == "a csv file, while this vendor sends zip"
+
+
+def test_no_job_is_created_once_the_wait_before_it_reaches_the_window_deadline(tmp_path):
+    # job-1 fails at t=23 (polls at 0, 1, 3, 7, 15, 23); the 5 s wait before job-2 is cut to the
+    # deadline at t=25. Before, job-2 was created then, at the deadline, to be polled once and abandoned.
+    clock, vendor = FakeClock(START), ScriptedVendor(["queued"] * 5 + ["error"], ["queued"])
+    result = runner(vendor, FakeDownloader(tmp_path), clock, timeout=25.0).run(SPEC, None, "s.csv")
+    assert vendor.created == ["job-1"], vendor.created
+    assert result.path is None and "every attempt together" in result.error and "'error'" in result.error

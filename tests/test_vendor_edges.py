@@ -5,7 +5,11 @@ a vendor that is down, and a wrong credential said once."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
+import threading
+import time
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -13,8 +17,8 @@ import pytest
 from tap_retail_reports.sandbox.credentials import FLIPKART_REFRESH_TOKEN
 from tap_retail_reports.sandbox.distribu import end_of, start_of
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
-from tests.test_async_vendors import config, knobs, run_revoking_flipkart_tokens
+from tests.conftest import TapRun, catalog_selecting, env_setting_class_attributes, run_tap, set_faults
+from tests.test_async_vendors import config, knobs, run_revoking_flipkart_tokens, windows_of
 from tests.test_vroom import expected_rows
 
 
@@ -228,3 +232,72 @@ def test_a_partition_reads_as_words_in_log_lines(sandbox: RunningSandbox, fast: 
     run = run_tap(cfg, catalog=catalog_selecting(cfg, ["flipkart_stock_ledger"]), env=fast).ok()
     assert "flipkart_stock_ledger for warehouse_id BLR01: " in run.stderr
     assert "{'" not in run.stderr, [line for line in run.stderr.splitlines() if "{'" in line]
+
+
+# -- issue 12.9 for the asynchronous vendors: lost after planning, while jobs poll ----------------
+
+LOST_STREAMS = ("flipkart_orders_report", "flipkart_returns_report", "foxycart_complete", "foxycart_customers")
+
+
+def run_losing_vendors_mid_run(running: RunningSandbox, cfg: dict, catalog: dict, env: dict,
+                               lose: t.Callable[[], None]) -> TapRun:
+    """The tap run while, once both vendors have jobs (processing), `lose()` takes them away for good."""
+    done = threading.Event()
+
+    def lose_once_jobs_exist() -> None:
+        while not done.is_set():
+            if all(knobs(running, vendor)["reports"] for vendor in ("flipkart", "foxycart")):
+                lose()
+                return
+            time.sleep(0.05)
+
+    loser = threading.Thread(target=lose_once_jobs_exist)
+    loser.start()
+    try:
+        return run_tap(cfg, catalog=catalog, env=env)
+    finally:
+        done.set()
+        loser.join()
+
+
+@pytest.mark.parametrize("loss", ["refused", "down"])
+def test_a_vendor_lost_while_its_jobs_poll_is_one_line_per_vendor_and_the_next_run_loads_everything(
+        fresh_sandbox: RunningSandbox, fast: dict, loss: str) -> None:
+    for vendor in ("flipkart", "foxycart"):  # no job finishes before the loss (the sandbox's clock moves on later)
+        knobs(fresh_sandbox, vendor, processing_seconds=60)
+    cfg = config(fresh_sandbox, ("flipkart", "foxycart"), "2026-10-01", "2026-10-25")
+    cfg["max_concurrent_jobs"] = 16  # every job under way when the vendors are lost
+    catalog = catalog_selecting(cfg, LOST_STREAMS)
+
+    def lose() -> None:
+        if loss == "down":
+            set_faults(fresh_sandbox, error_rate=1.0, vendors=["flipkart", "foxycart"])
+        else:  # the app's access withdrawn: its tokens revoked and no new one granted
+            for vendor in ("flipkart", "foxycart"):
+                knobs(fresh_sandbox, vendor, revoke_tokens=True, refuse_grants="invalid_grant")
+
+    run = run_losing_vendors_mid_run(fresh_sandbox, cfg, catalog, fast, lose)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    for vendor in ("flipkart", "foxycart"):
+        said = "is down" if loss == "down" else f"check {vendor}."
+        about = [line for line in errors if vendor in line]
+        # The vendor's line and the run summary's; before, one per stream and window (about 16 here).
+        assert len(about) == 2, "\n".join(about)
+        assert all(said in line for line in about), "\n".join(about)
+    held = run.last_state["bookmarks"]
+    bookmarks = {stream: held.get(stream, {}).get("replication_key_value") for stream in LOST_STREAMS}
+    assert not any(bookmarks.values()), (bookmarks, run.stderr[-6000:])
+    assert any(held[stream].get("jobs") for stream in LOST_STREAMS), held  # jobs made are kept, for the next run
+
+    set_faults(fresh_sandbox)  # the vendors are back
+    for vendor in ("flipkart", "foxycart"):
+        knobs(fresh_sandbox, vendor, refuse_grants=False, advance_seconds=60, processing_seconds=1)
+    again = run_tap(cfg, catalog=catalog, state=run.last_state, env=fast).ok()
+    for stream in LOST_STREAMS:
+        planned = re.search(rf"{stream}: no bookmark; from \S+: (\d+) report job", again.stderr)
+        assert planned, stream
+        windows = {start for start, _ in windows_of(again.records[stream])}
+        assert len(windows) == int(planned.group(1)) >= 3, stream
+        assert again.last_state["bookmarks"][stream]["replication_key_value"] == max(
+            end for _, end in windows_of(again.records[stream]))

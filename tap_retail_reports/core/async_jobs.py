@@ -176,6 +176,9 @@ class JobResult:
     # The job may still be good at the vendor (the tap met an error while polling it): STATE keeps
     # it, and the next run polls it again instead of creating another.
     resumable: bool = False
+    # The vendor was lost (credentials refused, or down through every retry): its stream says
+    # it once for the vendor, not once per window (see AsyncReportStream.get_records).
+    vendor_lost: Exception | None = None
     polls: int = 0
     creations: int = 0
     downloads: int = 0
@@ -226,13 +229,13 @@ class JobRunner:
                 if attempt >= MAX_ATTEMPTS:
                     result.error = f"{spec}: gave up after {attempt} job(s): {problem}"
                     return result
-                if self.clock() >= deadline:
+                if attempt and self.clock() < deadline:
+                    wait = min(self.retry_wait_seconds, deadline - self.clock())
+                    self._wait(spec, wait, f"before re-creating the job ({problem})", result)
+                if self.clock() >= deadline:  # checked after the wait: no job is made to be abandoned at once
                     result.error = (f"{spec}: gave up after {self.timeout_seconds / 60:g} min "
                                     f"(job_timeout_minutes, every attempt together): {problem}")
                     return result
-                if attempt:
-                    wait = min(self.retry_wait_seconds, max(deadline - self.clock(), 0.0))
-                    self._wait(spec, wait, f"before re-creating the job ({problem})", result)
                 attempt += 1
                 job_id = self.repository.create(spec)
                 result.creations += 1

@@ -38,6 +38,7 @@ from tap_retail_reports.core.async_jobs import (
 from tap_retail_reports.core.fast_records import FileRecords, RecordLines, blocker, write_file
 from tap_retail_reports.core.files import CsvFile, UnreadableFile, csv_files, file_format
 from tap_retail_reports.core.job_state import PartitionJobs
+from tap_retail_reports.core.outage import VendorUnavailable
 from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
 from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream, for_context
 from tap_retail_reports.core.windows import (
@@ -215,10 +216,18 @@ class AsyncReportStream(WindowedStream):
                 planned.append((self.job_spec(window, context), stored.record if stored and same else None))
             jobs.keep_only(spec.window.start for spec, _ in planned)
             for spec, record in planned:
-                self.run.submit(spec, lambda spec=spec, record=record: runner.run(spec, record, self.file_name(spec)))  # type: ignore[misc]  # defaults bind this spec
+                self.run.submit(spec, lambda spec=spec, record=record: self.run_job(runner, spec, record))  # type: ignore[misc]  # defaults bind this spec
             self._plans[_partition_key(context)] = [spec for spec, _ in planned]
             count += len(planned)
         return count
+
+    def run_job(self, runner: JobRunner, spec: JobSpec, record: JobRecord | None) -> JobResult:
+        """In a worker: one job to its file. A vendor lost meanwhile (its credentials refused, or down
+        through every retry) ends the job quietly, kept in STATE: the stream says it once for the vendor."""
+        try:
+            return runner.run(spec, record, self.file_name(spec))
+        except VendorUnavailable as lost:
+            return JobResult(spec, error=str(lost), resumable=True, vendor_lost=lost)
 
     def job_spec(self, window: Window, context: Context | None) -> JobSpec:
         return JobSpec(self.name, _partition_key(context), window, self.job_params(window, context))
@@ -265,6 +274,7 @@ class AsyncReportStream(WindowedStream):
         pending = self._plans.pop(_partition_key(context), [])
         jobs = self.partition_jobs(context)
         held_at: Window | None = None  # the first window that failed: the bookmark stays before it
+        vendor_lost: Exception | None = None  # said once, for the vendor, when this partition is done
         try:
             while pending:
                 spec = pending.pop(0)
@@ -280,7 +290,10 @@ class AsyncReportStream(WindowedStream):
                         result.error = f"{spec}: the downloaded file cannot be read as CSV: {exc}"
                     finally:
                         result.path.unlink(missing_ok=True)
-                if result.error is not None:
+                if result.vendor_lost is not None:
+                    vendor_lost = vendor_lost or result.vendor_lost
+                    held_at = held_at or spec.window
+                elif result.error is not None:
                     self.logger.error("%s", result.error)  # said now; the run's summary repeats it at the end
                     self.run.record_failure(self.name, result.error)
                     held_at = held_at or spec.window
@@ -293,6 +306,18 @@ class AsyncReportStream(WindowedStream):
         finally:
             for spec in pending:  # the SDK stopped this stream early (a record limit): nobody takes these
                 self.run.cancel(spec)
+        if vendor_lost is not None:
+            raise vendor_lost  # the stream stops; ReportStream.sync says it once for the vendor
+
+    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]  # ReportStream wraps the SDK's final sync
+        try:
+            super().sync(context)
+        finally:
+            if context is None:  # partitions a failure left unread: nobody takes their jobs
+                for specs in self._plans.values():
+                    for spec in specs:
+                        self.run.cancel(spec)
+                self._plans.clear()
 
     def count_job(self, result: JobResult) -> None:
         """The job's figures, for the stream's summary line."""

@@ -31,6 +31,7 @@ from tap_retail_reports.core.redact import redact
 if t.TYPE_CHECKING:
     import logging
 
+NOBODY_WAITS = "cancelled: its stream stopped, nobody will read its file"
 EventHandler = t.Callable[[JobSpec, "JobRecord | None"], None]
 
 
@@ -97,6 +98,8 @@ class JobScheduler:
         self._last_progress = time.monotonic()
         self._wanted: tuple[str, tuple, str] | None = None  # the job the main thread waits for
         self._handed: tuple[str, tuple, str] | None = None  # the file the main thread reads
+        self._cancelled: set[tuple[str, tuple, str]] = set()  # running jobs whose result nobody will take
+        self._running = threading.local()  # the job a worker thread runs
 
     def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
         """Queue one job; submitted jobs start in submission order as slots free up."""
@@ -105,6 +108,7 @@ class JobScheduler:
             with self._disk:
                 self._started[_key(spec)] = time.monotonic()
                 self._disk.notify_all()
+            self._running.key = _key(spec)  # this worker's job, for `sleep`
             if self.stopping.is_set():
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
             try:
@@ -155,13 +159,23 @@ class JobScheduler:
             return result
 
     def cancel(self, spec: JobSpec) -> None:
-        """Drop a job whose result nobody will take: unstarted, it never starts; finished, its
-        file is removed; running, it ends with the run (a job it created stays in STATE)."""
+        """Drop a job whose result nobody will take: unstarted, it never starts; running, it
+        downloads nothing more (a job it created stays in STATE); finished, now or later, its
+        file is removed and its place on disk given back."""
         key = _key(spec)
         future = self._futures.pop(key, None)
-        if future is not None and not future.cancel() and future.done():
+        if future is not None and not future.cancel():
+            with self._disk:
+                self._cancelled.add(key)
+            future.add_done_callback(lambda done: self._drop(key, done))  # at once if done already
+        with self._disk:
+            self._on_disk.discard(key)
+            self._disk.notify_all()
+
+    def _drop(self, key: tuple[str, tuple, str], future: concurrent.futures.Future[JobResult]) -> None:
+        if future.exception() is None:
             _remove_file(future.result())
-        with self._disk:  # a finished file's place on disk is free again
+        with self._disk:
             self._on_disk.discard(key)
             self._disk.notify_all()
 
@@ -197,6 +211,8 @@ class JobScheduler:
         unless the main thread waits for this very job (or for one that has not started: never a deadlock)."""
         key = _key(spec)
         with self._disk:
+            if key in self._cancelled:
+                raise JobCancelled(NOBODY_WAITS)
             while not (len(self._on_disk) < self.max_in_flight or key == self._wanted
                        or (self._wanted is not None and self._wanted not in self._started)):
                 if self.stopping.is_set():
@@ -211,9 +227,13 @@ class JobScheduler:
             self._disk.notify_all()
 
     def sleep(self, seconds: float) -> None:
-        """A worker's wait between polls: cut short when the run stops."""
+        """A worker's wait between polls: cut short when the run stops; a job cancelled meanwhile ends after it."""
         if self.stopping.wait(seconds):
             raise JobCancelled("the run is stopping")
+        with self._disk:
+            cancelled = getattr(self._running, "key", None) in self._cancelled
+        if cancelled:
+            raise JobCancelled(NOBODY_WAITS)
 
     def shutdown(self) -> None:
         """Stop starting jobs and drop unstarted ones; running ones stop at their next wait.

@@ -290,6 +290,9 @@ class App(AsyncVendorApp):
         ).decode()
         if (request.headers.get("Authorization") or "") != f"Basic {expected}":
             return Response.json({"error": "invalid_client", "error_description": "Bad client credentials"}, 401)
+        refused = self.grant_refusal()
+        if refused is not None:
+            return refused
         if request.arg("grant_type") == "refresh_token":
             return self._refresh_grant(request.arg("refresh_token"))
         if request.arg("grant_type") != "client_credentials":

@@ -219,6 +219,9 @@ class App(AsyncVendorApp):
         ).decode()
         if (request.headers.get("Authorization") or "") != f"Basic {expected}":
             return Response.json({"error": "invalid_client", "error_description": "client authentication failed"}, 401)
+        refused = self.grant_refusal()
+        if refused is not None:
+            return refused
         form = {key: values[0] for key, values in parse_qs(request.body.decode("utf-8", "replace")).items()}
         if form.get("grant_type") != "refresh_token":
             return Response.json(

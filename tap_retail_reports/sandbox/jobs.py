@@ -6,6 +6,9 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
   advance_seconds: N              move the app's clock N seconds forward (tokens, jobs and links age)
   token_lifetime_seconds          lifetime of tokens issued from now on
   revoke_tokens: true             every token issued so far answers 401 from now on
+  refuse_grants                   false (default), or how token grants are refused from now on (the app's
+                                  access withdrawn): "invalid_grant" (400, as for a revoked refresh token)
+                                  or "invalid_client" (401); with revoke_tokens, credentials lost for good
   processing_seconds              how long (sandbox clock) a new report takes to finish (default 1.0)
   link_ttl_seconds                how long a download link works (default 600)
   fail_next: N                    the next N reports created fail
@@ -77,12 +80,14 @@ DEFAULTS: dict[str, t.Any] = {
     "purged_status": 404,
     "csv_extra_column": {},
     "csv_cell_values": {},
+    "refuse_grants": False,
 }
 COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads",
             *BODY_FAULTS, "stall_next_downloads", "unknown_status_next_polls")
 PER_REPORT = ("processing_seconds", "link_ttl_seconds", "rows_per_day", *COUNTERS)
 ACTIONS = ("advance_seconds", "revoke_tokens", "per_report", "reset", "purge_reports")
 UNKNOWN_STATUS = "ON_HOLD"
+GRANT_REFUSALS = {"invalid_grant": 400, "invalid_client": 401}  # refuse_grants: OAuth's answer and its status
 
 
 @dataclass
@@ -194,6 +199,10 @@ class AsyncVendorApp(VendorApp):
                 raise ValueError(f"{key} must be an object {{column: text}}, got {value!r}")
             setattr(self.files, "extra_column" if key == "csv_extra_column" else "cell_values", dict(value))
             return value
+        if key == "refuse_grants":
+            if value not in GRANT_REFUSALS and value is not False:
+                raise ValueError(f"refuse_grants must be false or one of {', '.join(GRANT_REFUSALS)}, got {value!r}")
+            return value
         if key == "purged_status":
             if value not in (404, 410):
                 raise ValueError(f"purged_status must be 404 or 410, got {value!r}")
@@ -265,6 +274,14 @@ class AsyncVendorApp(VendorApp):
             if expires <= self.now():
                 return "access token expired"
         return None
+
+    def grant_refusal(self) -> Response | None:
+        """The answer to a token grant while `refuse_grants` is set, or None."""
+        refusal = self.knobs["refuse_grants"]
+        if not refusal:
+            return None
+        return Response.json({"error": refusal, "error_description": "access to this app was withdrawn"},
+                             GRANT_REFUSALS[refusal])
 
     def revoke_tokens(self) -> None:
         self.revoked.update(self.tokens)

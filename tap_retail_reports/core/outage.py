@@ -28,10 +28,35 @@ class VendorHealth:
 
     def __init__(self, vendor: str) -> None:
         self.vendor = vendor
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._down: str | None = None
         self._refused: str | None = None
         self._said: set[str] = set()
+        self._prober: int | None = None  # the thread whose call is retrying through a suspected outage
+
+    def retry_turn(self) -> bool:
+        """A call met a connection error or a 5xx and would retry. The first such call retries (it
+        probes the vendor: True); calls that fail meanwhile, on other threads (concurrent windows,
+        job workers), wait for its verdict instead of spending retries of their own: they fail at
+        once if it gave up (VendorUnavailable), and retry now (False) if it got an answer."""
+        me = threading.get_ident()
+        with self._lock:
+            if self._prober in (None, me):
+                self._prober = me
+                return True
+            while self._prober is not None:
+                self._lock.wait(1.0)
+            if self._down is not None:
+                raise VendorUnavailable(self._down)
+            return False
+
+    def call_ended(self) -> None:
+        """The calling thread's call is over (answered, gave up, or failed otherwise): if it was
+        probing the vendor, the calls waiting for its verdict go on."""
+        with self._lock:
+            if self._prober == threading.get_ident():
+                self._prober = None
+                self._lock.notify_all()
 
     @property
     def down(self) -> bool:

@@ -292,11 +292,13 @@ class ReportStream(RESTStream):
             tries = self.backoff_max_tries()
             try:
                 response = retried(*args, **kwargs)
+                self.health.answered()  # before call_ended: calls waiting for this one's verdict see it
             except RETRIED_ERRORS as error:
                 if self.is_outage(error):
                     raise self.health.went_down(self.outage_reason(error, tries)) from None
                 raise
-            self.health.answered()
+            finally:
+                self.health.call_ended()
             return response
 
         return call
@@ -381,6 +383,9 @@ class ReportStream(RESTStream):
             attempt = 0
             while True:
                 if isinstance(error, TokenRejected):  # a new token is ready: no reason to wait
+                    error = yield 0.0
+                    continue
+                if self.is_outage(error) and not self.health.retry_turn():  # another call probed: it answered
                     error = yield 0.0
                     continue
                 hinted = retry_after_seconds(getattr(error, "response", None))

@@ -39,6 +39,7 @@ FLUSH_BYTES = 1 << 18  # lines written (and flushed) together: whole lines, so a
 MEMO_LIMIT = 50_000  # distinct values remembered per typed column of a file
 EXTRA_FIELDS = "_extra_fields"
 DECIMAL: dict = {}  # marks a column converted by `as_number` inlined (see FileRecords.record)
+INTEGER: dict = {}  # marks a column converted by `as_integer`, its plain whole numbers by int() inlined
 
 
 def blocker(stream: Stream) -> str | None:
@@ -132,12 +133,14 @@ class FileRecords:
         # Typed columns, each with its converter and the answers it gave in this file (a file
         # repeats its values: booleans, dates, times to the second). A column not kept is still
         # converted when `_extra_fields` is, since a value that does not fit goes there.
-        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered.
+        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered;
+        # so are date-times whose converter remembers them itself (per minute).
         self.typed: list[tuple[str, int, dict | None, Converter, bool]] = []
         for i, name in enumerate(names):
             convert = coercion.converters.get(name)
             if convert is not None and (kept(name) or self.keep_extra):
-                memo: dict | None = DECIMAL if convert is as_number else None if convert is as_integer else {}
+                memo: dict | None = (DECIMAL if convert is as_number else INTEGER if convert is as_integer
+                                     else None if getattr(convert, "remembers", False) else {})
                 self.typed.append((name, i, memo, convert, kept(name)))
         constant = {**fields, **{key: value for key, value in partition.items() if key not in names and key not in fields}}
         self.constant = {name: value for name, value in constant.items() if kept(name)}
@@ -159,6 +162,11 @@ class FileRecords:
                 else:
                     if not value.is_finite():
                         value = Misfit(raw)
+            elif memo is INTEGER:  # int() reads what Decimal reads as a whole number, except "1.0" and "1e3"
+                try:
+                    value = int(raw)
+                except ValueError:
+                    value = convert(raw)
             elif memo is None:
                 value = convert(raw)
             else:

@@ -83,6 +83,15 @@ class RecordLines:
         self.message: dict[str, t.Any] = {"type": "RECORD", "stream": stream.name, "record": None,
                                           "time_extracted": utc_now()}
 
+    def add(self, record: dict[str, t.Any]) -> None:
+        """One record as a RECORD line; the lines go out when the buffer is full (or on `flush`)."""
+        self.message["record"] = record
+        encoder.encode_into(self.message, self.buffer, -1)
+        self.buffer.extend(b"\n")
+        self.count += 1
+        if len(self.buffer) >= FLUSH_BYTES:
+            self.flush()
+
     def flush(self) -> None:
         if not self.count:
             return
@@ -208,16 +217,44 @@ def write_file(lines: RecordLines, csv_file: CsvFile,
     data row (as the SDK path names them) and its header, before any record of that layout is
     written: the file's first header, and a different header further down (see files.py)."""
     layout: list[str] | None = None
-    buffer, message, encode_into = lines.buffer, lines.message, encoder.encode_into
+    add = lines.add
     for number, values in csv_file.value_rows():
         if layout is not csv_file.columns:
             layout = csv_file.columns or []
             lines.flush()  # rows of the layout before go out before a SCHEMA the new one may bring
             record = file_records(list(row_dict(layout, values)), layout).record
-        message["record"] = record(number, values)  # type: ignore[arg-type]  # a CSV's value_rows are lists of text
-        encode_into(message, buffer, -1)
-        buffer.extend(b"\n")
-        lines.count += 1
-        if len(buffer) >= FLUSH_BYTES:
-            lines.flush()
+        add(record(number, values))  # type: ignore[arg-type]  # a CSV's value_rows are lists of text
+    lines.flush()
+
+
+def nested_deselection(stream: Stream) -> bool:
+    """Whether the catalog leaves out a field inside an object: `pop_deselected_record_properties` walks
+    records into their objects for that, `write_rows` does not."""
+    return any(len(breadcrumb) > 2 and not selected for breadcrumb, selected in stream.mask.items())
+
+
+def write_rows(lines: RecordLines, rows: t.Iterable[dict], process: t.Callable[[dict], dict | None],
+               partition: t.Mapping[str, t.Any]) -> None:
+    """An answer's rows as RECORD lines, as the SDK's `_sync_records` would write them: each row through
+    `process` (the stream's `post_process`), the state partition's keys a row lacks, the fields the
+    catalog leaves out dropped. Which fields to drop is decided once per set of keys, not per field."""
+    mask = lines.stream.mask
+    dropped_for: dict[tuple[str, ...], list[str]] = {}
+    add = lines.add
+    for row in rows:
+        record = process(row)
+        if record is None:
+            continue
+        for key, value in partition.items():
+            if key not in record:
+                record[key] = value
+        keys = tuple(record)
+        dropped = dropped_for.get(keys)
+        if dropped is None:
+            if len(dropped_for) >= MEMO_LIMIT:
+                dropped_for.clear()
+            dropped = dropped_for[keys] = [name for name in keys if not mask[("properties", name)]]
+        for name in dropped:
+            del record[name]
+        add(record)
     lines.flush()

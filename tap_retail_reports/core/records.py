@@ -38,6 +38,11 @@ def as_number(value: t.Any) -> t.Any:
 
     A blank is null; a decimal comma ("12,50"), NaN or Infinity (not JSON) does not fit.
     """
+    kind = value.__class__
+    if kind is decimal.Decimal:  # a JSON answer's number (read as Decimal): the common case, first
+        return value if value.is_finite() else None
+    if kind is int:
+        return value
     if isinstance(value, str):
         try:
             number = decimal.Decimal(value)  # most values: a plain number (Decimal strips whitespace itself)

@@ -38,8 +38,6 @@ if t.TYPE_CHECKING:
 FLUSH_BYTES = 1 << 18  # lines written (and flushed) together: whole lines, so a stop signal never cuts one
 MEMO_LIMIT = 50_000  # distinct values remembered per typed column of a file
 EXTRA_FIELDS = "_extra_fields"
-DECIMAL: dict = {}  # marks a column converted by `as_number` inlined (see FileRecords.record)
-INTEGER: dict = {}  # marks a column converted by `as_integer`, its plain whole numbers by int() inlined
 
 
 def blocker(stream: Stream) -> str | None:
@@ -68,6 +66,13 @@ def remember(memo: dict, value: t.Any, convert: Converter) -> t.Any:
         memo.clear()
     found = memo[value] = convert(value)
     return found
+
+
+def aside(misfits: dict[str, t.Any] | None, name: str, misfit: Misfit) -> dict[str, t.Any]:
+    """`misfits` (a new dict for a row's first) with the value that did not fit column `name`."""
+    misfits = misfits if misfits is not None else {}
+    misfits[name] = misfit.value
+    return misfits
 
 
 class RecordLines:
@@ -142,15 +147,21 @@ class FileRecords:
         # Typed columns, each with its converter and the answers it gave in this file (a file
         # repeats its values: booleans, dates, times to the second). A column not kept is still
         # converted when `_extra_fields` is, since a value that does not fit goes there.
-        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered;
-        # so are date-times whose converter remembers them itself (per minute).
-        self.typed: list[tuple[str, int, dict | None, Converter, bool]] = []
+        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered, by
+        # the first step of `as_number` or `as_integer` inlined (the whole work for most values); so
+        # are date-times whose converter remembers them itself (per minute). One list per kind, so
+        # that a row takes no branch per column.
+        self.numbers: list[tuple[str, int, bool, t.Callable[[str], t.Any], Converter]] = []
+        self.others: list[tuple[str, int, dict | None, Converter, bool]] = []
         for i, name in enumerate(names):
             convert = coercion.converters.get(name)
-            if convert is not None and (kept(name) or self.keep_extra):
-                memo: dict | None = (DECIMAL if convert is as_number else INTEGER if convert is as_integer
-                                     else None if getattr(convert, "remembers", False) else {})
-                self.typed.append((name, i, memo, convert, kept(name)))
+            if convert is None or not (kept(name) or self.keep_extra):
+                continue
+            if convert is as_number or convert is as_integer:  # int() reads what Decimal reads as a whole number
+                self.numbers.append((name, i, kept(name), Decimal if convert is as_number else int, convert))
+            else:
+                memo: dict | None = None if getattr(convert, "remembers", False) else {}
+                self.others.append((name, i, memo, convert, kept(name)))
         constant = {**fields, **{key: value for key, value in partition.items() if key not in names and key not in fields}}
         self.constant = {name: value for name, value in constant.items() if kept(name)}
         self.keep_row_number = kept("_row_number")
@@ -161,30 +172,29 @@ class FileRecords:
         record: dict[str, t.Any] = dict(zip(self.kept_names, self.pick(values), strict=False))  # width checked above
         misfits: dict[str, t.Any] | None = None
         value: t.Any
-        for name, position, memo, convert, keep in self.typed:
+        for name, position, keep, parse, convert in self.numbers:
             raw = values[position]
-            if memo is DECIMAL:  # as_number, inlined: its first step is the whole work for most values
-                try:
-                    value = Decimal(raw)
-                except InvalidOperation:
-                    value = convert(raw)
-                else:
-                    if not value.is_finite():
-                        value = Misfit(raw)
-            elif memo is INTEGER:  # int() reads what Decimal reads as a whole number, except "1.0" and "1e3"
-                try:
-                    value = int(raw)
-                except ValueError:
-                    value = convert(raw)
-            elif memo is None:
+            try:
+                value = parse(raw)
+                if value.__class__ is Decimal and not value.is_finite():
+                    raise InvalidOperation  # NaN, Infinity: as_number says they do not fit
+            except (ValueError, ArithmeticError):  # a blank, "1,204.10", "1.0" for an integer, or no number
+                value = convert(raw)
+                if value.__class__ is Misfit:
+                    misfits = aside(misfits, name, value)
+                    value = None
+            if keep:
+                record[name] = value
+        for name, position, memo, convert, keep in self.others:
+            raw = values[position]
+            if memo is None:
                 value = convert(raw)
             else:
                 value = memo.get(raw, memo)
                 if value is memo:
                     value = remember(memo, raw, convert)
             if value.__class__ is Misfit:
-                misfits = misfits if misfits is not None else {}
-                misfits[name] = value.value
+                misfits = aside(misfits, name, value)
                 value = None
             if keep:
                 record[name] = value
@@ -217,13 +227,18 @@ def write_file(lines: RecordLines, csv_file: CsvFile,
     data row (as the SDK path names them) and its header, before any record of that layout is
     written: the file's first header, and a different header further down (see files.py)."""
     layout: list[str] | None = None
-    add = lines.add
+    buffer, message, encode_into = lines.buffer, lines.message, encoder.encode_into
     for number, values in csv_file.value_rows():
         if layout is not csv_file.columns:
             layout = csv_file.columns or []
             lines.flush()  # rows of the layout before go out before a SCHEMA the new one may bring
             record = file_records(list(row_dict(layout, values)), layout).record
-        add(record(number, values))  # type: ignore[arg-type]  # a CSV's value_rows are lists of text
+        message["record"] = record(number, values)  # type: ignore[arg-type]  # a CSV's value_rows are lists of text
+        encode_into(message, buffer, -1)  # RecordLines.add, inlined: this loop is the hot one
+        buffer.extend(b"\n")
+        lines.count += 1
+        if len(buffer) >= FLUSH_BYTES:
+            lines.flush()
     lines.flush()
 
 

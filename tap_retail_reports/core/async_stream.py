@@ -23,7 +23,6 @@ import copy
 import csv
 import datetime as dt
 import typing as t
-from functools import cached_property
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -35,7 +34,7 @@ from tap_retail_reports.core.async_jobs import (
     JobSpec,
     PollSchedule,
 )
-from tap_retail_reports.core.fast_records import FileRecords, RecordLines, blocker, write_file
+from tap_retail_reports.core.fast_records import FileRecords, RecordLines, write_file
 from tap_retail_reports.core.files import CsvFile, UnreadableFile, csv_files, file_format
 from tap_retail_reports.core.job_state import PartitionJobs
 from tap_retail_reports.core.outage import VendorUnavailable
@@ -53,7 +52,6 @@ from tap_retail_reports.core.windows import (
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-    from singer_sdk.metrics import Counter
 
 FILE_FIELDS = {
     "_source_file": {"type": ["string"], "description": "The file's name inside the download"},
@@ -113,7 +111,6 @@ class AsyncReportStream(WindowedStream):
     poll_first_seconds: t.ClassVar[float] = 2.0
     poll_cap_seconds: t.ClassVar[float] = 60.0
     retry_wait_seconds: t.ClassVar[float] = 30.0
-    fast_record_path: t.ClassVar[bool] = True  # tests turn it off to compare with the SDK's per-record path
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         # Learned columns are added to the schema: each instance gets its own copy.
@@ -366,17 +363,11 @@ class AsyncReportStream(WindowedStream):
 
     # -- the fast record path (core/fast_records.py) ---------------------------------
 
-    @cached_property
-    def fast_path(self) -> bool:
-        """Whether this stream's records skip the SDK's per-record path; decided once, when it syncs."""
-        reason = blocker(self)
-        if reason is None and type(self).post_process is not AsyncReportStream.post_process:
-            reason = "the stream post-processes its records"
-        if reason is None and not self.fast_record_path:
-            reason = "the fast path is turned off"
-        if reason is not None:
-            self.logger.info("%s: records go through the SDK's per-record path: %s", self.name, reason)
-        return reason is None
+    def fast_path_blocker(self) -> str | None:
+        """A file's rows skip `post_process` on the fast path (FileRecords converts them itself)."""
+        if type(self).post_process is not AsyncReportStream.post_process:
+            return "the stream post-processes its records"
+        return super().fast_path_blocker()
 
     def write_records(self, result: JobResult, context: Context | None) -> None:
         """Every row of the job's files as a RECORD line, written by core/fast_records.py."""
@@ -389,13 +380,6 @@ class AsyncReportStream(WindowedStream):
                 return FileRecords(self, self.coercion, header, clashes, fields, partition)
 
             write_file(lines, csv_file, plan)
-
-    _record_counter: Counter | None = None
-
-    def get_record_counter(self, **kwargs: t.Any) -> Counter:
-        """The SDK's record counter for this sync, kept so that the fast path counts its records in it."""
-        self._record_counter = super().get_record_counter(**kwargs)
-        return self._record_counter
 
     @property
     def coercion(self) -> SchemaCoercion:

@@ -38,7 +38,6 @@ if t.TYPE_CHECKING:
 FLUSH_BYTES = 1 << 18  # lines written (and flushed) together: whole lines, so a stop signal never cuts one
 MEMO_LIMIT = 50_000  # distinct values remembered per typed column of a file
 EXTRA_FIELDS = "_extra_fields"
-DECIMAL: dict = {}  # marks a column converted by `as_number` inlined (see FileRecords.record)
 
 
 def blocker(stream: Stream) -> str | None:
@@ -69,6 +68,13 @@ def remember(memo: dict, value: t.Any, convert: Converter) -> t.Any:
     return found
 
 
+def aside(misfits: dict[str, t.Any] | None, name: str, misfit: Misfit) -> dict[str, t.Any]:
+    """`misfits` (a new dict for a row's first) with the value that did not fit column `name`."""
+    misfits = misfits if misfits is not None else {}
+    misfits[name] = misfit.value
+    return misfits
+
+
 class RecordLines:
     """A stream's RECORD lines, encoded into one buffer and written whole when it fills."""
 
@@ -81,6 +87,15 @@ class RecordLines:
         self.count = 0
         self.message: dict[str, t.Any] = {"type": "RECORD", "stream": stream.name, "record": None,
                                           "time_extracted": utc_now()}
+
+    def add(self, record: dict[str, t.Any]) -> None:
+        """One record as a RECORD line; the lines go out when the buffer is full (or on `flush`)."""
+        self.message["record"] = record
+        encoder.encode_into(self.message, self.buffer, -1)
+        self.buffer.extend(b"\n")
+        self.count += 1
+        if len(self.buffer) >= FLUSH_BYTES:
+            self.flush()
 
     def flush(self) -> None:
         if not self.count:
@@ -132,13 +147,21 @@ class FileRecords:
         # Typed columns, each with its converter and the answers it gave in this file (a file
         # repeats its values: booleans, dates, times to the second). A column not kept is still
         # converted when `_extra_fields` is, since a value that does not fit goes there.
-        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered.
-        self.typed: list[tuple[str, int, dict | None, Converter, bool]] = []
+        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered, by
+        # the first step of `as_number` or `as_integer` inlined (the whole work for most values); so
+        # are date-times whose converter remembers them itself (per minute). One list per kind, so
+        # that a row takes no branch per column.
+        self.numbers: list[tuple[str, int, bool, t.Callable[[str], t.Any], Converter]] = []
+        self.others: list[tuple[str, int, dict | None, Converter, bool]] = []
         for i, name in enumerate(names):
             convert = coercion.converters.get(name)
-            if convert is not None and (kept(name) or self.keep_extra):
-                memo: dict | None = DECIMAL if convert is as_number else None if convert is as_integer else {}
-                self.typed.append((name, i, memo, convert, kept(name)))
+            if convert is None or not (kept(name) or self.keep_extra):
+                continue
+            if convert is as_number or convert is as_integer:  # int() reads what Decimal reads as a whole number
+                self.numbers.append((name, i, kept(name), Decimal if convert is as_number else int, convert))
+            else:
+                memo: dict | None = None if getattr(convert, "remembers", False) else {}
+                self.others.append((name, i, memo, convert, kept(name)))
         constant = {**fields, **{key: value for key, value in partition.items() if key not in names and key not in fields}}
         self.constant = {name: value for name, value in constant.items() if kept(name)}
         self.keep_row_number = kept("_row_number")
@@ -149,25 +172,29 @@ class FileRecords:
         record: dict[str, t.Any] = dict(zip(self.kept_names, self.pick(values), strict=False))  # width checked above
         misfits: dict[str, t.Any] | None = None
         value: t.Any
-        for name, position, memo, convert, keep in self.typed:
+        for name, position, keep, parse, convert in self.numbers:
             raw = values[position]
-            if memo is DECIMAL:  # as_number, inlined: its first step is the whole work for most values
-                try:
-                    value = Decimal(raw)
-                except InvalidOperation:
-                    value = convert(raw)
-                else:
-                    if not value.is_finite():
-                        value = Misfit(raw)
-            elif memo is None:
+            try:
+                value = parse(raw)
+                if value.__class__ is Decimal and not value.is_finite():
+                    raise InvalidOperation  # NaN, Infinity: as_number says they do not fit
+            except (ValueError, ArithmeticError):  # a blank, "1,204.10", "1.0" for an integer, or no number
+                value = convert(raw)
+                if value.__class__ is Misfit:
+                    misfits = aside(misfits, name, value)
+                    value = None
+            if keep:
+                record[name] = value
+        for name, position, memo, convert, keep in self.others:
+            raw = values[position]
+            if memo is None:
                 value = convert(raw)
             else:
                 value = memo.get(raw, memo)
                 if value is memo:
                     value = remember(memo, raw, convert)
             if value.__class__ is Misfit:
-                misfits = misfits if misfits is not None else {}
-                misfits[name] = value.value
+                misfits = aside(misfits, name, value)
                 value = None
             if keep:
                 record[name] = value
@@ -207,9 +234,42 @@ def write_file(lines: RecordLines, csv_file: CsvFile,
             lines.flush()  # rows of the layout before go out before a SCHEMA the new one may bring
             record = file_records(list(row_dict(layout, values)), layout).record
         message["record"] = record(number, values)  # type: ignore[arg-type]  # a CSV's value_rows are lists of text
-        encode_into(message, buffer, -1)
+        encode_into(message, buffer, -1)  # RecordLines.add, inlined: this loop is the hot one
         buffer.extend(b"\n")
         lines.count += 1
         if len(buffer) >= FLUSH_BYTES:
             lines.flush()
+    lines.flush()
+
+
+def nested_deselection(stream: Stream) -> bool:
+    """Whether the catalog leaves out a field inside an object: `pop_deselected_record_properties` walks
+    records into their objects for that, `write_rows` does not."""
+    return any(len(breadcrumb) > 2 and not selected for breadcrumb, selected in stream.mask.items())
+
+
+def write_rows(lines: RecordLines, rows: t.Iterable[dict], process: t.Callable[[dict], dict | None],
+               partition: t.Mapping[str, t.Any]) -> None:
+    """An answer's rows as RECORD lines, as the SDK's `_sync_records` would write them: each row through
+    `process` (the stream's `post_process`), the state partition's keys a row lacks, the fields the
+    catalog leaves out dropped. Which fields to drop is decided once per set of keys, not per field."""
+    mask = lines.stream.mask
+    dropped_for: dict[tuple[str, ...], list[str]] = {}
+    add = lines.add
+    for row in rows:
+        record = process(row)
+        if record is None:
+            continue
+        for key, value in partition.items():
+            if key not in record:
+                record[key] = value
+        keys = tuple(record)
+        dropped = dropped_for.get(keys)
+        if dropped is None:
+            if len(dropped_for) >= MEMO_LIMIT:
+                dropped_for.clear()
+            dropped = dropped_for[keys] = [name for name in keys if not mask[("properties", name)]]
+        for name in dropped:
+            del record[name]
+        add(record)
     lines.flush()

@@ -28,10 +28,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import openpyxl
-from openpyxl.styles.numbers import is_datetime
-from openpyxl.utils.exceptions import InvalidFileException
-
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -231,22 +227,31 @@ class WorkbookSheet(CsvFile):
                 worksheet = workbook[self.sheet]
                 worksheet.reset_dimensions()  # rows as they are, not as the file's stated dimensions say
                 yield from self.read_table(_cell_values(row) for row in worksheet.iter_rows())
-            except UNREADABLE_WORKBOOK as exc:
+            except unreadable_workbook() as exc:
                 raise UnreadableFile(f"{self.name}: the workbook cannot be read: {exc}") from exc
 
 
-# What openpyxl raises for a workbook it cannot read (SyntaxError: the XML's parse errors).
-UNREADABLE_WORKBOOK = (KeyError, ValueError, zipfile.BadZipFile, SyntaxError, InvalidFileException)
+# openpyxl is imported when a workbook is read, not at start-up: it takes about a third of the
+# tap's import time, and most runs read no workbook.
+
+
+def unreadable_workbook() -> tuple[type[BaseException], ...]:
+    """What openpyxl raises for a workbook it cannot read (SyntaxError: the XML's parse errors)."""
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    return (KeyError, ValueError, zipfile.BadZipFile, SyntaxError, InvalidFileException)
 
 
 @contextlib.contextmanager
 def open_workbook(path: Path, name: str) -> t.Iterator[t.Any]:
     """The workbook, streamed: read_only reads a sheet's XML row by row; data_only takes a formula's
     stored result. Opened from a handle: openpyxl refuses a path whose name does not end in .xlsx."""
+    import openpyxl
+
     with open(path, "rb") as handle:
         try:
             workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-        except UNREADABLE_WORKBOOK as exc:
+        except unreadable_workbook() as exc:
             raise UnreadableFile(f"{name}: the workbook cannot be read: {exc}") from exc
         try:
             yield workbook
@@ -267,6 +272,8 @@ def _cell_values(cells: t.Sequence[t.Any]) -> list[t.Any]:
 
 @functools.lru_cache(maxsize=256)
 def _date_only(number_format: str) -> bool:
+    from openpyxl.styles.numbers import is_datetime
+
     return is_datetime(number_format) == "date"
 
 

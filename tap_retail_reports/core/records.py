@@ -38,6 +38,11 @@ def as_number(value: t.Any) -> t.Any:
 
     A blank is null; a decimal comma ("12,50"), NaN or Infinity (not JSON) does not fit.
     """
+    kind = value.__class__
+    if kind is decimal.Decimal:  # a JSON answer's number (read as Decimal): the common case, first
+        return value if value.is_finite() else None
+    if kind is int:
+        return value
     if isinstance(value, str):
         try:
             number = decimal.Decimal(value)  # most values: a plain number (Decimal strips whitespace itself)
@@ -85,14 +90,47 @@ def as_boolean(value: t.Any) -> t.Any:
     return Misfit(value)
 
 
+# A naive time to the second, in ASCII digits: the common shape of a report file's local times.
+_NAIVE_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-5][0-9]")
+MINUTES_REMEMBERED = 100_000  # distinct local minutes per column converter (about 70 days): memory stays flat
+
+
 def as_iso_datetime(zone: dt.tzinfo = UTC) -> Converter:
     """Date-times that are not ISO-8601 with an offset ("2026-10-01 12:00:00") as ISO UTC.
 
     A time without an offset is read in `zone` (the vendor's), never silently as UTC.
     Values already in ISO form with an offset (almost all) cost one regex match.
+    A naive time to the second ("2026-10-01 12:00:07") is converted once per minute, not
+    once per value: the zone's offset holds for the whole minute when it is the same at
+    its first and last second and a whole number of minutes (see `minute_in_utc`), so the
+    seconds are carried over as written.
     """
+    minutes: dict[str, str | None] = {}
+
+    def minute_in_utc(minute: str) -> str | None:
+        """"YYYY-MM-DDTHH:MM" in UTC for a local "YYYY-MM-DD HH:MM", or None when its seconds cannot
+        be carried over (an offset with seconds, a change of offset inside the minute, a far year)."""
+        first = convert_slowly(minute + ":00")
+        if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
+            return None
+        moment = dt.datetime.fromisoformat(minute)
+        if zone.utcoffset(moment) != zone.utcoffset(moment.replace(second=59)):
+            return None
+        return first[:16]
 
     def convert(value: t.Any) -> t.Any:
+        if value.__class__ is str and _NAIVE_SECOND.fullmatch(value):
+            minute = value[:16]
+            utc = minutes.get(minute, minutes)
+            if utc is minutes:
+                if len(minutes) >= MINUTES_REMEMBERED:
+                    minutes.clear()
+                utc = minutes[minute] = minute_in_utc(minute)
+            if utc is not None:
+                return f"{utc}{value[16:]}Z"
+        return convert_slowly(value)
+
+    def convert_slowly(value: t.Any) -> t.Any:
         if not isinstance(value, str):
             if value is None:
                 return None
@@ -126,6 +164,7 @@ def as_iso_datetime(zone: dt.tzinfo = UTC) -> Converter:
             return iso(utc)
         return utc.replace(tzinfo=None).isoformat() + "Z"  # iso()'s text, several times quicker than strftime
 
+    convert.remembers = True  # type: ignore[attr-defined]  # its own memory, per minute: callers need none
     return convert
 
 

@@ -33,6 +33,7 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
 from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.fast_records import RecordLines, blocker, nested_deselection, write_rows
 from tap_retail_reports.core.http import (
     LimitedSession,
     RateLimiter,
@@ -51,6 +52,7 @@ if t.TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.metrics import Counter
 
 
 EXTRA_FIELDS = "_extra_fields"
@@ -442,6 +444,8 @@ class ReportStream(RESTStream):
     def get_new_paginator(self) -> None:
         return None  # one response a request; windows are iterated in get_records
 
+    _open_lines: RecordLines | None = None  # the fast path's RECORD lines not written yet (core/fast_records.py)
+
     def announce_columns(self, columns: t.Mapping[str, dict]) -> None:
         """Declare `columns` ({name: schema}; new, or retyped) and send the stream's new SCHEMA message,
         before the first record that has them."""
@@ -463,6 +467,8 @@ class ReportStream(RESTStream):
         self._tap.mapper.stream_maps.pop(self.name, None)
         self._tap.mapper.register_raw_stream_schema(self.name, self.schema, self.primary_keys)
         self._stream_maps = []
+        if self._open_lines is not None:
+            self._open_lines.flush()  # the rows before the new columns go out before their SCHEMA
         self._write_schema_message()
 
 
@@ -543,13 +549,58 @@ class WindowedStream(ReportStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         """Each window's rows, then its bookmark. Windows are fetched `concurrent_windows` at a time
-        on worker threads and emitted here, in window order (core/window_fetcher.py)."""
+        on worker threads and emitted here, in window order (core/window_fetcher.py). On the fast
+        path (see `fast_path`) the rows are written here as RECORD lines, nothing goes back to the
+        SDK's loop; they are all out before the window's STATE either way."""
         windows = self.windows(context)
         _ = self.requests_session  # made here, once: workers share it (and its rate limiter)
+        write = self.record_writer(context)
         for window, rows in in_window_order(windows, lambda window: self.records_in_window(window, context),
                                             self.concurrent_windows, self.name):
-            yield from rows
+            if write is None:
+                yield from rows
+            else:
+                write(rows)
             self.checkpoint(context, window.end)
+
+    def record_writer(self, context: Context | None) -> t.Callable[[t.Iterable[dict]], None] | None:
+        """On the fast path, what writes rows (as `get_records` would yield them) as RECORD lines at once,
+        through `post_process`; None on the SDK's path, where `get_records` yields them."""
+        if not self.fast_path:
+            return None
+        lines = self._open_lines = RecordLines(self, self._record_counter, lambda count: None)  # post_process counts
+        partition = self.state_manager.get_state_partition_context(context) or {}
+        return lambda rows: write_rows(lines, rows, lambda row: self.post_process(row, context), partition)
+
+    # -- the fast record path (core/fast_records.py) ---------------------------------
+
+    fast_record_path: t.ClassVar[bool] = True  # tests turn it off to compare with the SDK's per-record path
+
+    @cached_property
+    def fast_path(self) -> bool:
+        """Whether this stream's records skip the SDK's per-record path; decided once, when it syncs."""
+        reason = self.fast_path_blocker()
+        if reason is not None:
+            self.logger.info("%s: records go through the SDK's per-record path: %s", self.name, reason)
+        return reason is None
+
+    def fast_path_blocker(self) -> str | None:
+        """What keeps this stream's records on the SDK's per-record path, or None."""
+        reason = blocker(self)
+        if reason is None and self.child_streams:
+            reason = "the stream has child streams"
+        if reason is None and nested_deselection(self):
+            reason = "the catalog leaves out fields inside objects"
+        if reason is None and not self.fast_record_path:
+            reason = "the fast path is turned off"
+        return reason
+
+    _record_counter: Counter | None = None
+
+    def get_record_counter(self, **kwargs: t.Any) -> Counter:
+        """The SDK's record counter for this sync, kept so that the fast path counts its records in it."""
+        self._record_counter = super().get_record_counter(**kwargs)
+        return self._record_counter
 
     def records_in_window(self, window: Window, context: Context | None) -> t.Iterable[dict]:
         """The rows of one window. Request hooks get the window from `window_of(context)`;

@@ -273,10 +273,14 @@ class RetrendStream(WindowedStream):
         found = False
         waiting: list[tuple[dt.date, dt.date]] = []  # (start, end) of missing periods still asked for
         passed: list[dt.date] = []  # starts of missing periods past the horizon
+        write = self.record_writer(context)
         for start, end, completed in self.periods_to_read(context):
             rows = self.fetch(store, duration, start, "general" if completed else "run-now")
-            for row in rows:
-                yield self.stamp(row, store, duration, start, completed=completed)
+            stamped = (self.stamp(row, store, duration, start, completed=completed) for row in rows)
+            if write is None:
+                yield from stamped
+            else:
+                write(stamped)
             found = found or bool(rows)
             if not completed:
                 continue  # the period in progress is never bookmarked

@@ -367,7 +367,7 @@ class JobRunner:
             link = poll.link or ""
             if waited and self._near_expiry(poll, received):
                 # Cheaper than a fetch the storage refuses. A wrong hint costs this one poll: the link is tried.
-                self.logger.info("%s: the link's stated expiry %s came near while the file waited for a place on disk; "
+                self.logger.info("%s: the link's stated expiry %s is near or past after the file waited for a place on disk; "
                                  "asking the vendor for a fresh link", spec, iso_epoch(t.cast(float, poll.link_expires_at)))
                 fresh = self._poll(record, result)
                 if fresh.status is JobStatus.DONE and fresh.link:

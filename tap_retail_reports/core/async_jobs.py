@@ -15,6 +15,8 @@ on disk, in a worker thread:
   `STORED_JOB_MAX_AGE`;
 - a link is always tried (its stated expiry is a hint); storage's refusal, or a
   body saying it expired, asks for a fresh link; the job is re-created only when that fails;
+  a link whose stated expiry came near while it waited for a place on disk is swapped for a
+  fresh one before the fetch (once per wait), and the link expiring first gets the next place;
 - the file is fetched without credentials (core/download.py), its size checked
   against Content-Length, its first bytes checked to be a report, and its archive
   checksums verified; a truncated, corrupt or wrong body is fetched again.
@@ -41,6 +43,7 @@ MAX_ATTEMPTS = 3  # jobs created per window before the window fails for good
 DOWNLOAD_TRIES = 3  # fetches of one link (truncated, corrupt, 5xx) before the job is re-created
 LINK_REFRESHES = 3  # fresh links asked of the vendor before the job is re-created
 STORED_JOB_MAX_AGE = 24 * 3600.0  # a stored job older than this is re-created: its report may be stale
+HURRY_MARGIN_SECONDS = 60.0  # a link this close to its stated expiry (or a fifth of its life) after a wait is swapped
 __all__ = ["DownloadFailed", "Downloader", "JobCancelled", "LinkExpired", "safe_link"]  # their home is core/download.py
 
 
@@ -214,7 +217,8 @@ class JobRunner:
     stopping: threading.Event = field(default_factory=threading.Event)
     on_created: t.Callable[[JobSpec, JobRecord], None] = lambda spec, record: None
     # Bound the files waiting on disk: `claim_disk` may block until the stream has read others.
-    claim_disk: t.Callable[[JobSpec], None] = lambda spec: None
+    # Given the link's stated expiry (the order of places); returns whether it waited.
+    claim_disk: t.Callable[[JobSpec, float | None], bool] = lambda spec, link_expires_at: False
     release_disk: t.Callable[[JobSpec], None] = lambda spec: None
     download_wait_first: t.ClassVar[float] = 2.0  # before the second fetch of a link; doubles, capped at 30 s
 
@@ -324,6 +328,7 @@ class JobRunner:
         refreshes = 0
         failures = 0  # failed fetches of the current link (an expired link is not the file's fault)
         refreshed_for_failures = False
+        received = self.clock()  # when this link came: its stated life is measured from here
         while True:
             if not poll.link:
                 return None, f"job {record.job_id} is {poll.vendor_status!r} but has no download link"
@@ -332,7 +337,7 @@ class JobRunner:
                 self.logger.debug("%s: the link's stated expiry %s has passed as this tap reads it; trying it anyway",
                                   spec, iso_epoch(poll.link_expires_at))
             try:
-                path = self._fetch(spec, poll.link, result)
+                path = self._fetch(spec, record, poll, received, result)
             except LinkExpired as exc:
                 refreshes += 1
                 if refreshes > LINK_REFRESHES:
@@ -353,15 +358,24 @@ class JobRunner:
                 self.logger.info("%s: job %s downloaded (%d bytes)", spec, record.job_id, path.stat().st_size)
                 return path, ""
             failures = 0
-            poll = self._poll(record, result)
+            poll, received = self._poll(record, result), self.clock()
             if poll.status is not JobStatus.DONE:
                 return None, f"job {record.job_id} is {poll.vendor_status!r} when asked for a fresh link"
 
-    def _fetch(self, spec: JobSpec, link: str, result: JobResult) -> Path:
+    def _fetch(self, spec: JobSpec, record: JobRecord, poll: Poll, received: float, result: JobResult) -> Path:
         """One verified download, holding a place on disk while it lasts (and, if it succeeds, after)."""
-        self.claim_disk(spec)
+        waited = self.claim_disk(spec, poll.link_expires_at)
         kept = False
         try:
+            link = poll.link or ""
+            if waited and self._near_expiry(poll, received):
+                # Cheaper than a fetch the storage refuses. A wrong hint costs this one poll: the link is tried.
+                self.logger.info("%s: the link's stated expiry %s is near or past after the file waited for a place on disk; "
+                                 "asking the vendor for a fresh link", spec, iso_epoch(t.cast(float, poll.link_expires_at)))
+                fresh = self._poll(record, result)
+                if fresh.status is JobStatus.DONE and fresh.link:
+                    link = fresh.link
+                    redact.add_link(link)
             result.downloads += 1
             path = self.downloader.fetch(link, formats=self.formats, stop=self.stopping)
             try:
@@ -374,6 +388,13 @@ class JobRunner:
         finally:
             if not kept:
                 self.release_disk(spec)
+
+    def _near_expiry(self, poll: Poll, received: float) -> bool:
+        """The link's stated expiry is within HURRY_MARGIN_SECONDS, or a fifth of its stated life, from now."""
+        if poll.link_expires_at is None:
+            return False  # unknown or unreadable: the link is tried as it is
+        margin = min(HURRY_MARGIN_SECONDS, max(poll.link_expires_at - received, 0.0) / 5)
+        return poll.link_expires_at - self.clock() <= margin
 
     def _wait(self, spec: JobSpec, seconds: float, why: str, result: JobResult) -> None:
         if seconds <= 0:

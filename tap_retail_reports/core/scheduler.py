@@ -9,7 +9,8 @@ takes its own finished jobs in window order.
 Finished files wait on disk for their stream: at most `max_in_flight` of them
 (plus the one the stream reads), so a backfill does not fill the disk before the
 target has read a file. A worker about to download waits for a place
-(`claim_disk`), except for the window its stream waits for.
+(`claim_disk`), except for the window its stream waits for; the link expiring
+first gets the next place.
 
 Workers only talk HTTP and write temporary files. Everything the SDK writes
 (records, STATE) happens on the main thread: a worker that creates a job puts
@@ -20,6 +21,8 @@ for a job or finishes a window (`pump`).
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
+import math
 import queue
 import threading
 import time
@@ -92,6 +95,8 @@ class JobScheduler:
         # Files on disk (downloading, or waiting for their stream), by job key.
         self._disk = threading.Condition()
         self._on_disk: set[tuple[str, tuple, str]] = set()
+        self._queue: dict[tuple[str, tuple, str], tuple[float, int]] = {}  # waiting for a place: (link expiry, arrival)
+        self._arrivals = itertools.count()
         self._started: dict[tuple[str, tuple, str], float] = {}  # job key -> when its worker took it (monotonic)
         # Every job of each (stream, partition), for progress lines.
         self._planned: dict[tuple[str, tuple], dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]]] = {}
@@ -206,19 +211,31 @@ class JobScheduler:
             self.logger.info("%d stream(s) wait for a free slot (max_concurrent_jobs %d): %s",
                              len(queued), self.max_in_flight, ", ".join(queued))
 
-    def claim_disk(self, spec: JobSpec) -> None:
+    def claim_disk(self, spec: JobSpec, link_expires_at: float | None = None) -> bool:
         """A worker's place on disk for one download: waits while `max_in_flight` files wait there,
-        unless the main thread waits for this very job (or for one that has not started: never a deadlock)."""
+        unless the main thread waits for this very job (or for one that has not started: never a deadlock).
+        A freed place goes to the waiting link whose stated expiry comes first (none stated: last, in
+        arrival order). Returns whether it waited (the link aged meanwhile)."""
         key = _key(spec)
+        waited = False
         with self._disk:
             if key in self._cancelled:
                 raise JobCancelled(NOBODY_WAITS)
-            while not (len(self._on_disk) < self.max_in_flight or key == self._wanted
-                       or (self._wanted is not None and self._wanted not in self._started)):
-                if self.stopping.is_set():
-                    raise JobCancelled("the run is stopping")
-                self._disk.wait(0.5)
-            self._on_disk.add(key)
+            self._queue[key] = (math.inf if link_expires_at is None else link_expires_at, next(self._arrivals))
+            try:
+                while not (key == self._wanted or (self._wanted is not None and self._wanted not in self._started)
+                           or (len(self._on_disk) < self.max_in_flight and min(self._queue, key=self._queue.__getitem__) == key)):
+                    if self.stopping.is_set():
+                        raise JobCancelled("the run is stopping")
+                    if key in self._cancelled:
+                        raise JobCancelled(NOBODY_WAITS)
+                    waited = True
+                    self._disk.wait(0.5)
+                self._on_disk.add(key)
+            finally:
+                del self._queue[key]
+                self._disk.notify_all()  # the next in line may fit too
+        return waited
 
     def release_disk(self, spec: JobSpec) -> None:
         """A download that failed gives its place back."""

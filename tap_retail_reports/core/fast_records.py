@@ -27,7 +27,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_retail_reports.core.files import row_dict
-from tap_retail_reports.core.records import Converter, Misfit, SchemaCoercion, as_integer, as_number
+from tap_retail_reports.core.records import Converter, Misfit, SchemaCoercion, as_integer, as_number, aside
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -66,13 +66,6 @@ def remember(memo: dict, value: t.Any, convert: Converter) -> t.Any:
         memo.clear()
     found = memo[value] = convert(value)
     return found
-
-
-def aside(misfits: dict[str, t.Any] | None, name: str, misfit: Misfit) -> dict[str, t.Any]:
-    """`misfits` (a new dict for a row's first) with the value that did not fit column `name`."""
-    misfits = misfits if misfits is not None else {}
-    misfits[name] = misfit.value
-    return misfits
 
 
 class RecordLines:

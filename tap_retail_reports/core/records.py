@@ -183,16 +183,6 @@ def as_iso_date(value: t.Any) -> t.Any:
     return Misfit(value)
 
 
-def to_numbers(row: dict, fields: t.Iterable[str]) -> None:
-    """Turn numeric strings ("12.50") in `fields` into numbers; leave anything else as sent."""
-    for name in fields:
-        value = row.get(name)
-        if isinstance(value, str):
-            number = as_number(value)
-            if not isinstance(number, Misfit):
-                row[name] = number
-
-
 class SchemaCoercion:
     """Numbers, booleans and date-times as the stream's schema declares them, whatever the vendor sent.
 
@@ -224,12 +214,18 @@ class SchemaCoercion:
             if name in row:
                 value = convert(row[name])
                 if value.__class__ is Misfit:
-                    misfits = misfits if misfits is not None else {}
-                    misfits[name] = value.value
+                    misfits = aside(misfits, name, value)
                     value = None
                 row[name] = value
         if misfits:
             set_aside(row, misfits)
+
+
+def aside(misfits: dict[str, t.Any] | None, name: str, misfit: Misfit) -> dict[str, t.Any]:
+    """`misfits` (a new dict for a row's first) with the value that did not fit column `name`."""
+    misfits = misfits if misfits is not None else {}
+    misfits[name] = misfit.value
+    return misfits
 
 
 def set_aside(row: dict, misfits: dict) -> None:

@@ -10,9 +10,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from tap_retail_reports.core.windows import on_grid
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, run_tap, sandbox_log
 from tests.test_async_vendors import (  # noqa: F401 (fast is a fixture)
+    LOS_ANGELES,
     assert_same_rows,
     config,
     fast,
@@ -47,9 +49,12 @@ def test_the_open_window_of_a_killed_run_is_resumed_and_bookmarked_at_its_own_en
                                                                                    tmp_path: Path) -> None:
     today = dt.datetime.now(dt.timezone.utc).date()
     knobs(fresh_sandbox, "foxycart", processing_seconds=3600, data_start=(today - dt.timedelta(days=14)).isoformat(),
-          data_end=today.isoformat())
-    # No end_date: the run reads up to now, so its last window is open, its end differing on every run.
-    cfg = config(fresh_sandbox, ("foxycart",), (today - dt.timedelta(days=1)).isoformat(), "",
+          data_end=(today + dt.timedelta(days=1)).isoformat())
+    # No end_date: the run reads up to now, so its last window is open, its end differing on every run. The
+    # start is the first day of the store's grid week holding now (on a Monday, today itself): one window.
+    week = on_grid(dt.datetime.now(LOS_ANGELES).date(), 7)
+    week_start = dt.datetime.combine(week, dt.time(), LOS_ANGELES).astimezone(dt.timezone.utc)
+    cfg = config(fresh_sandbox, ("foxycart",), week_start.strftime("%Y-%m-%dT%H:%M:%SZ"), "",
                  foxycart={"reports": ["customers"]})
     del cfg["end_date"]
     process = start_tap(cfg, tmp_path, fast, stderr=subprocess.DEVNULL)
@@ -63,6 +68,8 @@ def test_the_open_window_of_a_killed_run_is_resumed_and_bookmarked_at_its_own_en
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert last_state is not None
+    [(window_start, job)] = last_state["bookmarks"]["foxycart_customers"]["jobs"].items()
+    window_end = job["window_end"]
     created = [report["id"] for report in knobs(fresh_sandbox, "foxycart")["reports"]]
     # The job finishes while no tap runs; a job made from now on would take a second.
     knobs(fresh_sandbox, "foxycart", advance_seconds=7200, processing_seconds=1)
@@ -72,11 +79,12 @@ def test_the_open_window_of_a_killed_run_is_resumed_and_bookmarked_at_its_own_en
     state = knobs(fresh_sandbox, "foxycart")
     assert [report["id"] for report in state["reports"]] == created  # the stored job was polled, not made again
     rows = run.records["foxycart_customers"]
-    assert rows and len(windows_of(rows)) == 1
-    assert_same_rows(keyed(rows), foxycart_expected(fresh_sandbox, "customers", rows))  # every row of its window
+    # Every row of the killed run's window, and only those (few in the first minutes of a Monday, never others).
+    assert windows_of(rows) <= {(window_start, window_end)}
+    expected = foxycart_expected(fresh_sandbox, "customers", rows, windows={(window_start, window_end)})
+    assert_same_rows(keyed(rows), expected)
     # The window is the one the killed run asked for: it ends at that run's "now", and so does the bookmark;
     # the next run goes on from there.
-    [(_, window_end)] = windows_of(rows)
     assert parse_utc(window_end) < resumed_at
     bookmark = run.last_state["bookmarks"]["foxycart_customers"]
     assert bookmark["replication_key_value"] == window_end and not bookmark.get("jobs")

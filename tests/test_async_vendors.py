@@ -64,11 +64,12 @@ def windows_of(rows: list[dict]) -> set[tuple[str, str]]:
     return {(row["_report_window_start"], row["_report_window_end"]) for row in rows}
 
 
-def foxycart_expected(running: RunningSandbox, name: str, rows: list[dict]) -> dict[tuple, dict]:
-    """The sandbox's rows for every window the tap read, keyed as the target keys them."""
+def foxycart_expected(running: RunningSandbox, name: str, rows: list[dict],
+                      windows: set[tuple[str, str]] | None = None) -> dict[tuple, dict]:
+    """The sandbox's rows for every window the tap read (or `windows`), keyed as the target keys them."""
     app = running.sandbox.apps["foxycart"]
     expected = {}
-    for start, end in windows_of(rows):
+    for start, end in windows_of(rows) if windows is None else windows:
         local_start = parse_utc(start).astimezone(LOS_ANGELES).strftime("%Y-%m-%d %H:%M:%S")
         local_end = (parse_utc(end) - dt.timedelta(seconds=1)).astimezone(LOS_ANGELES).strftime("%Y-%m-%d %H:%M:%S")
         for file_name, file_rows in app.expected_rows(name, local_start, local_end).items():

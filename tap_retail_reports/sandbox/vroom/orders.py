@@ -64,72 +64,9 @@ def make_order(stub: Stub, customer: Customer) -> Order:
     third_party = delivery and (channel != "Vroom" or rng.random() < 0.4)
     canceled = rng.random() < 0.05
     slow = None if canceled else rng.choices((None, "confirm", "prepare", "complete"), (91, 3, 3, 3))[0]
-
-    # Lifecycle. Slow orders are the ones order_statuses flags for assistance for a while.
     created = stub.created
-
-    def seconds(low: int, high: int) -> dt.timedelta:
-        return dt.timedelta(seconds=rng.randint(low, high))
-
-    scheduled = ceil_quarter(created + seconds(3600, 4 * 3600)) if "Scheduled" in order_type else None
-    confirm = created + (seconds(901, 2700) if slow == "confirm" else seconds(45, 540))
-    ready = confirm + (seconds(3700, 3 * 3600) if slow == "prepare" else seconds(600, 3000))
-    if scheduled:
-        ready = max(ready, scheduled - dt.timedelta(minutes=10))
-    driver_start = ready + seconds(120, 900) if delivery else None
-    driver_end = driver_start + seconds(600, 2400) if driver_start else None
-    complete = driver_end or ready + seconds(300, 2400)
-    if slow == "complete":  # never marked done: Vroom auto-completes it hours later
-        driver_end, complete = None, ready + seconds(4 * 3600, 5 * 3600)
-    canceled_at = created + seconds(300, 1800) if canceled else None
-    events: dict[str, dt.datetime | None] = {
-        "confirm_time": confirm, "ready_time": ready, "driver_start_time": driver_start,
-        "driver_end_time": driver_end, "complete_time": complete,
-    }
-    if canceled_at:  # confirmed before the cancelation or not at all; nothing else happened
-        events = {**dict.fromkeys(events), "confirm_time": confirm if confirm < canceled_at else None}
-
-    # Line items: the store may short an item or add a substitute once it has the order.
-    adjustable = not canceled
-    count = rng.randint(1, 4)
-    substitute = adjustable and count > 1 and rng.random() < 0.06
-    items, shorted, added = [], Decimal(0), Decimal(0)
-    subtotal = deposits = Decimal(0)
-    for position, product in enumerate(rng.sample(PRODUCTS, count)):
-        by_store = substitute and position == count - 1
-        ordered = 0 if by_store else rng.choices((1, 2, 3, 4, 6), (60, 20, 10, 5, 5))[0]
-        final = 1 if by_store else ordered
-        if adjustable and not by_store and rng.random() < 0.03:
-            final = rng.randrange(ordered)
-        if canceled:
-            final = 0
-        subtotal += product.price * ordered
-        deposits += product.deposit * ordered
-        unit = product.price * (1 + TAX) + product.deposit
-        if by_store:
-            added += unit
-        else:
-            shorted += unit * (ordered - final) if adjustable else 0
-        items.append({
-            "site_id": stub.site,
-            "order_id": stub.order_id,
-            "sales_channel": channel,
-            "external_order_id": None,  # set below, with the order's
-            "created_at": format_time(created),
-            "customer_name": customer.name,
-            "customer_email": customer.email,
-            "customer_phone": customer.phone,
-            "product_upc_or_plu": product.upc_or_plu,
-            "product_title": product.title,
-            "product_price": float(product.price),
-            "product_container_deposit": float(product.deposit),
-            "original_quantity": ordered,
-            "final_quantity": final,
-            "upsell": not by_store and rng.random() < 0.1,
-            "cart_position": position,
-            "added_by_store": by_store,
-            "product_merchandise_code": product.merchandise_code,
-        })
+    scheduled, events, canceled_at = _lifecycle(rng, created, order_type, slow, canceled)
+    items, subtotal, deposits, shorted, added = _line_items(rng, stub, customer, channel, canceled)
     external_order_id = None if channel == "Vroom" else f"{channel[:2].upper()}-{rng.getrandbits(40):010X}"
     for item in items:
         item["external_order_id"] = external_order_id
@@ -226,6 +163,84 @@ def make_order(stub: Stub, customer: Customer) -> Order:
         "loyalty_tier": customer.loyalty_tier,  # undocumented: checks that the tap drops nothing
     }
     return Order(stub, row, tuple(items), events, canceled_at)
+
+
+def _lifecycle(
+    rng: random.Random, created: dt.datetime, order_type: str, slow: str | None, canceled: bool
+) -> tuple[dt.datetime | None, dict[str, dt.datetime | None], dt.datetime | None]:
+    """(scheduled time, lifecycle times, cancelation time). Slow orders are the ones order_statuses
+    flags for assistance for a while."""
+    delivery = order_type.endswith("Delivery")
+
+    def seconds(low: int, high: int) -> dt.timedelta:
+        return dt.timedelta(seconds=rng.randint(low, high))
+
+    scheduled = ceil_quarter(created + seconds(3600, 4 * 3600)) if "Scheduled" in order_type else None
+    confirm = created + (seconds(901, 2700) if slow == "confirm" else seconds(45, 540))
+    ready = confirm + (seconds(3700, 3 * 3600) if slow == "prepare" else seconds(600, 3000))
+    if scheduled:
+        ready = max(ready, scheduled - dt.timedelta(minutes=10))
+    driver_start = ready + seconds(120, 900) if delivery else None
+    driver_end = driver_start + seconds(600, 2400) if driver_start else None
+    complete = driver_end or ready + seconds(300, 2400)
+    if slow == "complete":  # never marked done: Vroom auto-completes it hours later
+        driver_end, complete = None, ready + seconds(4 * 3600, 5 * 3600)
+    canceled_at = created + seconds(300, 1800) if canceled else None
+    events: dict[str, dt.datetime | None] = {
+        "confirm_time": confirm, "ready_time": ready, "driver_start_time": driver_start,
+        "driver_end_time": driver_end, "complete_time": complete,
+    }
+    if canceled_at:  # confirmed before the cancelation or not at all; nothing else happened
+        events = {**dict.fromkeys(events), "confirm_time": confirm if confirm < canceled_at else None}
+    return scheduled, events, canceled_at
+
+
+def _line_items(
+    rng: random.Random, stub: Stub, customer: Customer, channel: str, canceled: bool
+) -> tuple[list[dict], Decimal, Decimal, Decimal, Decimal]:
+    """(items, subtotal, container deposits, value shorted, value added). The store may short an
+    item or add a substitute once it has the order."""
+    adjustable = not canceled
+    count = rng.randint(1, 4)
+    substitute = adjustable and count > 1 and rng.random() < 0.06
+    items, shorted, added = [], Decimal(0), Decimal(0)
+    subtotal = deposits = Decimal(0)
+    for position, product in enumerate(rng.sample(PRODUCTS, count)):
+        by_store = substitute and position == count - 1
+        ordered = 0 if by_store else rng.choices((1, 2, 3, 4, 6), (60, 20, 10, 5, 5))[0]
+        final = 1 if by_store else ordered
+        if adjustable and not by_store and rng.random() < 0.03:
+            final = rng.randrange(ordered)
+        if canceled:
+            final = 0
+        subtotal += product.price * ordered
+        deposits += product.deposit * ordered
+        unit = product.price * (1 + TAX) + product.deposit
+        if by_store:
+            added += unit
+        else:
+            shorted += unit * (ordered - final) if adjustable else 0
+        items.append({
+            "site_id": stub.site,
+            "order_id": stub.order_id,
+            "sales_channel": channel,
+            "external_order_id": None,  # set below, with the order's
+            "created_at": format_time(stub.created),
+            "customer_name": customer.name,
+            "customer_email": customer.email,
+            "customer_phone": customer.phone,
+            "product_upc_or_plu": product.upc_or_plu,
+            "product_title": product.title,
+            "product_price": float(product.price),
+            "product_container_deposit": float(product.deposit),
+            "original_quantity": ordered,
+            "final_quantity": final,
+            "upsell": not by_store and rng.random() < 0.1,
+            "cart_position": position,
+            "added_by_store": by_store,
+            "product_merchandise_code": product.merchandise_code,
+        })
+    return items, subtotal, deposits, shorted, added
 
 
 def order_transactions(order: Order, card: str) -> list[tuple[dt.datetime, dict]]:

@@ -12,28 +12,21 @@ import requests
 
 from tap_retail_reports.core.environment import CA_VARIABLES
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import TapRun, catalog_selecting, env_setting_class_attributes, run_tap
+from tests import test_vendor_edges
+from tests.conftest import TapRun, catalog_selecting, run_tap
 from tests.test_async_vendors import config, knobs
 from tests.test_vendor_edges import closed_port
 
 STREAMS = ("vroom_orders", "foxycart_complete")  # a synchronous API, and report jobs with downloads
 NO_CA = dict.fromkeys(CA_VARIABLES, "")  # this machine's own settings left out: each test names its own
 START, END = "2026-10-05", "2026-10-07"
+fast = test_vendor_edges.fast  # the fixture: retries after 0.05 s, polls from 0.2 s
 
 
 @pytest.fixture(scope="module")
 def tls_sandbox() -> t.Iterator[RunningSandbox]:
     with RunningSandbox(seed=42, tls=True) as running:
         yield running
-
-
-@pytest.fixture
-def fast(tmp_path: Path) -> dict:
-    owner = "tap_retail_reports.core.async_stream:AsyncReportStream"
-    return env_setting_class_attributes(tmp_path, {
-        "tap_retail_reports.core.streams:ReportStream.backoff_factor": 0.05,
-        f"{owner}.poll_first_seconds": 0.2, f"{owner}.poll_cap_seconds": 0.5, f"{owner}.retry_wait_seconds": 0.2,
-    })
 
 
 def tls_state(running: RunningSandbox) -> dict:

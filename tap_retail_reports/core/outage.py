@@ -14,6 +14,9 @@ import threading
 import time
 import typing as t
 
+if t.TYPE_CHECKING:
+    import logging
+
 from tap_retail_reports.core.errors import TapError
 
 # A job's wait between polls is cut into steps this long, to stop at once when its vendor is lost.
@@ -141,7 +144,8 @@ class OutageProbes:
     Each vendor is probed at most once per run, and only when one of its probes is wanted (a selected
     stream's): a healthy run sends no probe."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._logger = logger
         self._lock = threading.Lock()
         self._offers: dict[str, list[tuple[VendorHealth, t.Callable[[], bool]]]] = {}
         self._probed: set[str] = set()
@@ -159,6 +163,9 @@ class OutageProbes:
                       if name != vendor and name not in self._probed and not offers[0][0].heard]
             self._probed.update(name for name, _ in others)
             self._probed.add(vendor)  # found by its own call: no probe of its own
+        if others and self._logger:
+            self._logger.info("%s did not answer; asking %s at once, in parallel, whether they answer", vendor,
+                              ", ".join(name for name, _ in others))
         for name, offers in others:
             threading.Thread(target=_first_wanted, args=(offers,), name=f"{name}-probe", daemon=True).start()
 

@@ -175,7 +175,7 @@ class ReportStream(RESTStream):
     @property
     def outage_probes(self) -> OutageProbes:
         """The run's outage probes (core/outage.py): every vendor's, started when a call finds one down."""
-        return self.run.shared("run.outage_probes", OutageProbes)
+        return self.run.shared("run.outage_probes", lambda: OutageProbes(self.run.logger))
 
     def probe(self) -> None:
         """One cheap call that says whether the vendor answers, made on a thread of its own when a call

@@ -32,11 +32,13 @@ from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import (
+    READER_GONE,
     READER_GONE_EXIT,
     ReaderGone,
     RunFailed,
     RunFailures,
     WholeLineWriter,
+    stdout_to_devnull,
 )
 from tap_retail_reports.core.streams import STREAM_FAILURES
 from tap_retail_reports.core.windows import UTC, iso
@@ -164,7 +166,11 @@ class TapRetailReports(Tap):
     def run_discovery(self) -> str:
         if not self.active_vendors:
             raise _no_vendor_error()  # an empty catalog would only move the question to the run
-        return super().run_discovery()
+        try:
+            return super().run_discovery()
+        except BrokenPipeError:  # `--discover | head`: said as a run's broken pipe is
+            stdout_to_devnull()
+            raise ReaderGone(READER_GONE) from None
 
     def sync_all(self) -> None:  # type: ignore[misc]  # wraps the SDK's final sync_all, as Stream.sync is wrapped
         """Every selected stream, each to its end or to its own failure; then, if any failed,

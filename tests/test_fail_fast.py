@@ -115,6 +115,35 @@ def test_revoked_credentials_stop_every_job_at_once_even_one_waiting_an_hour_for
         assert run.last_state["bookmarks"][stream]["jobs"], stream  # kept for the next run to resume
 
 
+def test_a_synchronous_vendor_revoked_mid_backfill_is_one_line_and_no_call_after_the_ones_in_flight(
+        fresh_sandbox: RunningSandbox) -> None:
+    set_faults(fresh_sandbox, stall_rate=1.0, stall_seconds=0.05, vendors=["vroom"])  # 50 ms answers
+    cfg = config(fresh_sandbox, ("vroom",), "2026-06-01", "2026-08-01")  # 61 windows, four read at once
+    catalog = catalog_selecting(cfg, ["vroom_orders", "vroom_line_items"])
+    done = threading.Event()
+
+    def revoke_after_ten_answers() -> None:
+        while not done.is_set() and len(sandbox_log(fresh_sandbox)) < 10:
+            time.sleep(0.02)
+        set_faults(fresh_sandbox, refuse_status=401, vendors=["vroom"])
+
+    revoker = threading.Thread(target=revoke_after_ten_answers)
+    revoker.start()
+    try:
+        run = run_tap(cfg, catalog=catalog, timeout=120)
+    finally:
+        done.set()
+        revoker.join()
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    about = [line for line in run.stderr.splitlines() if "| ERROR" in line and "vroom:" in line]
+    assert len(about) == 2 and all("HTTP 401" in line and "check vroom.username" in line for line in about), about
+    assert "retrying in" not in run.stderr
+    log = sandbox_log(fresh_sandbox, settled=True)
+    first = next(number for number, entry in enumerate(log) if entry["status"] == 401)
+    assert len(log) - first <= 4, log[first:]  # the refusal and the calls already in flight with it, no more
+    assert any(run.records.values()) and run.last_state["bookmarks"]  # what was read before stays read, bookmarked
+
+
 # -- 17.6: a target that stops reading -------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 import threading
 import time
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,15 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, VROOM_USERNAME
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import TAP, catalog_selecting, env_setting_class_attributes, run_tap, sandbox_log, set_faults
+from tests.conftest import (
+    TAP,
+    TapRun,
+    catalog_selecting,
+    env_setting_class_attributes,
+    run_tap,
+    sandbox_log,
+    set_faults,
+)
 from tests.test_async_vendors import config, knobs
 from tests.test_vendor_edges import closed_port, error_lines
 
@@ -26,6 +35,18 @@ ASYNC = "tap_retail_reports.core.async_stream:AsyncReportStream"
 def message(line: str) -> str:
     """A log line without its time, level and logger."""
     return line.split(" | ")[-1]
+
+
+def run_beside(meanwhile: t.Callable[[threading.Event], None], run: t.Callable[[], TapRun]) -> TapRun:
+    """`run()` while `meanwhile(done)` acts on the sandbox from a thread of its own (and stops once `done` is set)."""
+    done = threading.Event()
+    thread = threading.Thread(target=meanwhile, args=(done,))
+    thread.start()
+    try:
+        return run()
+    finally:
+        done.set()
+        thread.join()
 
 
 # -- 17.3: every vendor down ---------------------------------------------------------------------
@@ -82,9 +103,8 @@ def test_revoked_credentials_stop_every_job_at_once_even_one_waiting_an_hour_for
     knobs(fresh_sandbox, "foxycart", processing_seconds=3600)  # no report is ready in this run
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-05", "2026-10-07")  # two week-grid windows a stream
     revoked_at: list[int] = []
-    done = threading.Event()
 
-    def revoke_once_every_job_polled() -> None:
+    def revoke_once_every_job_polled(done: threading.Event) -> None:
         while not done.is_set():
             log = sandbox_log(fresh_sandbox)
             created = sum(entry["method"] == "POST" and entry["path"].endswith("/reports") for entry in log)
@@ -95,14 +115,8 @@ def test_revoked_credentials_stop_every_job_at_once_even_one_waiting_an_hour_for
                 return
             time.sleep(0.05)
 
-    revoker = threading.Thread(target=revoke_once_every_job_polled)
-    revoker.start()
-    try:
-        # Before: the two waiting jobs learnt of it at their next poll, an hour on (the run outlived this timeout).
-        run = run_tap(cfg, env=env, timeout=120)
-    finally:
-        done.set()
-        revoker.join()
+    # Before: the two waiting jobs learnt of it at their next poll, an hour on (the run outlived this timeout).
+    run = run_beside(revoke_once_every_job_polled, lambda: run_tap(cfg, env=env, timeout=120))
     assert revoked_at and run.returncode == 1 and "Traceback" not in run.stderr
     about = [line for line in error_lines(run.stderr) if "| ERROR" in line and "foxycart:" in line]
     assert len(about) == 2 and all("invalid_grant" in line and "check foxycart." in line for line in about), about
@@ -120,20 +134,13 @@ def test_a_synchronous_vendor_revoked_mid_backfill_is_one_line_and_no_call_after
     set_faults(fresh_sandbox, stall_rate=1.0, stall_seconds=0.05, vendors=["vroom"])  # 50 ms answers
     cfg = config(fresh_sandbox, ("vroom",), "2026-06-01", "2026-08-01")  # 61 windows, four read at once
     catalog = catalog_selecting(cfg, ["vroom_orders", "vroom_line_items"])
-    done = threading.Event()
 
-    def revoke_after_ten_answers() -> None:
+    def revoke_after_ten_answers(done: threading.Event) -> None:
         while not done.is_set() and len(sandbox_log(fresh_sandbox)) < 10:
             time.sleep(0.02)
         set_faults(fresh_sandbox, refuse_status=401, vendors=["vroom"])
 
-    revoker = threading.Thread(target=revoke_after_ten_answers)
-    revoker.start()
-    try:
-        run = run_tap(cfg, catalog=catalog, timeout=120)
-    finally:
-        done.set()
-        revoker.join()
+    run = run_beside(revoke_after_ten_answers, lambda: run_tap(cfg, catalog=catalog, timeout=120))
     assert run.returncode == 1 and "Traceback" not in run.stderr
     about = [line for line in run.stderr.splitlines() if "| ERROR" in line and "vroom:" in line]
     assert len(about) == 2 and all("HTTP 401" in line and "check vroom.username" in line for line in about), about

@@ -108,7 +108,7 @@ def test_a_certificate_not_trusted_is_one_line_per_vendor_and_never_retried(tls_
         said = [line for line in errors if f"{vendor}: the TLS certificate of {host} was not accepted" in line]
         assert len(said) == 2, "\n".join(errors)  # the vendor's line and the summary's, for all its streams
         assert all("a certificate problem, not an outage" in line and "REQUESTS_CA_BUNDLE" in line for line in said)
-    # Before: every call retried six times, then "vroom is down" (27 handshakes refused here, 64 s).
+    # Before: every call retried six times, then "vroom is down" (27 handshakes refused for this config at bb9f8f8).
     assert "retrying in" not in run.stderr and " is down" not in run.stderr
     assert refused <= 5, refused  # Vroom's four windows read at once, FoxyCart's token: each tried once
 

@@ -13,6 +13,7 @@ than absolute times would; each speed is the best of --repeat runs.
   4. Requests per report, polls included, with the tap's own poll schedule (FoxyCart, Flipkart).
   5. The synchronous vendors' heaviest streams against a bare requests client each, and a
      365-day Distribu backfill's calls against the fewest its reports allow.
+  6. Five vendors down: the run's time (scripts/bench_outage.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.conftest: the class-attribute knobs the tests use
 
+from scripts.bench_outage import all_vendors_down  # noqa: E402
 from tap_retail_reports.core.windows import day_windows, iso, parse_when  # noqa: E402
 from tap_retail_reports.sandbox import credentials as sandbox_credentials  # noqa: E402
 from tap_retail_reports.sandbox.credentials import tap_config  # noqa: E402
@@ -90,23 +92,24 @@ class Bench:
 
     # -- running things ------------------------------------------------------------------
 
-    def measure(self, command: list[str], env: dict | None = None, *, every_line: bool = False) -> Run:
+    def measure(self, command: list[str], env: dict | None = None, *, every_line: bool = False,
+                check: bool = True) -> Run:
         errors = self.folder / "stderr.log"
         done = subprocess.run(
             [*MEASURE, "--stderr", str(errors), *(["--every-line"] if every_line else []), "--", *command],
             capture_output=True, text=True, check=True, env={**os.environ, **(env or {})},
         )
         run = Run(**json.loads(done.stdout), stderr=errors.read_text(errors="replace"))
-        if run.returncode != 0:
+        if check and run.returncode != 0:
             raise SystemExit(f"{' '.join(command[-4:])} failed ({run.returncode}):\n{run.stderr[-3000:]}")
         return run
 
-    def tap(self, config: dict, catalog: dict | None = None, env: dict | None = None) -> Run:
+    def tap(self, config: dict, catalog: dict | None = None, env: dict | None = None, *, check: bool = True) -> Run:
         config_file = self.write("config.json", config)
         command = [*TAP, "--config", str(config_file)]
         if catalog is not None:
             command += ["--catalog", str(self.write("catalog.json", catalog))]
-        return self.measure(command, env)
+        return self.measure(command, env, check=check)
 
     def best_of(self, repeat: int, run: t.Callable[[], Run]) -> list[Run]:
         return sorted((run() for _ in range(repeat)), key=lambda r: r.seconds)
@@ -475,7 +478,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each speed measurement (best kept)")
     parser.add_argument("--job-seconds", type=float, default=5.0, help="T, how long each sandbox job takes")
     parser.add_argument("--only", help="comma-separated parts: foxycart, flipkart, jobs, requests, vroom, "
-                        "retrend, distribu-backfill, distribu, startup (default: all)")
+                        "retrend, distribu-backfill, distribu, startup, all-down (default: all)")
     args = parser.parse_args()
     began = time.perf_counter()
     with RunningSandbox(seed=42) as sandbox, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -490,6 +493,7 @@ def main() -> None:
             "distribu-backfill": bench.distribu_backfill,
             "distribu": lambda: bench.distribu(120, args.repeat),
             "startup": lambda: bench.startup(args.repeat),
+            "all-down": lambda: all_vendors_down(bench),
         }
         for name in args.only.split(",") if args.only else parts:
             parts[name]()

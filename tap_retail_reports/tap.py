@@ -31,7 +31,15 @@ from tap_retail_reports.core.config import (
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
-from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
+from tap_retail_reports.core.run_outcome import (
+    READER_GONE,
+    READER_GONE_EXIT,
+    ReaderGone,
+    RunFailed,
+    RunFailures,
+    WholeLineWriter,
+    stdout_to_devnull,
+)
 from tap_retail_reports.core.streams import STREAM_FAILURES
 from tap_retail_reports.core.windows import UTC, iso
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
@@ -158,7 +166,11 @@ class TapRetailReports(Tap):
     def run_discovery(self) -> str:
         if not self.active_vendors:
             raise _no_vendor_error()  # an empty catalog would only move the question to the run
-        return super().run_discovery()
+        try:
+            return super().run_discovery()
+        except BrokenPipeError:  # `--discover | head`: said as a run's broken pipe is
+            stdout_to_devnull()
+            raise ReaderGone(READER_GONE) from None
 
     def sync_all(self) -> None:  # type: ignore[misc]  # wraps the SDK's final sync_all, as Stream.sync is wrapped
         """Every selected stream, each to its end or to its own failure; then, if any failed,
@@ -170,6 +182,8 @@ class TapRetailReports(Tap):
         try:
             self.plan_report_jobs()
             super().sync_all()
+            if isinstance(self.message_writer, WholeLineWriter):
+                self.message_writer.flush()  # the last records: a target gone is said here, not at exit
         finally:
             self.run.close()
         self.raise_if_failed()
@@ -313,6 +327,8 @@ def main() -> None:
     try:
         sys.argv[1:] = checked_file_arguments(sys.argv[1:])
         TapRetailReports.cli()
+    except ReaderGone as exc:  # the last STATE the target read is as far as the run got
+        _fail(str(exc), READER_GONE_EXIT)
     except (TapError, FatalAPIError) as exc:
         _fail(str(exc))
     except RetriableAPIError as exc:
@@ -398,7 +414,7 @@ def _no_vendor_error() -> TapError:
     )
 
 
-def _fail(message: str) -> t.NoReturn:
+def _fail(message: str, code: int = 1) -> t.NoReturn:
     line = f"tap-retail-reports: error: {redact(message)}"
     if _logs_are_structured():
         # `meltano run` asks for JSON log records and reads their level: as an error record,
@@ -406,7 +422,7 @@ def _fail(message: str) -> t.NoReturn:
         logging.getLogger(TapRetailReports.name).error(line)
     else:
         print(line, file=sys.stderr, flush=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
 def _logs_are_structured() -> bool:

@@ -34,6 +34,7 @@ from tap_retail_reports.core.async_jobs import (
     JobSpec,
     PollSchedule,
 )
+from tap_retail_reports.core.environment import CertificateProblem
 from tap_retail_reports.core.fast_records import FileRecords, RecordLines, write_file
 from tap_retail_reports.core.files import CsvFile, UnreadableFile, csv_files, file_format
 from tap_retail_reports.core.job_state import PartitionJobs
@@ -219,10 +220,14 @@ class AsyncReportStream(WindowedStream):
         return count
 
     def run_job(self, runner: JobRunner, spec: JobSpec, record: JobRecord | None) -> JobResult:
-        """In a worker: one job to its file. A vendor lost meanwhile (its credentials refused, or down
-        through every retry) ends the job quietly, kept in STATE: the stream says it once for the vendor."""
+        """In a worker: one job to its file. A vendor lost meanwhile (its credentials refused, down through
+        every retry, a certificate of its API or storage not accepted) ends the job quietly, kept in STATE:
+        the stream says it once for the vendor."""
         try:
-            return runner.run(spec, record, self.file_name(spec))
+            try:
+                return runner.run(spec, record, self.file_name(spec))
+            except CertificateProblem as problem:  # a download's: its storage host, read with the same settings
+                raise self.health.lose(f"{self.vendor}: {problem}") from None
         except VendorUnavailable as lost:
             return JobResult(spec, error=str(lost), resumable=True, vendor_lost=lost)
 
@@ -243,7 +248,7 @@ class AsyncReportStream(WindowedStream):
             schedule=PollSchedule(first=self.poll_first_seconds, cap=self.poll_cap_seconds),
             retry_wait_seconds=self.retry_wait_seconds,
             formats=self.download_formats,
-            sleep=scheduler.sleep,
+            sleep=self.health.waits(scheduler.sleep),  # a vendor lost meanwhile ends the wait at once
             stopping=scheduler.stopping,
             on_created=scheduler.created,
             claim_disk=scheduler.claim_disk,

@@ -61,7 +61,8 @@ class RenewableToken:
     `get()` returns a live token, fetching a new one when there is none or it is
     about to expire. `rejected(token)` is told of a 401 and says whether a retry
     with a new token is worth it: yes once; not when the token cannot be renewed
-    or a token fetched after a 401 is refused too.
+    or a token fetched after a 401 is refused too. The renewal a 401 asks for is
+    logged once, however many calls in flight met that 401.
     """
 
     def __init__(
@@ -125,7 +126,9 @@ class RenewableToken:
                 return False
             self._token = None
             self._after_rejection = True
-            return True
+        if self._logger:  # once per renewal, by the call that asks for it: not by every call the 401 met
+            self._logger.warning("%s: %s refused (HTTP 401); retrying with a new one", self._name, self.kind)
+        return True
 
     def accepted(self, token: str) -> None:
         """A call made with `token` succeeded: a later 401 may be renewed again."""

@@ -1,8 +1,9 @@
 """Fetching a report's link: without credentials, into a folder the tap owns, stoppable at once.
 
 - The session carries no credentials (no API headers, no .netrc), yet honours the
-  environment's proxies (`HTTPS_PROXY`, `NO_PROXY`) and CA bundle (`REQUESTS_CA_BUNDLE`)
-  as the API calls do.
+  environment's proxies (`HTTPS_PROXY`, `NO_PROXY`) and CA bundle (`REQUESTS_CA_BUNDLE`,
+  `SSL_CERT_FILE`...) exactly as the API calls do (core/environment.py); a certificate
+  that fails verification is a CertificateProblem, not a failed download to fetch again.
 - Files go to `<tempdir>/tap-retail-reports-downloads/<pid>-<random>/`, removed when the
   process exits; folders of runs that died (SIGKILL) are removed by the next run.
 - A stop (SIGTERM/SIGINT) cuts a download off mid-body, even a stalled one: the socket is
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from tap_retail_reports.core.environment import NetworkSettings, certificate_problems
 from tap_retail_reports.core.files import not_a_report
 from tap_retail_reports.core.http import retry_after_seconds
 from tap_retail_reports.core.redact import redact
@@ -101,6 +103,7 @@ class Downloader:
         self._active: set[requests.Response] = set()
         self._watched: set[int] = set()
         self._lock = threading.Lock()
+        self.network = NetworkSettings()
 
     @property
     def session(self) -> requests.Session:
@@ -109,7 +112,7 @@ class Downloader:
             session = requests.Session()
             session.headers.clear()
             session.headers["User-Agent"] = self.user_agent
-            session.trust_env = False  # no .netrc credentials; proxies and CA bundle are read per request
+            session.trust_env = False  # no .netrc credentials; proxies and CA bundle come from self.network
             self._local.session = session
         return session
 
@@ -134,12 +137,10 @@ class Downloader:
             self._watch(stop)
             if stop.is_set():
                 raise JobCancelled("the run is stopping")
-        # The environment's proxy (unless NO_PROXY covers the host) and CA bundle, as for API calls.
-        proxies = requests.utils.get_environ_proxies(url)
-        verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         try:
-            response = self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=True,
-                                        proxies=proxies, verify=verify)
+            with certificate_problems(url):
+                response = self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=True,
+                                            **self.network(url))
         except requests.RequestException as exc:
             raise DownloadFailed(f"{safe_link(url)}: {type(exc).__name__}") from None
         with response:

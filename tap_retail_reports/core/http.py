@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 import typing as t
-from urllib.parse import urlsplit
 
 import requests
+
+from tap_retail_reports.core.environment import NetworkSettings, certificate_problems
 
 # Never wait longer than this on one Retry-After: a vendor asking for an hour is
 # better answered by failing the run clearly than by hanging a scheduler slot.
@@ -78,36 +79,25 @@ class RateLimiter:
 
 class LimitedSession(requests.Session):
     """A requests session whose every send first takes a slot from a rate limiter,
-    and is counted (requests, seconds waited for the budget) in the stream's stats."""
+    and is counted (requests, seconds waited for the budget) in the stream's stats.
+
+    Each send takes the environment's proxies and CA bundle as `Session.request` would
+    (core/environment.py), and a certificate that fails verification leaves as one
+    CertificateProblem, never retried."""
 
     def __init__(self, limiter: RateLimiter | None = None, stats: StreamStats | None = None) -> None:
         super().__init__()
         self.limiter = limiter
         self.stats = stats
-        self._proxies: dict[tuple, dict[str, str]] = {}
+        self.network = NetworkSettings(self.proxies)
 
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
         waited = self.limiter.acquire() if self.limiter is not None else 0.0
         if self.stats is not None:
             self.stats.add(requests=1, rate_limit_wait=waited)
-        if "proxies" not in kwargs:
-            kwargs["proxies"] = self.proxies_for(request)
-        return super().send(request, **kwargs)
-
-    def proxies_for(self, request: requests.PreparedRequest) -> dict[str, str]:
-        """The proxies requests would pick for this request, looked up once per scheme and host.
-
-        requests reads the environment's proxies (`HTTPS_PROXY`, `NO_PROXY`...) on every send,
-        scanning all of os.environ several times: about a third of a small call's own cost. The
-        answer depends only on the URL's scheme and host (and port), the session's proxies and the
-        environment, which a run does not change.
-        """
-        scheme, netloc = urlsplit(request.url or "")[:2]
-        key = (scheme, netloc, self.trust_env, tuple(sorted(self.proxies.items())))
-        found = self._proxies.get(key)
-        if found is None:
-            found = self._proxies[key] = requests.utils.resolve_proxies(request, self.proxies, self.trust_env)
-        return dict(found)  # requests may change the mapping it is given
+        url = request.url or ""
+        with certificate_problems(url):
+            return super().send(request, **{**self.network(url), **kwargs})
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:

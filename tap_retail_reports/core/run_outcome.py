@@ -1,9 +1,11 @@
-"""How a run ends: the failures it collected on the way, and Singer lines written whole
-when a stop signal arrives in the middle of one."""
+"""How a run ends: the failures it collected on the way, Singer lines written whole when a
+stop signal arrives in the middle of one, and a reader (the target) that goes away."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
 import sys
 import threading
 import typing as t
@@ -17,6 +19,25 @@ from tap_retail_reports.core.redact import redact
 
 class RunFailed(TapError):
     """Some streams failed; the others finished. Each failure has been logged already."""
+
+
+READER_GONE = "the target stopped reading: broken pipe"
+READER_GONE_EXIT = 141  # 128 + SIGPIPE: what a shell shows for a writer a closed pipe stopped
+
+
+class ReaderGone(Exception):
+    """The target (stdout's reader) went away: nothing more can be delivered, so the run stops at
+    once. Not a TapError, nor an OSError: no stream's error handling may take it for its own failure
+    and go on. The last STATE the target read is as far as the run got."""
+
+
+def stdout_to_devnull() -> None:
+    """Point stdout at /dev/null: what is still buffered for a reader that went away is dropped
+    quietly, instead of failing again when the interpreter flushes it at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 class RunFailures:
@@ -69,7 +90,8 @@ class WholeLineWriter(MsgSpecWriter):
         self._writing = False
         self._after_line: t.Callable[[], None] | None = None
         self._pending = bytearray()
-        atexit.register(self._write_out)  # records after the last STATE, should the run end without one
+        self.reader_gone = False
+        atexit.register(self._write_out_at_exit)  # records after the last STATE, should the run end without one
 
     def write_message(self, message: t.Any) -> None:
         def write() -> None:
@@ -89,13 +111,32 @@ class WholeLineWriter(MsgSpecWriter):
         self._whole(write)
 
     def _write_out(self) -> None:
+        if self.reader_gone:
+            self._pending.clear()
+            return
         out = sys.stdout.buffer
         view = memoryview(self._pending)
-        while view:  # an unbuffered stdout may take part of it (a signal mid-write)
-            view = view[out.write(view) or 0:]
-        view.release()
-        self._pending.clear()
-        sys.stdout.flush()
+        try:
+            while view:  # an unbuffered stdout may take part of it (a signal mid-write)
+                view = view[out.write(view) or 0:]
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            stdout_to_devnull()
+            raise ReaderGone(READER_GONE) from None
+        finally:
+            view.release()
+            self._pending.clear()
+
+    def flush(self) -> None:
+        """Write out the RECORD lines still waiting (the run is over): a reader gone is said now, not at exit."""
+        self._whole(self._write_out)
+
+    def _write_out_at_exit(self) -> None:
+        try:
+            self._write_out()
+        except ReaderGone:  # the exit code is set by then: say it at least
+            print(f"tap-retail-reports: error: {READER_GONE}", file=sys.stderr, flush=True)
 
     def _whole(self, write: t.Callable[[], None]) -> None:
         self._writing = True

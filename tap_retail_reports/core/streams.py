@@ -10,6 +10,7 @@ did not finish.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -32,6 +33,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
+from tap_retail_reports.core.environment import CertificateProblem
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.fast_records import RecordLines, blocker, nested_deselection, write_rows
 from tap_retail_reports.core.http import (
@@ -40,10 +42,11 @@ from tap_retail_reports.core.http import (
     describe_response,
     retry_after_seconds,
 )
-from tap_retail_reports.core.outage import VendorHealth, VendorUnavailable
+from tap_retail_reports.core.outage import OutageProbes, VendorHealth, VendorUnavailable
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run import RunContext
+from tap_retail_reports.core.run_outcome import ReaderGone
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.window_fetcher import in_window_order
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
@@ -95,7 +98,8 @@ class _DropRepeatedLines(logging.Filter):
         return not (
             message.startswith("An unhandled error occurred while syncing")
             # logged inside the SDK's `except`; a dry run's record limit (`--test`) is no error either
-            and isinstance(sys.exc_info()[1], (*STREAM_FAILURES, AbortedSyncFailedException, AbortedSyncPausedException))
+            and isinstance(sys.exc_info()[1], (*STREAM_FAILURES, AbortedSyncFailedException, AbortedSyncPausedException,
+                                               ReaderGone))
         )
 
 
@@ -137,6 +141,7 @@ class ReportStream(RESTStream):
         self._declared_fields = frozenset(properties)
         self._coerce = SchemaCoercion(self.schema)
         self.logger.addFilter(_DROP_REPEATED_LINES)  # the same filter object is added once per logger
+        self.outage_probes.offer(self.vendor, self.health, self.probe_if_selected)
 
     @cached_property
     def stats(self) -> StreamStats:
@@ -166,6 +171,28 @@ class ReportStream(RESTStream):
     def health(self) -> VendorHealth:
         """The vendor's standing in this run (down, refused), shared by its streams."""
         return self.run.shared(f"{self.vendor}.health", lambda: VendorHealth(self.vendor))
+
+    @property
+    def outage_probes(self) -> OutageProbes:
+        """The run's outage probes (core/outage.py): every vendor's, started when a call finds one down."""
+        return self.run.shared("run.outage_probes", lambda: OutageProbes(self.run.logger))
+
+    def probe(self) -> None:
+        """One cheap call that says whether the vendor answers, made on a thread of its own when a call
+        finds another vendor down (core/outage.py). By default the vendor's token, when the tap fetches one
+        (the run needs it anyway); a vendor without one names a call of its own."""
+        authenticator = self.authenticator
+        if isinstance(authenticator, TokenAuthenticator) and authenticator.token.renewable:
+            authenticator.token.get()
+
+    def probe_if_selected(self) -> bool:
+        """`probe`, if this stream is selected (False: another stream of the vendor may probe). Whatever it
+        meets is left to the vendor's streams to say, when their turn comes."""
+        if not self.selected:
+            return False
+        with contextlib.suppress(Exception):  # the vendor's streams meet the same failure, and say it
+            self.probe()
+        return True
 
     def bookmark_text(self) -> str:
         """This stream's bookmark(s) for log lines: one value, a range over partitions, or none."""
@@ -289,12 +316,13 @@ class ReportStream(RESTStream):
         retried = super().request_decorator(func)
 
         def call(*args: t.Any, **kwargs: t.Any) -> requests.Response:
-            if self.health.refused:
-                raise VendorUnavailable(self.health.refused)
+            self.health.check()  # lost (credentials refused, certificate not accepted): nothing is sent
             tries = self.backoff_max_tries()
             try:
                 response = retried(*args, **kwargs)
                 self.health.answered()  # before call_ended: calls waiting for this one's verdict see it
+            except CertificateProblem as problem:  # not retried: the same settings meet the same certificate
+                raise self.health.lose(f"{self.vendor}: {problem}") from None
             except RETRIED_ERRORS as error:
                 if self.is_outage(error):
                     raise self.health.went_down(self.outage_reason(error, tries)) from None
@@ -321,15 +349,15 @@ class ReportStream(RESTStream):
 
     def credentials_refused(self, response: requests.Response) -> VendorUnavailable:
         """A 401/403: the vendor's settings are wrong for every stream, said for the vendor."""
-        return self.health.refuse(self.error_line(response, self.vendor))
+        return self.health.lose(self.error_line(response, self.vendor))
 
     def validate_response(self, response: requests.Response) -> None:
         authenticator = self.authenticator
         auth = authenticator if isinstance(authenticator, TokenAuthenticator) else None
         token = auth.token_of(response.request) if auth else None
         if auth and token is not None and response.status_code == 401:
-            if auth.token.rejected(token):
-                self.logger.warning("%s: %s refused (HTTP 401); retrying with a new one", self.name, auth.token.kind)
+            self.health.check()  # another call's renewal was refused meanwhile: said once, by that call
+            if auth.token.rejected(token):  # the call that renews the token says so (core/auth.py)
                 raise TokenRejected(self.error_line(response), response)
             raise self.credentials_refused(response)
         self.check_status(response)
@@ -387,9 +415,11 @@ class ReportStream(RESTStream):
                 if isinstance(error, TokenRejected):  # a new token is ready: no reason to wait
                     error = yield 0.0
                     continue
-                if self.is_outage(error) and not self.health.retry_turn():  # another call probed: it answered
-                    error = yield 0.0
-                    continue
+                if self.is_outage(error):
+                    if not self.health.retry_turn():  # another call probed: it answered
+                        error = yield 0.0
+                        continue
+                    self.outage_probes.suspect(self.vendor)  # the vendors not heard from yet, in parallel
                 hinted = retry_after_seconds(getattr(error, "response", None))
                 delay = hinted if hinted is not None else min(self.backoff_factor * 2**attempt, 60.0)
                 attempt += 1

@@ -46,6 +46,11 @@ class DistribuStream(ReportStream):
     def requests_per_minute(self) -> int:
         return int(self.vendor_config.get("requests_per_minute") or DEFAULT_REQUESTS_PER_MINUTE)
 
+    def probe(self) -> None:
+        """The outage probe (core/outage.py): the sales report for an instant (it takes the shared budget)."""
+        moment = iso(self.end_date)
+        self.call("GET", "/api/v1/reports/sales", params={"from": moment, "to": moment})
+
     def vendor_error_detail(self, response: requests.Response) -> str:
         detail = super().vendor_error_detail(response)
         if response.status_code == 403:

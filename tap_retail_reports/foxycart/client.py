@@ -130,6 +130,10 @@ class FoxyCartStream(AsyncReportStream):
         self.logger.info("foxycart: store %s, timezone %s", store_id, zone.key)
         return {"reports": reports, "zone": zone}
 
+    def probe(self) -> None:
+        """The outage probe (core/outage.py): the token and the store, which the run needs anyway."""
+        _ = self.store
+
     @property
     def vendor_timezone(self) -> dt.tzinfo:
         return self.store["zone"]

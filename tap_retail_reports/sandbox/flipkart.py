@@ -430,7 +430,7 @@ class App(AsyncVendorApp):
             secret, expires = self.issue_link(job)
             expires = float(int(expires))  # the link works until the second metadata.expiry names
             job.links[secret] = expires
-            answer["location"] = f"{request.base_url}/storage/reports/{job.id}?x_secret_key={secret}"
+            answer["location"] = f"{self.link_base(request)}/storage/reports/{job.id}?x_secret_key={secret}"
             answer["metadata"] = {
                 "expiry": expiry_text(expires, self.knobs["expiry_form"]),
                 "file_name": self.file_name(job.name, job.parameters, job.extra["format"]),

@@ -301,7 +301,7 @@ class App(AsyncVendorApp):
             secret, _ = self.issue_link(job)
             epoch_ms = int(job.created_at * 1000)
             links["fx:download_url"] = {
-                "href": f"{request.base_url}/downloads/{job.id}/{job.name}_report.{epoch_ms}.zip?foo={secret}",
+                "href": f"{self.link_base(request)}/downloads/{job.id}/{job.name}_report.{epoch_ms}.zip?foo={secret}",
                 "title": "Download This Report",
             }
         start = dt.datetime.strptime(job.parameters["datetime_start"], DATETIME_FORMAT)

@@ -35,6 +35,9 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
   per_report: {name: {knob: value}}  processing_seconds, link_ttl_seconds, rows_per_day and the
                                   counters above for one report name (or Flipkart type) only; its
                                   counters are used before the global ones
+  download_base_url               null (default: the API's own), or the base URL download links point at
+                                  instead, as for storage on another host: the TLS port's
+                                  "https://127.0.0.1:<tls port>/<vendor>" puts downloads alone behind the private CA
   reset: true                     forget reports, tokens, downloads and counts (the knobs stay)
 """
 
@@ -81,6 +84,7 @@ DEFAULTS: dict[str, t.Any] = {
     "csv_extra_column": {},
     "csv_cell_values": {},
     "refuse_grants": False,
+    "download_base_url": None,
 }
 COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads",
             *BODY_FAULTS, "stall_next_downloads", "unknown_status_next_polls")
@@ -203,6 +207,10 @@ class AsyncVendorApp(VendorApp):
             if value not in GRANT_REFUSALS and value is not False:
                 raise ValueError(f"refuse_grants must be false or one of {', '.join(GRANT_REFUSALS)}, got {value!r}")
             return value
+        if key == "download_base_url":
+            if value is not None and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+                raise ValueError(f"download_base_url must be null or an http(s) URL, got {value!r}")
+            return value.rstrip("/") if value else None
         if key == "purged_status":
             if value not in (404, 410):
                 raise ValueError(f"purged_status must be 404 or 410, got {value!r}")
@@ -232,6 +240,10 @@ class AsyncVendorApp(VendorApp):
     def setting(self, name: str, key: str) -> t.Any:
         """A knob's value for one report: its own, else the app's."""
         return self.per_report.get(name, {}).get(key, self.knobs[key])
+
+    def link_base(self, request: Request) -> str:
+        """Where download links point: the API's base URL, or `download_base_url`."""
+        return self.knobs["download_base_url"] or request.base_url
 
     def take(self, name: str, counter: str) -> bool:
         """Use one unit of a countdown knob (the report's own first); False when both are spent."""

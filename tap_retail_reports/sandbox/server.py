@@ -11,6 +11,7 @@ wrongly typed fields) controlled at start-up or at run time through
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import signal
@@ -22,6 +23,9 @@ import typing as t
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+if t.TYPE_CHECKING:
+    from tap_retail_reports.sandbox.tls import TlsEndpoint
 
 
 class BadRequest(Exception):
@@ -87,6 +91,9 @@ class Faults:
     """Faults injected before a vendor app answers. Rates are probabilities per request."""
 
     error_rate: float = 0.0  # answer 503 instead
+    error_retry_after: float | None = None  # seconds, in a Retry-After header of injected 503s (None: no header)
+    drop_rate: float = 0.0  # close the connection without answering (the client sees it reset)
+    refuse_status: int | None = None  # 401 or 403 for every request: credentials revoked (tokens and grants too)
     reset_rate: float = 0.0  # send half the body, then drop the connection
     throttle_every: int = 0  # every Nth request answers 429 ...
     throttle_burst: int = 1  # ... this many in a row
@@ -129,6 +136,7 @@ class Sandbox:
         self._rng = random.Random(seed)
         self._counter = 0
         self._in_flight: dict[str, int] = {}
+        self.tls: TlsEndpoint | None = None  # the HTTPS port, when served (sandbox/tls.py)
         for app_class in _vendor_app_classes():
             app = app_class(seed)
             self.apps[app.prefix] = app
@@ -143,6 +151,8 @@ class Sandbox:
                 (self._counter - 1) % faults.throttle_every < faults.throttle_burst
             ):
                 return "throttle"
+            if faults.refuse_status:
+                return "refused"
             roll = self._rng.random()
             if roll < faults.error_rate:
                 return "error"
@@ -150,6 +160,8 @@ class Sandbox:
                 return "reset"
             if roll < faults.error_rate + faults.reset_rate + faults.stall_rate:
                 return "stall"
+            if roll < faults.error_rate + faults.reset_rate + faults.stall_rate + faults.drop_rate:
+                return "drop"
             roll = self._rng.random()  # answer-body faults: a second draw, so rates above stay as they were
             if roll < faults.corrupt_json_rate:
                 return "corrupt_json"
@@ -232,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(split.query),
             headers=self.headers,  # type: ignore[arg-type]  # an HTTPMessage: a case-insensitive get(), as apps need
             body=body,
-            base_url=f"http://{host}/{prefix}",
+            base_url=f"{self.server.scheme}://{host}/{prefix}",  # links the vendor hands out keep the scheme
         )
         in_flight = sandbox.arrived(prefix, 1)
         try:
@@ -250,7 +262,17 @@ class _Handler(BaseHTTPRequestHandler):
                 **{"Retry-After": f"{sandbox.faults.retry_after:g}"},
             )
         elif fault == "error":
-            response = Response.json({"error": "injected fault"}, 503)
+            wait = sandbox.faults.error_retry_after
+            response = Response.json({"error": "injected fault"}, 503,
+                                     **({"Retry-After": f"{wait:g}"} if wait is not None else {}))
+        elif fault == "refused":
+            response = Response.json({"error": "credentials revoked"}, t.cast(int, sandbox.faults.refuse_status))
+        elif fault == "drop":
+            sandbox.record(LoggedRequest(prefix, self.command, rest, 0, time.time(), fault, in_flight))
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         else:
             if fault == "stall":
                 time.sleep(sandbox.faults.stall_seconds)
@@ -295,6 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return Response.json(app.configure(json.loads(body or b"{}")))
             except ValueError as exc:
                 return Response.json({"error": str(exc)}, 400)
+        if path == "/tls":
+            if sandbox.tls is None:
+                return Response.json({"error": "no TLS port: start the sandbox with --tls-port"}, 404)
+            return Response.json(sandbox.tls.state())
         if path == "/health":
             return Response.json({"ok": True, "vendors": sorted(sandbox.apps)})
         return Response.json({"error": "unknown control path"}, 404)
@@ -370,6 +396,7 @@ def _body_length(response: Response) -> int:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    scheme = "http"
 
     def __init__(self, address: tuple[str, int], sandbox: Sandbox, verbose: bool) -> None:
         super().__init__(address, _Handler)
@@ -380,11 +407,13 @@ class _Server(ThreadingHTTPServer):
 class RunningSandbox:
     """A sandbox served from a background thread: what tests and benchmarks use."""
 
-    def __init__(self, port: int = 0, seed: int = 42, faults: Faults | None = None) -> None:
+    def __init__(self, port: int = 0, seed: int = 42, faults: Faults | None = None, *, tls: bool = False) -> None:
         self.sandbox = Sandbox(seed=seed, faults=faults)
         self.server = _Server(("127.0.0.1", port), self.sandbox, verbose=False)
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # With tls: the same vendors over HTTPS on a second port, under a private CA (`tls.ca_file`).
+        self.tls = _tls_endpoint(self.sandbox) if tls else None
 
     def url(self, vendor: str) -> str:
         suffix = "/api/retailer/v1" if vendor == "vroom" else ""
@@ -392,11 +421,21 @@ class RunningSandbox:
 
     def __enter__(self) -> RunningSandbox:
         self._thread.start()
+        if self.tls is not None:
+            self.tls.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self.tls is not None:
+            self.tls.close()
+
+
+def _tls_endpoint(sandbox: Sandbox, port: int = 0) -> TlsEndpoint:
+    from tap_retail_reports.sandbox.tls import TlsEndpoint  # it builds on this module's server
+
+    return TlsEndpoint(sandbox, port)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -411,6 +450,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of 503s")
     parser.add_argument("--reset-rate", type=float, default=0.0, help="share of resets mid-body")
     parser.add_argument("--throttle-every", type=int, default=0, help="every Nth request 429s")
+    parser.add_argument("--tls-port", type=int, default=None,
+                        help="also serve HTTPS on this port (0: any free one), under a private CA made at start")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
@@ -427,12 +468,19 @@ def main(argv: list[str] | None = None) -> None:
         f"sandbox serving {', '.join(sorted(sandbox.apps))} on http://{args.host}:{server.server_port}",
         flush=True,
     )
+    tls = _tls_endpoint(sandbox, args.tls_port) if args.tls_port is not None else None
+    if tls is not None:
+        tls.start()
+        print(f"and on https://{args.host}:{tls.port}, whose certificate a private CA signed: trust it with "
+              f"REQUESTS_CA_BUNDLE={tls.ca_file}", flush=True)
     try:
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         server.server_close()
+        if tls is not None:
+            tls.close()
 
 
 if __name__ == "__main__":

@@ -123,7 +123,10 @@ def test_revoked_credentials_stop_every_job_at_once_even_one_waiting_an_hour_for
     assert run.stderr.count("retrying with a new one") == 1  # one renewal, said once
     after = sandbox_log(fresh_sandbox)[revoked_at[0]:]
     refusals = [(entry["method"], entry["path"].split("/")[1], entry["status"]) for entry in after if entry["status"] != 200]
-    assert refusals == [("GET", "reports", 401), ("POST", "token", 400)], after
+    # The two `complete` jobs poll every 0.3 s: both may meet the revocation before the one renewal is refused.
+    polls_refused = [refusal for refusal in refusals if refusal != ("POST", "token", 400)]
+    assert 1 <= len(polls_refused) <= 2 and set(polls_refused) == {("GET", "reports", 401)}, after
+    assert refusals.count(("POST", "token", 400)) == 1, after
     assert after[-1]["path"] == "/token", "no call after the grant was refused"
     for stream in ("foxycart_complete", "foxycart_customers", "foxycart_customers_ltv"):
         assert run.last_state["bookmarks"][stream]["jobs"], stream  # kept for the next run to resume

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import hashlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,8 +21,11 @@ import pytest
 import requests
 
 from tap_retail_reports.sandbox.server import RunningSandbox
+from tap_retail_reports.tap import TapRetailReports
 
 TAP = [sys.executable, "-m", "tap_retail_reports.tap"]
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"  # the Makefile's Meltano, in a virtualenv of its own
 
 
 @dataclass
@@ -112,15 +120,44 @@ def _write(folder: str, name: str, payload: dict) -> str:
 def catalog_selecting(config: dict, streams: t.Iterable[str]) -> dict:
     """A catalog from discovery with only `streams` selected."""
     wanted = set(streams)
-    discovered = run_tap(config, args=["--discover"])
-    assert discovered.returncode == 0, discovered.stderr
-    catalog = json.loads(discovered.stdout)
+    # Discovery asks no vendor: the catalog depends on the config less its sandbox's port.
+    catalog = json.loads(_discovered(re.sub(r"//127\.0\.0\.1:\d+/", "//127.0.0.1:9/", json.dumps(config))))
     for entry in catalog["streams"]:
         selected = entry["tap_stream_id"] in wanted
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:
                 metadata["metadata"]["selected"] = selected
     return catalog
+
+
+@functools.cache
+def _discovered(config: str) -> str:
+    """The catalog `--discover` prints, made in this process once per config (the command itself
+    is run by tests/test_command_files.py)."""
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return TapRetailReports(config=json.loads(config), parse_env_config=False).catalog_json_text
+    finally:  # the tap takes SIGINT and SIGTERM for its own: they are pytest's
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def make_target(target: str) -> Path:
+    """`make <target>` in the work tree, one pytest process at a time (pytest-xdist runs several): the
+    first builds it, the others wait and find it built. `make test` builds them all before pytest starts."""
+    lock = Path(tempfile.gettempdir()) / f"tap-retail-reports-make-{hashlib.sha1(bytes(ROOT)).hexdigest()[:12]}.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = subprocess.run(["make", "-s", target], cwd=ROOT, capture_output=True, text=True, timeout=1200,
+                              check=False)
+    assert done.returncode == 0, f"make {target}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    return ROOT / target
+
+
+@pytest.fixture(scope="session")
+def meltano() -> Path:
+    """The Makefile's Meltano (`.venv-meltano`), built once for every test that runs it."""
+    return make_target(str(MELTANO.relative_to(ROOT)))
 
 
 @pytest.fixture(scope="session")

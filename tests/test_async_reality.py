@@ -21,7 +21,16 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap, sandbox_log, set_faults
+from tests.clock import MovableClock
+from tests.conftest import (
+    TapRun,
+    catalog_selecting,
+    env_setting_class_attributes,
+    parse_messages,
+    run_tap,
+    sandbox_log,
+    set_faults,
+)
 from tests.test_async_vendors import (
     assert_same_rows,
     config,
@@ -166,11 +175,20 @@ def test_an_unknown_status_is_polled_on(fresh_sandbox: RunningSandbox, fast: dic
 # -- 6: job_timeout_minutes bounds the window --------------------------------------------------
 
 
-def test_job_timeout_bounds_every_attempt_of_a_window_together(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+def test_job_timeout_bounds_every_attempt_of_a_window_together(fresh_sandbox: RunningSandbox, fast: dict,
+                                                               tmp_path: Path) -> None:
     knobs(fresh_sandbox, "foxycart", processing_seconds=600)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]},
                  job_timeout_minutes=1)
-    run = run_tap(cfg, env=fast)
+    clock = MovableClock(tmp_path)  # the tap's minute passes at once, once its job is polled
+    process = start_tap(cfg, tmp_path, {**fast, **clock.env}, stderr=subprocess.PIPE)
+    for _ in range(300):
+        if any(knobs(fresh_sandbox, "foxycart")["polls"].values()):
+            break
+        time.sleep(0.1)
+    clock.advance(90)
+    out, err = process.communicate(timeout=60)
+    run = parse_messages(out, TapRun(process.returncode, out, err))
     assert run.returncode == 1 and not run.records["foxycart_customers"]
     failed = [line for line in run.stderr.splitlines() if "failed: foxycart_customers: " in line]
     assert len(failed) == 1 and "gave up after 1 min (job_timeout_minutes, every attempt together)" in failed[0]

@@ -30,6 +30,7 @@ import pytest
 from tap_retail_reports.sandbox import credentials
 from tap_retail_reports.sandbox.retrend import App
 from tap_retail_reports.sandbox.server import RunningSandbox
+from tests.conftest import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "orchestration"))
@@ -37,6 +38,7 @@ from shard_plan import PlanError, isolate, load_plan  # noqa: E402  # after the 
 
 RETREND_STREAMS = ("retrend_conversation_delta_report", "retrend_category_interest_trends", "retrend_direct_search_oos_impact")
 START, END = "2024-05-01", "2024-05-08"  # a finished week: seven daily periods per store
+pytestmark = pytest.mark.xdist_group("dagster")  # under pytest-xdist, one worker: one project copy
 SHARDS = {"retrend-stores-1": 1, "retrend-stores-2": 2}
 
 
@@ -156,8 +158,7 @@ def venvs() -> dict[str, Path]:
     """`make dagster`: Dagster's and Meltano's virtualenvs in the work tree (built once, reused)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    done = subprocess.run(["make", "dagster"], cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    make_target("dagster")
     return {"dagster": ROOT / ".venv-dagster" / "bin", "meltano": ROOT / ".venv-meltano" / "bin" / "meltano"}
 
 

@@ -65,7 +65,7 @@ def run_pytest_at(moment: dt.datetime, args: list[str], timezone: str | None = N
     env = {**os.environ, **at(moment)}
     if timezone:
         env["TZ"] = timezone
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
     return subprocess.run(command, env=env, check=False, **kwargs)  # type: ignore[call-overload]
 
 

@@ -203,12 +203,12 @@ def downloads_left(tmp: Path) -> list[Path]:
     return [path for path in tmp.rglob("*") if path.is_file()]
 
 
-def wait_for_stalled_download(running: RunningSandbox, vendor: str) -> None:
-    for _ in range(300):
-        if any(d["fault"] == "stall" for d in knobs(running, vendor)["downloads"]):
-            time.sleep(1.0)  # the first bytes are on disk
+def wait_for_stalled_download(running: RunningSandbox, vendor: str, tmp: Path) -> None:
+    """Until the sandbox trickles a stalled download and the tap has its file open on disk."""
+    for _ in range(600):
+        if any(d["fault"] == "stall" for d in knobs(running, vendor)["downloads"]) and downloads_left(tmp):
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError("the tap never started the stalled download")
 
 
@@ -217,7 +217,7 @@ def test_sigterm_during_a_stalled_download_stops_at_once_and_leaves_no_file(
     knobs(fresh_sandbox, "foxycart", stall_next_downloads=1, stall_seconds=120)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
     process = start_tap(cfg, tmp_path, fast, stderr=subprocess.PIPE)
-    wait_for_stalled_download(fresh_sandbox, "foxycart")
+    wait_for_stalled_download(fresh_sandbox, "foxycart", tmp_path / "tmp")
     assert downloads_left(tmp_path / "tmp"), "the stalled download should be on disk"
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=20)  # a stalled body trickles for 120 s
@@ -251,7 +251,7 @@ def test_files_left_by_a_killed_run_are_removed_by_the_next(fresh_sandbox: Runni
     knobs(fresh_sandbox, "foxycart", stall_next_downloads=1, stall_seconds=120)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
     process = start_tap(cfg, tmp_path, fast, stderr=subprocess.DEVNULL)
-    wait_for_stalled_download(fresh_sandbox, "foxycart")
+    wait_for_stalled_download(fresh_sandbox, "foxycart", tmp_path / "tmp")
     process.kill()
     process.communicate(timeout=20)
     left = downloads_left(tmp_path / "tmp")

@@ -320,7 +320,7 @@ def test_downloads_go_through_the_environments_proxy_without_credentials(fresh_s
 
 def test_a_backfill_keeps_at_most_about_max_concurrent_jobs_files_on_disk(fresh_sandbox: RunningSandbox, fast: dict,
                                                                           tmp_path: Path) -> None:
-    knobs(fresh_sandbox, "foxycart", data_start="2026-06-01", rows_per_day=40)
+    knobs(fresh_sandbox, "foxycart", data_start="2026-06-01", rows_per_day=40, processing_seconds=0.1)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-06-01", "2026-11-30", foxycart={"reports": ["customers"]},
                  max_concurrent_jobs=2)
     # Nobody reads the tap's output for a while: its pipe fills, the stream stops, and the

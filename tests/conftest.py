@@ -154,6 +154,20 @@ def make_target(target: str) -> Path:
     return ROOT / target
 
 
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str,
+                 make: t.Callable[[], t.Any]) -> t.Any:
+    """`make()`'s result (JSON), made by the first pytest-xdist worker that asks and read by the others
+    from the run's shared temporary folder; without workers, made here."""
+    if worker_id == "master":
+        return make()
+    shared = tmp_path_factory.getbasetemp().parent / f"{name}.json"
+    with shared.with_suffix(".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not shared.exists():
+            shared.write_text(json.dumps(make()))
+    return json.loads(shared.read_text())
+
+
 @pytest.fixture(scope="session")
 def meltano() -> Path:
     """The Makefile's Meltano (`.venv-meltano`), built once for every test that runs it."""

@@ -26,6 +26,34 @@ from tap_retail_reports.tap import TapRetailReports
 TAP = [sys.executable, "-m", "tap_retail_reports.tap"]
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"  # the Makefile's Meltano, in a virtualenv of its own
+# Modules whose tests share one costly module-scoped setup (a PostgreSQL warehouse and its loads, a
+# Dagster project, the SDK suite's sync): under pytest-xdist each runs whole on one worker.
+WHOLE_MODULES = ("tests/test_warehouse_postgres.py", "tests/test_dagster.py", "tests/test_sdk_standard.py")
+# The longest tests (Meltano's runs, the runs on other dates): first in the queue, so that pytest-xdist
+# starts them at once and the short ones fill the workers around them.
+LONGEST_FIRST = ("tests/test_readme_commands.py", "tests/test_any_date.py", "tests/test_demo.py",
+                 "tests/test_warehouse_postgres.py", "tests/test_dagster.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {module: number for number, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: modules stay whole
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: t.Any) -> t.Any:
+    """`--dist loadgroup` as `make test` runs it: each test is a unit of work but a WHOLE_MODULES module.
+    (pytest-xdist 3.8's own loadgroup renames items to group them, which pytest 9.2 no longer reads.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeModulesScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return module if module in WHOLE_MODULES else nodeid
+
+    return WholeModulesScheduling(config, log)
 
 
 @dataclass

@@ -1,11 +1,11 @@
 """The suite is green on any date: the tests that read the real date or time (marked `date_sensitive`)
 run again here with the clock of pytest, of the sandbox it serves and of every tap command it starts
 moved (tests/clock.py) to each day of next week, to a month's end, and to the next daylight-saving
-change of Los Angeles (FoxyCart's stores) and of central Europe, in those zones.
+change of Los Angeles (FoxyCart's stores) and of central Europe.
 
-The times of day put the vendors' days apart: 02:30 UTC is still the day before in Los Angeles,
-20:00 UTC is already the next day in India (Flipkart), and a month's last day at 20:00 UTC is
-the next month there.
+The times of day put the vendors' days apart, and the machine's zone (TZ) is the one whose date is not
+UTC's: 02:30 UTC is still the day before in Los Angeles, 20:00 UTC is already the next day in India
+(Flipkart), and a month's last day at 20:00 UTC is the next month there.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from tests.conftest import catalog_selecting, run_tap, sandbox_log
 UTC = dt.timezone.utc
 TESTS = Path(__file__).resolve().parent
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-DST_ZONES = {"us-dst": "America/Los_Angeles", "eu-dst": "Europe/Berlin"}
+LOS_ANGELES, KOLKATA = "America/Los_Angeles", "Asia/Kolkata"  # FoxyCart's store, Flipkart
+DST_ZONES = {"us-dst": LOS_ANGELES, "eu-dst": "Europe/Berlin"}
 
 
 def next_offset_change(zone: zoneinfo.ZoneInfo, after: dt.datetime) -> dt.datetime:
@@ -41,17 +42,17 @@ def next_offset_change(zone: zoneinfo.ZoneInfo, after: dt.datetime) -> dt.dateti
     raise AssertionError(f"{zone} has no offset change in the next 400 days")
 
 
-def moments(now: dt.datetime) -> dict[str, tuple[dt.datetime, str | None]]:
-    """Each case's moment (UTC) and local zone (TZ; None: the machine's), all after `now`, so that the
-    fixed past dates of the other tests stay in the past."""
+def moments(now: dt.datetime) -> dict[str, tuple[dt.datetime, str]]:
+    """Each case's moment (UTC) and the machine's zone then (TZ), all after `now`, so that the fixed past
+    dates of the other tests stay in the past."""
     monday = dt.datetime.combine(now.date() + dt.timedelta(days=7 - now.weekday()), dt.time(), UTC)
-    cases: dict[str, tuple[dt.datetime, str | None]] = {}
-    for number, day in enumerate(WEEKDAYS):
-        time_of_day = dt.time(2, 30) if number % 2 == 0 else dt.time(20)
-        cases[day] = (dt.datetime.combine((monday + dt.timedelta(days=number)).date(), time_of_day, UTC), None)
+    cases: dict[str, tuple[dt.datetime, str]] = {}
+    for number, day in enumerate(WEEKDAYS):  # the machine's zone the vendor's, whose date differs from UTC's
+        time_of_day, zone = (dt.time(2, 30), LOS_ANGELES) if number % 2 == 0 else (dt.time(20), KOLKATA)
+        cases[day] = (dt.datetime.combine((monday + dt.timedelta(days=number)).date(), time_of_day, UTC), zone)
     next_month = (now.date().replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     last_day = (next_month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    cases["month-end"] = (dt.datetime.combine(last_day, dt.time(20), UTC), None)
+    cases["month-end"] = (dt.datetime.combine(last_day, dt.time(20), UTC), KOLKATA)
     for name, zone in DST_ZONES.items():  # half an hour after the change, in that zone
         cases[name] = (next_offset_change(zoneinfo.ZoneInfo(zone), now) + dt.timedelta(minutes=30), zone)
     return cases
@@ -60,8 +61,9 @@ def moments(now: dt.datetime) -> dict[str, tuple[dt.datetime, str | None]]:
 def test_the_cases_cover_every_weekday_a_month_end_and_both_dst_changes() -> None:
     cases = moments(dt.datetime(2026, 12, 7, 17, 0, tzinfo=UTC))
     assert [cases[day][0].weekday() for day in WEEKDAYS] == list(range(7))
-    assert cases["monday"][0] == dt.datetime(2026, 12, 14, 2, 30, tzinfo=UTC)
-    assert cases["month-end"][0] == dt.datetime(2027, 1, 31, 20, 0, tzinfo=UTC)
+    assert cases["monday"] == (dt.datetime(2026, 12, 14, 2, 30, tzinfo=UTC), LOS_ANGELES)  # Sunday there
+    assert cases["tuesday"] == (dt.datetime(2026, 12, 15, 20, 0, tzinfo=UTC), KOLKATA)  # Wednesday there
+    assert cases["month-end"] == (dt.datetime(2027, 1, 31, 20, 0, tzinfo=UTC), KOLKATA)  # February there
     assert cases["us-dst"] == (dt.datetime(2027, 3, 14, 10, 30, tzinfo=UTC), "America/Los_Angeles")  # 03:30 PDT
     assert cases["eu-dst"] == (dt.datetime(2027, 3, 28, 1, 30, tzinfo=UTC), "Europe/Berlin")  # 03:30 CEST
 
@@ -73,7 +75,7 @@ def test_the_date_sensitive_tests_pass_on(case: str) -> None:
     files = [str(path) for path in sorted(TESTS.glob("test_*.py")) if "mark.date_sensitive" in path.read_text()]
     done = run_pytest_at(moment, ["-m", "date_sensitive", "-q", "-rA", *files], timezone=zone,
                          capture_output=True, text=True, timeout=900)
-    said = f"on {moment.isoformat()} (TZ={zone or 'the machine zone'}):\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
+    said = f"on {moment.isoformat()} (TZ={zone}):\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
     assert done.returncode == 0, said
     assert "PASSED tests/test_any_date.py::test_the_tap_and_the_sandbox_see_the_same_now" in done.stdout, said
 

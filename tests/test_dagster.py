@@ -38,7 +38,6 @@ from shard_plan import PlanError, isolate, load_plan  # noqa: E402  # after the 
 
 RETREND_STREAMS = ("retrend_conversation_delta_report", "retrend_category_interest_trends", "retrend_direct_search_oos_impact")
 START, END = "2024-05-01", "2024-05-08"  # a finished week: seven daily periods per store
-pytestmark = pytest.mark.xdist_group("dagster")  # under pytest-xdist, one worker: one project copy
 SHARDS = {"retrend-stores-1": 1, "retrend-stores-2": 2}
 
 

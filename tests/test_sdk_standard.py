@@ -21,7 +21,6 @@ from tap_retail_reports.sandbox.server import RunningSandbox
 from tap_retail_reports.tap import VENDORS, TapRetailReports
 
 START, END = dt.date(2026, 10, 5), dt.date(2026, 10, 8)  # past days: the same run on any date
-pytestmark = pytest.mark.xdist_group("sdk_standard")  # under pytest-xdist, one worker: one sync for them all
 # The factory needs the config when the module is collected; the sandbox behind it starts only when
 # these tests run (`sandbox_behind_the_config`), which sets its port in this same dict.
 CONFIG = {

@@ -53,8 +53,6 @@ MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 SCHEMA = "retail_reports"  # meltano.yml: default_target_schema
 PASSWORD = "warehouse-sandbox-password"  # meltano.yml's sandbox environment, and the script's default
 CANNOT_INSTALL = 3  # the script's exit status when PostgreSQL is missing and cannot be installed here
-# Under pytest-xdist, one worker runs this module: its tests share one server and its loads.
-pytestmark = pytest.mark.xdist_group("warehouse_postgres")
 
 # The first of a month, in the past (the same days on any date): every Vroom site has an order, a
 # search and an audit row at exactly 00:00:00 UTC that day. Vroom re-reads 2 days before its bookmark.

@@ -38,8 +38,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy tap_retail_reports
 
-test: lint
-	$(BIN)/python -m pytest
+# The virtualenvs the tests run Meltano and Dagster from are built first, once; pytest-xdist then runs
+# the tests in four processes (most wait on the sandbox or a tap), and tests/test_any_date.py runs the
+# date-sensitive ones again on each weekday, a month end and DST changes. docs/developing.md: the tests.
+test: lint $(MELTANO) $(DAGSTER)
+	$(BIN)/python -m pytest -n 4 --dist loadgroup
 
 demo: install $(MELTANO)
 	$(BIN)/python scripts/demo.py --meltano $(MELTANO) --port $(SANDBOX_PORT)

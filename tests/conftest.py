@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import hashlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,8 +21,39 @@ import pytest
 import requests
 
 from tap_retail_reports.sandbox.server import RunningSandbox
+from tap_retail_reports.tap import TapRetailReports
 
 TAP = [sys.executable, "-m", "tap_retail_reports.tap"]
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"  # the Makefile's Meltano, in a virtualenv of its own
+# Modules whose tests share one costly module-scoped setup (a PostgreSQL warehouse and its loads, a
+# Dagster project, the SDK suite's sync): under pytest-xdist each runs whole on one worker.
+WHOLE_MODULES = ("tests/test_warehouse_postgres.py", "tests/test_dagster.py", "tests/test_sdk_standard.py")
+# The longest tests (Meltano's runs, the runs on other dates): first in the queue, so that pytest-xdist
+# starts them at once and the short ones fill the workers around them.
+LONGEST_FIRST = ("tests/test_readme_commands.py", "tests/test_any_date.py", "tests/test_demo.py",
+                 "tests/test_warehouse_postgres.py", "tests/test_dagster.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {module: number for number, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: modules stay whole
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: t.Any) -> t.Any:
+    """`--dist loadgroup` as `make test` runs it: each test is a unit of work but a WHOLE_MODULES module.
+    (pytest-xdist 3.8's own loadgroup renames items to group them, which pytest 9.2 no longer reads.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeModulesScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return module if module in WHOLE_MODULES else nodeid
+
+    return WholeModulesScheduling(config, log)
 
 
 @dataclass
@@ -112,15 +148,58 @@ def _write(folder: str, name: str, payload: dict) -> str:
 def catalog_selecting(config: dict, streams: t.Iterable[str]) -> dict:
     """A catalog from discovery with only `streams` selected."""
     wanted = set(streams)
-    discovered = run_tap(config, args=["--discover"])
-    assert discovered.returncode == 0, discovered.stderr
-    catalog = json.loads(discovered.stdout)
+    # Discovery asks no vendor: the catalog depends on the config less its sandbox's port.
+    catalog = json.loads(_discovered(re.sub(r"//127\.0\.0\.1:\d+/", "//127.0.0.1:9/", json.dumps(config))))
     for entry in catalog["streams"]:
         selected = entry["tap_stream_id"] in wanted
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:
                 metadata["metadata"]["selected"] = selected
     return catalog
+
+
+@functools.cache
+def _discovered(config: str) -> str:
+    """The catalog `--discover` prints, made in this process once per config (the command itself
+    is run by tests/test_command_files.py)."""
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return TapRetailReports(config=json.loads(config), parse_env_config=False).catalog_json_text
+    finally:  # the tap takes SIGINT and SIGTERM for its own: they are pytest's
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def make_target(target: str) -> Path:
+    """`make <target>` in the work tree, one pytest process at a time (pytest-xdist runs several): the
+    first builds it, the others wait and find it built. `make test` builds them all before pytest starts."""
+    lock = Path(tempfile.gettempdir()) / f"tap-retail-reports-make-{hashlib.sha1(bytes(ROOT)).hexdigest()[:12]}.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = subprocess.run(["make", "-s", target], cwd=ROOT, capture_output=True, text=True, timeout=1200,
+                              check=False)
+    assert done.returncode == 0, f"make {target}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    return ROOT / target
+
+
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str,
+                 make: t.Callable[[], t.Any]) -> t.Any:
+    """`make()`'s result (JSON), made by the first pytest-xdist worker that asks and read by the others
+    from the run's shared temporary folder; without workers, made here."""
+    if worker_id == "master":
+        return make()
+    shared = tmp_path_factory.getbasetemp().parent / f"{name}.json"
+    with shared.with_suffix(".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not shared.exists():
+            shared.write_text(json.dumps(make()))
+    return json.loads(shared.read_text())
+
+
+@pytest.fixture(scope="session")
+def meltano() -> Path:
+    """The Makefile's Meltano (`.venv-meltano`), built once for every test that runs it."""
+    return make_target(str(MELTANO.relative_to(ROOT)))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tap_retail_reports.core.windows import on_grid
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, run_tap, sandbox_log
@@ -45,6 +47,7 @@ def test_the_run_end_holds_for_a_vendor_that_takes_whole_days(fresh_sandbox, fas
     assert bookmarks["foxycart_transactions"]["replication_key_value"] == "2026-11-25T00:00:00Z"
 
 
+@pytest.mark.date_sensitive  # the run reads up to now
 def test_the_open_window_of_a_killed_run_is_resumed_and_bookmarked_at_its_own_end(fresh_sandbox, fast,  # noqa: F811
                                                                                    tmp_path: Path) -> None:
     today = dt.datetime.now(dt.timezone.utc).date()

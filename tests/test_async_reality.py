@@ -21,7 +21,16 @@ import requests
 
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap, sandbox_log, set_faults
+from tests.clock import MovableClock
+from tests.conftest import (
+    TapRun,
+    catalog_selecting,
+    env_setting_class_attributes,
+    parse_messages,
+    run_tap,
+    sandbox_log,
+    set_faults,
+)
 from tests.test_async_vendors import (
     assert_same_rows,
     config,
@@ -166,11 +175,20 @@ def test_an_unknown_status_is_polled_on(fresh_sandbox: RunningSandbox, fast: dic
 # -- 6: job_timeout_minutes bounds the window --------------------------------------------------
 
 
-def test_job_timeout_bounds_every_attempt_of_a_window_together(fresh_sandbox: RunningSandbox, fast: dict) -> None:
+def test_job_timeout_bounds_every_attempt_of_a_window_together(fresh_sandbox: RunningSandbox, fast: dict,
+                                                               tmp_path: Path) -> None:
     knobs(fresh_sandbox, "foxycart", processing_seconds=600)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]},
                  job_timeout_minutes=1)
-    run = run_tap(cfg, env=fast)
+    clock = MovableClock(tmp_path)  # the tap's minute passes at once, once its job is polled
+    process = start_tap(cfg, tmp_path, {**fast, **clock.env}, stderr=subprocess.PIPE)
+    for _ in range(300):
+        if any(knobs(fresh_sandbox, "foxycart")["polls"].values()):
+            break
+        time.sleep(0.1)
+    clock.advance(90)
+    out, err = process.communicate(timeout=60)
+    run = parse_messages(out, TapRun(process.returncode, out, err))
     assert run.returncode == 1 and not run.records["foxycart_customers"]
     failed = [line for line in run.stderr.splitlines() if "failed: foxycart_customers: " in line]
     assert len(failed) == 1 and "gave up after 1 min (job_timeout_minutes, every attempt together)" in failed[0]
@@ -185,12 +203,12 @@ def downloads_left(tmp: Path) -> list[Path]:
     return [path for path in tmp.rglob("*") if path.is_file()]
 
 
-def wait_for_stalled_download(running: RunningSandbox, vendor: str) -> None:
-    for _ in range(300):
-        if any(d["fault"] == "stall" for d in knobs(running, vendor)["downloads"]):
-            time.sleep(1.0)  # the first bytes are on disk
+def wait_for_stalled_download(running: RunningSandbox, vendor: str, tmp: Path) -> None:
+    """Until the sandbox trickles a stalled download and the tap has its file open on disk."""
+    for _ in range(600):
+        if any(d["fault"] == "stall" for d in knobs(running, vendor)["downloads"]) and downloads_left(tmp):
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError("the tap never started the stalled download")
 
 
@@ -199,7 +217,7 @@ def test_sigterm_during_a_stalled_download_stops_at_once_and_leaves_no_file(
     knobs(fresh_sandbox, "foxycart", stall_next_downloads=1, stall_seconds=120)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
     process = start_tap(cfg, tmp_path, fast, stderr=subprocess.PIPE)
-    wait_for_stalled_download(fresh_sandbox, "foxycart")
+    wait_for_stalled_download(fresh_sandbox, "foxycart", tmp_path / "tmp")
     assert downloads_left(tmp_path / "tmp"), "the stalled download should be on disk"
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=20)  # a stalled body trickles for 120 s
@@ -233,7 +251,7 @@ def test_files_left_by_a_killed_run_are_removed_by_the_next(fresh_sandbox: Runni
     knobs(fresh_sandbox, "foxycart", stall_next_downloads=1, stall_seconds=120)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-10-28", "2026-11-01", foxycart={"reports": ["customers"]})
     process = start_tap(cfg, tmp_path, fast, stderr=subprocess.DEVNULL)
-    wait_for_stalled_download(fresh_sandbox, "foxycart")
+    wait_for_stalled_download(fresh_sandbox, "foxycart", tmp_path / "tmp")
     process.kill()
     process.communicate(timeout=20)
     left = downloads_left(tmp_path / "tmp")
@@ -302,7 +320,7 @@ def test_downloads_go_through_the_environments_proxy_without_credentials(fresh_s
 
 def test_a_backfill_keeps_at_most_about_max_concurrent_jobs_files_on_disk(fresh_sandbox: RunningSandbox, fast: dict,
                                                                           tmp_path: Path) -> None:
-    knobs(fresh_sandbox, "foxycart", data_start="2026-06-01", rows_per_day=40)
+    knobs(fresh_sandbox, "foxycart", data_start="2026-06-01", rows_per_day=40, processing_seconds=0.1)
     cfg = config(fresh_sandbox, ("foxycart",), "2026-06-01", "2026-11-30", foxycart={"reports": ["customers"]},
                  max_concurrent_jobs=2)
     # Nobody reads the tap's output for a while: its pipe fills, the stream stops, and the

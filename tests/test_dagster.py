@@ -30,6 +30,7 @@ import pytest
 from tap_retail_reports.sandbox import credentials
 from tap_retail_reports.sandbox.retrend import App
 from tap_retail_reports.sandbox.server import RunningSandbox
+from tests.conftest import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "orchestration"))
@@ -156,8 +157,7 @@ def venvs() -> dict[str, Path]:
     """`make dagster`: Dagster's and Meltano's virtualenvs in the work tree (built once, reused)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    done = subprocess.run(["make", "dagster"], cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    make_target("dagster")
     return {"dagster": ROOT / ".venv-dagster" / "bin", "meltano": ROOT / ".venv-meltano" / "bin" / "meltano"}
 
 

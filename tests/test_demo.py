@@ -35,13 +35,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo_copy(tmp_path_factory) -> Path:
+def demo_copy(tmp_path_factory, meltano) -> Path:
     """A copy of the project, so the demo's state and warehouse do not touch the work tree."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     copy = tmp_path_factory.mktemp("demo") / "project"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".meltano", "output", ".venv*", "__pycache__"))
     (copy / ".venv").symlink_to(ROOT / ".venv")  # the tap's environment, already built by `make test`
+    (copy / ".venv-meltano").symlink_to(meltano.parent.parent)  # and Meltano's, built once for every test
     return copy
 
 

@@ -211,6 +211,19 @@ def test_sandbox_reads_dates_like_new_date():
         parse_js_date("yesterday")
 
 
+@pytest.mark.date_sensitive  # the inventory snapshot is today's
+def test_the_inventory_snapshot_is_dated_with_the_utc_date_of_the_run(sandbox):
+    config = distribu_config(sandbox)
+    before = dt.datetime.now(UTC).date().isoformat()
+    run = run_tap(config, catalog=catalog_selecting(config, ["distribu_inventory"])).ok()
+    after = dt.datetime.now(UTC).date().isoformat()
+    rows = run.records["distribu_inventory"]
+    [snapshot] = {row["snapshot_date"] for row in rows}
+    assert snapshot in {before, after}  # the run's UTC date (the day it started, or ended past midnight)
+    want = expected("distribu_inventory", snapshot_date=snapshot)
+    assert want and by_key(rows, "distribu_inventory") == by_key(want, "distribu_inventory")
+
+
 def test_sandbox_presets_run_from_the_period_start_to_the_end_of_today():
     today = dt.date(2026, 4, 17)
     assert preset_range("month", today) == (
@@ -269,8 +282,7 @@ def test_every_stream_arrives_with_its_keys_and_the_sandboxs_values(fresh_sandbo
         schema = run.schemas[stream]
         assert schema["key_properties"] == keys, stream
         assert schema.get("bookmark_properties") == (["date"] if stream in RANGED else None), stream
-    assert_rows_match_sandbox(run)
-    assert run.records["distribu_inventory"][0]["snapshot_date"] == dt.datetime.now(UTC).date().isoformat()
+    assert_rows_match_sandbox(run)  # the inventory as it stood on the snapshot_date the tap wrote
 
     # Across streams, without the sandbox's help: each day's statuses and customers add up to
     # that day's row of the ranged call, so no order at a day's edge is counted twice or lost.

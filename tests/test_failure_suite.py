@@ -36,6 +36,7 @@ from tests.conftest import (
     TapRun,
     catalog_selecting,
     env_setting_class_attributes,
+    once_per_run,
     parse_messages,
     run_tap,
     set_faults,
@@ -204,20 +205,27 @@ def assert_every_row(run: TapRun, clean: TapRun, vendor: Vendor, ignore: t.Colle
 
 
 @pytest.fixture(scope="module")
-def clean(sandbox: RunningSandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, TapRun]]:
-    """Each vendor's stream read without faults: its catalog and what it wrote."""
-    runs = {}
-    env = fast_env(tmp_path_factory.mktemp("clean"))
-    for vendor in VENDORS.values():
-        config = config_for(sandbox, vendor)
-        catalog = catalog_selecting(config, [vendor.stream])
-        run = run_tap(config, catalog=catalog, env=env).ok()
-        assert run.records[vendor.stream], vendor.name
-        expected = sandbox_keys(sandbox, vendor, run.records[vendor.stream])
-        if expected is not None:
-            assert set(keyed(run.records[vendor.stream], vendor)) == expected, vendor.name
-        runs[vendor.name] = (catalog, run)
-    return runs
+def clean(sandbox: RunningSandbox, tmp_path_factory: pytest.TempPathFactory,
+          worker_id: str) -> dict[str, tuple[dict, TapRun]]:
+    """Each vendor's stream read without faults: its catalog and what it wrote (once per test run:
+    the sandbox's data is the same in every worker's sandbox)."""
+
+    def read() -> dict[str, tuple[dict, dict]]:
+        runs = {}
+        env = fast_env(tmp_path_factory.mktemp("clean"))
+        for vendor in VENDORS.values():
+            config = config_for(sandbox, vendor)
+            catalog = catalog_selecting(config, [vendor.stream])
+            run = run_tap(config, catalog=catalog, env=env).ok()
+            assert run.records[vendor.stream], vendor.name
+            expected = sandbox_keys(sandbox, vendor, run.records[vendor.stream])
+            if expected is not None:
+                assert set(keyed(run.records[vendor.stream], vendor)) == expected, vendor.name
+            runs[vendor.name] = (catalog, {**vars(run), "records": dict(run.records)})
+        return runs
+
+    return {name: (catalog, TapRun(**run)) for name, (catalog, run) in
+            once_per_run(tmp_path_factory, worker_id, "failure-suite-clean-runs", read).items()}
 
 
 def sandbox_keys(running: RunningSandbox, vendor: Vendor, rows: list[dict]) -> set[tuple] | None:

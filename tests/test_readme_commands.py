@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from tap_retail_reports.sandbox import credentials
+from tests.conftest import MELTANO, make_target
 from tests.documents import document_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,10 +120,7 @@ def test_the_commands_are_found():
 
 def meltano_bin() -> Path:
     """The Makefile's Meltano, built by its own rule if this checkout has none yet."""
-    meltano = ROOT / ".venv-meltano" / "bin" / "meltano"
-    if not meltano.exists():
-        subprocess.run(["make", ".venv-meltano/bin/meltano"], cwd=ROOT, check=True, capture_output=True, timeout=900)
-    return meltano
+    return make_target(str(MELTANO.relative_to(ROOT)))
 
 
 def target_jsonl_bin(tmp_root: Path, meltano: Path) -> Path:

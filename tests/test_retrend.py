@@ -397,6 +397,7 @@ def test_a_store_that_stopped_reporting_is_a_warning_and_the_others_complete(fre
     assert warning in second.stderr
 
 
+@pytest.mark.date_sensitive  # today's period and this month's
 def test_refresh_current_period_reads_the_period_in_progress_without_bookmarking_it(fresh_sandbox: RunningSandbox) -> None:
     today = dt.datetime.now(dt.timezone.utc).date()
     start = today - dt.timedelta(days=2)

@@ -168,13 +168,6 @@ def meltano_project(folder: Path, tap_config_: dict) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def meltano() -> str:
-    if not (ROOT / ".venv-meltano" / "bin" / "meltano").exists():
-        subprocess.run(["make", "-s", ".venv-meltano/bin/meltano"], cwd=ROOT, check=True, timeout=900)
-    return str(ROOT / ".venv-meltano" / "bin" / "meltano")
-
-
 def test_meltano_run_ends_with_the_reason_for_a_failure(sandbox, meltano, tmp_path):
     config = config_for(sandbox, ("vroom",))
     config["vroom"]["password"] = "not-the-password-123"

@@ -7,9 +7,10 @@ schema, keys and replication key: what any Singer pipeline relies on.
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
+import typing as t
 
+import pytest
 import requests
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from singer_sdk.testing.tap_tests import StreamRecordSchemaMatchesCatalogTest
@@ -19,31 +20,37 @@ from tap_retail_reports.sandbox.credentials import tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tap_retail_reports.tap import VENDORS, TapRetailReports
 
-# The factory needs the config when the module is collected, so the sandbox starts here.
-_SANDBOX = RunningSandbox(seed=7).__enter__()
-atexit.register(_SANDBOX.__exit__)
-_BASE = f"http://127.0.0.1:{_SANDBOX.port}"
-
-_today = dt.date.today()
-START = _today - dt.timedelta(days=3)
+START, END = dt.date(2026, 10, 5), dt.date(2026, 10, 8)  # past days: the same run on any date
+# The factory needs the config when the module is collected; the sandbox behind it starts only when
+# these tests run (`sandbox_behind_the_config`), which sets its port in this same dict.
 CONFIG = {
-    **tap_config(_BASE, vendors=tuple(vendor.key for vendor in VENDORS)),
+    **tap_config("http://127.0.0.1:9", vendors=tuple(vendor.key for vendor in VENDORS)),
     "start_date": START.isoformat(),
+    "end_date": END.isoformat(),
 }
-# The report vendors' data covers the run's days, and their jobs finish at once; the tap polls
-# them soon (these tests run the tap in this process, so its class knobs are set here).
-for _vendor in ("foxycart", "flipkart"):
-    requests.post(f"{_BASE}/_sandbox/vendor/{_vendor}", timeout=10, json={
-        "data_start": (START - dt.timedelta(days=7)).isoformat(), "data_end": _today.isoformat(),
-        "processing_seconds": 0.1,
-    }).raise_for_status()
-AsyncReportStream.poll_first_seconds = 0.1
-AsyncReportStream.poll_cap_seconds = 0.5
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_behind_the_config() -> t.Iterator[None]:
+    """A sandbox for these tests, whose report jobs finish at once; the tap (run in this process) polls them soon."""
+    with RunningSandbox(seed=7) as running, pytest.MonkeyPatch.context() as patch:
+        base = f"http://127.0.0.1:{running.port}"
+        for vendor, settings in tap_config(base, vendors=tuple(vendor.key for vendor in VENDORS)).items():
+            CONFIG[vendor]["base_url"] = settings["base_url"]
+        for vendor in ("foxycart", "flipkart"):  # the report vendors' data covers the run's days
+            requests.post(f"{base}/_sandbox/vendor/{vendor}", timeout=10, json={
+                "data_start": (START - dt.timedelta(days=7)).isoformat(), "data_end": END.isoformat(),
+                "processing_seconds": 0.1,
+            }).raise_for_status()
+        patch.setattr(AsyncReportStream, "poll_first_seconds", 0.1)
+        patch.setattr(AsyncReportStream, "poll_cap_seconds", 0.5)
+        yield
+
 
 TestTapRetailReports = get_tap_test_class(
     TapRetailReports,
     config=CONFIG,
-    # A month's MIR ledger is made only after the 7th of the next month: none in these few days.
+    # A month's MIR ledger covers a whole month: none ends in these few days.
     suite_config=SuiteConfig(max_records_limit=200, ignore_no_records_for_streams=["flipkart_mir_ledger"]),
 )
 

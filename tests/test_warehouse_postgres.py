@@ -45,7 +45,7 @@ from tap_retail_reports.sandbox.credentials import (
 )
 from tap_retail_reports.sandbox.distribu import end_of, start_of
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import run_tap
+from tests.conftest import make_target, run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "postgres.sh"
@@ -54,10 +54,9 @@ SCHEMA = "retail_reports"  # meltano.yml: default_target_schema
 PASSWORD = "warehouse-sandbox-password"  # meltano.yml's sandbox environment, and the script's default
 CANNOT_INSTALL = 3  # the script's exit status when PostgreSQL is missing and cannot be installed here
 
-# The first of a month at least ten days back: every Vroom site has an order, a search and an
-# audit row at exactly 00:00:00 UTC that day. Vroom re-reads 2 days before its bookmark.
-TODAY = dt.datetime.now(dt.timezone.utc).date()
-MIDNIGHT = (TODAY - dt.timedelta(days=10)).replace(day=1)
+# The first of a month, in the past (the same days on any date): every Vroom site has an order, a
+# search and an audit row at exactly 00:00:00 UTC that day. Vroom re-reads 2 days before its bookmark.
+MIDNIGHT = dt.date(2026, 10, 1)
 START = MIDNIGHT - dt.timedelta(days=2)
 FIRST_END = MIDNIGHT + dt.timedelta(days=2)  # end_date is exclusive
 SECOND_END = MIDNIGHT + dt.timedelta(days=5)
@@ -249,7 +248,7 @@ def sandbox() -> t.Iterator[RunningSandbox]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the project with the extractor and target-postgres installed by Meltano."""
-    subprocess.run(["make", "-s", str(MELTANO.relative_to(ROOT))], cwd=ROOT, check=True)
+    make_target(str(MELTANO.relative_to(ROOT)))
     copy = tmp_path_factory.mktemp("warehouse") / "project"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".meltano", "output", ".venv*", "__pycache__"))
     done = subprocess.run([str(MELTANO), "install", "tap-retail-reports", "target-postgres"], cwd=copy,

@@ -407,11 +407,16 @@ class _Server(ThreadingHTTPServer):
 class RunningSandbox:
     """A sandbox served from a background thread: what tests and benchmarks use."""
 
+    # How often the serving loop looks for a stop: `shutdown()` waits up to this long (the
+    # standard library's half second, paid by every test that starts a sandbox of its own).
+    stop_poll_seconds = 0.02
+
     def __init__(self, port: int = 0, seed: int = 42, faults: Faults | None = None, *, tls: bool = False) -> None:
         self.sandbox = Sandbox(seed=seed, faults=faults)
         self.server = _Server(("127.0.0.1", port), self.sandbox, verbose=False)
         self.port = self.server.server_port
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": self.stop_poll_seconds})
         # With tls: the same vendors over HTTPS on a second port, under a private CA (`tls.ca_file`).
         self.tls = _tls_endpoint(self.sandbox) if tls else None
 

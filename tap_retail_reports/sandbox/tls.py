@@ -98,7 +98,8 @@ class TlsEndpoint:
         except BaseException:
             self.close()
             raise
-        self._thread = threading.Thread(target=self.server.serve_forever, name="sandbox-tls", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, name="sandbox-tls", daemon=True,
+                                        kwargs={"poll_interval": 0.02})  # stops at once, as RunningSandbox
         sandbox.tls = self
 
     def start(self) -> None:

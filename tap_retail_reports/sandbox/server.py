@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tap_retail_reports.sandbox.limits import VendorLimits, refusal
+
 
 class BadRequest(Exception):
     """Raised by a vendor app (or Request.json) to answer 400 with this message."""
@@ -129,6 +131,7 @@ class Sandbox:
         self._rng = random.Random(seed)
         self._counter = 0
         self._in_flight: dict[str, int] = {}
+        self.limits = VendorLimits()
         for app_class in _vendor_app_classes():
             app = app_class(seed)
             self.apps[app.prefix] = app
@@ -242,8 +245,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, sandbox: Sandbox, app: VendorApp, request: Request, prefix: str, rest: str,
                 in_flight: int) -> None:
-        fault = sandbox.next_fault(prefix, rest)
-        if fault == "throttle":
+        admitted, limit = sandbox.limits.admit(prefix)  # a vendor's limit on requests at once, its latency
+        fault = sandbox.next_fault(prefix, rest) if admitted else "over_limit"
+        if limit is not None and not admitted:
+            response = refusal(limit)
+        elif fault == "throttle":
             response = Response.json(
                 {"error": "Too many requests", "retryAfter": sandbox.faults.retry_after},
                 429,
@@ -265,6 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox.record(
             LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault, in_flight)
         )
+        if admitted:
+            sandbox.limits.done(prefix, limit)
         try:
             if fault == "reset":
                 response.cut_after = _body_length(response) // 2
@@ -294,6 +302,12 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 return Response.json(app.configure(json.loads(body or b"{}")))
             except ValueError as exc:
+                return Response.json({"error": str(exc)}, 400)
+        if path == "/limits":
+            try:
+                return Response.json(sandbox.limits.set(json.loads(body or b"{}"), sandbox.apps)
+                                     if self.command == "POST" else sandbox.limits.state())
+            except (TypeError, ValueError) as exc:
                 return Response.json({"error": str(exc)}, 400)
         if path == "/health":
             return Response.json({"ok": True, "vendors": sorted(sandbox.apps)})

@@ -64,8 +64,8 @@ def test_a_refusal_halves_at_once_and_the_burst_it_belongs_to_cuts_once(caplog):
             p.done(turn, answer(429, "1"))
     assert p.limit == 4 and p.refusals == 4
     lines = [r.getMessage() for r in caplog.records]
-    assert lines == ["vendor: HTTP 429 with 8 request(s) in flight: now at most 4 at once (was 8); "
-                     "every request to it waits 1 s (Retry-After 1 s)"]
+    assert lines == [("vendor: HTTP 429 with 8 request(s) in flight: now at most 4 at once (was 8); "
+                      "every request to it waits 1 s (Retry-After 1 s)")]
 
 
 def test_retry_after_holds_every_request_until_it_has_passed():

@@ -13,6 +13,9 @@ of refused requests):
   retry_after      seconds in the refusal's Retry-After header (default 1); null sends none
   latency_seconds  every answer of the vendor takes this long (a vendor over the internet), a
                    request counting as in flight meanwhile; refusals are sent at once
+  paths            path prefixes (after the vendor's prefix) the limit applies to; default: every
+                   path but the report files' downloads (FoxyCart's /downloads/, Flipkart's
+                   /storage/), which the real vendors serve from a storage host of their own
 
 A request stops counting as in flight when its answer is ready, before it is sent: a client that
 sends its next request as soon as it has an answer is never refused for it.
@@ -29,21 +32,34 @@ if t.TYPE_CHECKING:
     from tap_retail_reports.sandbox.server import Response
 
 
+# Where the sandbox serves a vendor's report files: a storage host at the real vendor, outside its API's limits.
+STORAGE_PATHS = {"foxycart": ("/downloads/",), "flipkart": ("/storage/",)}
+
+
 @dataclass(frozen=True)
 class VendorLimit:
     max_in_flight: int = 0
     refuse_with: int = 429
     retry_after: float | None = 1.0
     latency_seconds: float = 0.0
+    paths: tuple[str, ...] | None = None
+
+    def applies_to(self, vendor: str, path: str) -> bool:
+        if self.paths is not None:
+            return path.startswith(self.paths)
+        return not path.startswith(STORAGE_PATHS.get(vendor, ()))
 
     @classmethod
     def parse(cls, vendor: str, given: t.Any) -> VendorLimit:
         if not isinstance(given, dict):
             raise ValueError(f"limits.{vendor} must be an object")
-        unknown = set(given) - {"max_in_flight", "refuse_with", "retry_after", "latency_seconds"}
+        unknown = set(given) - {"max_in_flight", "refuse_with", "retry_after", "latency_seconds", "paths"}
         if unknown:
             raise ValueError(f"limits.{vendor}: unknown knob(s) {', '.join(sorted(unknown))}")
-        limit = cls(**given)
+        paths = given.get("paths")
+        if paths is not None and (not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)):
+            raise ValueError(f"limits.{vendor}.paths must be a list of path prefixes, or null")
+        limit = cls(**{**given, "paths": None if paths is None else tuple(paths)})
         if isinstance(limit.max_in_flight, bool) or not isinstance(limit.max_in_flight, int) or limit.max_in_flight < 0:
             raise ValueError(f"limits.{vendor}.max_in_flight must be a whole number >= 0")
         if limit.refuse_with not in (429, 503):
@@ -79,14 +95,15 @@ class VendorLimits:
 
     def state(self) -> dict:
         with self._lock:
-            return {"limits": {vendor: limit.__dict__ for vendor, limit in self._limits.items()},
+            return {"limits": {vendor: {**limit.__dict__, "paths": limit.paths and list(limit.paths)}
+                               for vendor, limit in self._limits.items()},
                     "refused": dict(self.refused)}
 
-    def admit(self, vendor: str) -> tuple[bool, VendorLimit | None]:
+    def admit(self, vendor: str, path: str) -> tuple[bool, VendorLimit | None]:
         """(whether the request is answered, the vendor's limit). An admitted request must be `done`."""
         with self._lock:
             limit = self._limits.get(vendor)
-            if limit is None:
+            if limit is None or not limit.applies_to(vendor, path):
                 return True, None
             if limit.max_in_flight and self._answering.get(vendor, 0) >= limit.max_in_flight:
                 self.refused[vendor] = self.refused.get(vendor, 0) + 1

@@ -245,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, sandbox: Sandbox, app: VendorApp, request: Request, prefix: str, rest: str,
                 in_flight: int) -> None:
-        admitted, limit = sandbox.limits.admit(prefix)  # a vendor's limit on requests at once, its latency
+        admitted, limit = sandbox.limits.admit(prefix, rest)  # a vendor's limit on requests at once, its latency
         fault = sandbox.next_fault(prefix, rest) if admitted else "over_limit"
         if limit is not None and not admitted:
             response = refusal(limit)

@@ -150,13 +150,13 @@ class Pace:
         retry_after = retry_after_seconds(response) if status in (429, 503) else None
         line: tuple[int, str] | None = None
         with self._cond:
+            self._in_flight -= 1
             if status == 429 or (status == 503 and retry_after is not None):
                 # Requests out while this one was: the most the vendor may have been answering (it came
                 # first or last among them); its own place counts, as the vendor counted it.
-                line = self._refused(max(turn.in_flight, self._in_flight), turn.cut, status, retry_after)
+                line = self._refused(max(turn.in_flight, self._in_flight + 1), turn.cut, status, retry_after)
             elif status is not None and status < 500 and self._full:
                 line = self._answered_clean()
-            self._in_flight -= 1
             self._cond.notify_all()
         if line is not None:
             level, message = line
@@ -181,7 +181,7 @@ class Pace:
         self._full = self._in_flight >= self.limit
         if self.limit == was:
             return None
-        why = f"Retry-After {retry_after:g} s" if retry_after is not None else f"no Retry-After: {pause:g} s"
+        why = f"Retry-After {retry_after:g} s" if retry_after is not None else "it gave no Retry-After"
         return self._say("down", f"{self.vendor}: HTTP {status} with {in_flight} request(s) in flight: "
                          f"now at most {self.limit} at once (was {was}); every request to it waits {pause:g} s ({why})")
 

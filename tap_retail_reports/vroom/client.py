@@ -27,7 +27,7 @@ class VroomStream(ReportStream):
     http_method = "POST"
     endpoint: t.ClassVar[str]
     sends_site_ids: t.ClassVar[bool] = True  # transactions takes no site_ids
-    # Vroom documents no limit: the pace learns it (core/pace.py), up to four requests at once by default.
+    # Vroom documents no limit: the pace learns it (core/pace.py), up to eight requests at once by default.
     default_concurrent_windows = 8
 
     @property

@@ -14,6 +14,8 @@ than absolute times would; each speed is the best of --repeat runs.
   5. The synchronous vendors' heaviest streams against a bare requests client each, and a
      365-day Distribu backfill's calls against the fewest its reports allow.
   6. Five vendors down: the run's time (scripts/bench_outage.py).
+  7. The Vroom backfill against a vendor that answers one request at a time (the pace learns it).
+  8. A report ready T after its creation: how long after T its first record comes, and the polls it took.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.conftest: the class-attribute knobs the tests use
 
 from scripts.bench_outage import all_vendors_down  # noqa: E402
+from tap_retail_reports.core.async_stream import AsyncReportStream  # noqa: E402
 from tap_retail_reports.core.windows import day_windows, iso, parse_when  # noqa: E402
 from tap_retail_reports.sandbox import credentials as sandbox_credentials  # noqa: E402
 from tap_retail_reports.sandbox.credentials import tap_config  # noqa: E402
@@ -68,6 +71,7 @@ class Run:
     records: int
     first_to_last: float
     first_record: float | None
+    first_record_at: float | None
     max_rss_kb: int
     stderr: str
 
@@ -80,7 +84,13 @@ class Run:
         return self.records / self.first_to_last if self.first_to_last else float("nan")
 
 
+BACKFILL_START = "2025-01-01"  # Vroom's backfills: a whole past year (a window past now is never asked for)
 LATENCY_SECONDS = 0.02  # a round trip to a vendor's API over the internet, for the second backfill row
+# A vendor that answers one request at a time: a second one at once is refused (429, Retry-After: 1).
+ONE_AT_A_TIME = {"max_in_flight": 1, "refuse_with": 429, "retry_after": 1, "latency_seconds": 0.3}
+# Reports ready T s after their creation, and how fast the sandbox's clock runs for each (the tap's waits
+# are scaled alike): (T, rate).
+READY_AFTER = ((5.0, 1.0), (120.0, 10.0), (1800.0, 100.0))
 
 
 class Bench:
@@ -345,7 +355,7 @@ class Bench:
                  f"bare loop {bare_seconds:.2f} s")
 
     def vroom(self, days: int, repeat: int) -> None:
-        start, end = parse_when("2026-01-01"), parse_when("2026-01-01") + dt.timedelta(days=days)
+        start, end = parse_when(BACKFILL_START), parse_when(BACKFILL_START) + dt.timedelta(days=days)
         config = self.config(("vroom",), iso(start), iso(end))
         c = sandbox_credentials
 
@@ -369,9 +379,55 @@ class Bench:
         requests.post(f"{self.base}/_sandbox/faults", json=latency, timeout=30).raise_for_status()
         try:
             self.sync_stream(f"Vroom {days}-day backfill, answers of {LATENCY_SECONDS * 1000:.0f} ms", "vroom_orders",
-                             config, bare, repeat, ">= 1.5")
+                             config, bare, repeat, ">= 3.0")
         finally:
             requests.post(f"{self.base}/_sandbox/faults", json={}, timeout=30).raise_for_status()
+
+    def vroom_one_at_a_time(self, days: int) -> None:
+        """The backfill against a vendor that refuses a second request while it answers one: the pace
+        must learn one at a time from a handful of refusals, and the run finish with every row."""
+        start, end = parse_when(BACKFILL_START), parse_when(BACKFILL_START) + dt.timedelta(days=days)
+        config = self.config(("vroom",), iso(start), iso(end))
+        catalog = self.catalog(config, ["vroom_orders"])
+        last = iso(end - dt.timedelta(milliseconds=1))
+        expected = len(self.sandbox.sandbox.apps["vroom"].rows("orders", {"from_time": iso(start), "to_time": last}))
+        self.limits({"vroom": ONE_AT_A_TIME})
+        self.clear_log()
+        try:
+            run = self.tap(config, catalog)  # a failed run stops the bench (see measure)
+            refused = requests.get(f"{self.base}/_sandbox/limits", timeout=30).json()["refused"].get("vroom", 0)
+        finally:
+            self.limits({})
+        calls = len(self.log("vroom"))
+        least = (calls - refused) * ONE_AT_A_TIME["latency_seconds"]  # each answer in turn, none at once
+        rows = f"{run.records:,} rows of {expected:,}" + ("" if run.records == expected else " (ROWS MISSING)")
+        self.row(f"Vroom {days}-day backfill, one request at a time: refusals", f"{refused}", "<= 10",
+                 f"429 with Retry-After: 1 for a second request at once, answers of 300 ms: exit 0, {rows}, "
+                 f"{calls} requests; {run.seconds:.0f} s, {run.seconds / least:.2f}x one answer after another")
+
+    def limits(self, payload: dict) -> None:
+        requests.post(f"{self.base}/_sandbox/limits", json=payload, timeout=30).raise_for_status()
+
+    def ready_latency(self) -> None:
+        """A FoxyCart report of one day, ready T after its creation: from then to the tap's first record,
+        and the polls it took. Long T run on a faster sandbox clock, the tap's waits scaled alike."""
+        config = self.config(("foxycart",), *FOXY_DAY)
+        config["foxycart"]["reports"] = ["customers"]
+        for seconds, rate in READY_AFTER:
+            self.knobs("foxycart", processing_seconds=seconds, clock_rate=rate, reset=True)
+            scaled = {f"{ASYNC}.poll_first_seconds": AsyncReportStream.poll_first_seconds / rate,
+                      f"{ASYNC}.poll_cap_seconds": AsyncReportStream.poll_cap_seconds / rate}
+            self.clear_log()
+            run = self.tap(config, env=self.env(scaled) if rate != 1 else None)
+            created = next(call["at"] for call in self.log("foxycart")
+                           if call["method"] == "POST" and call["path"].endswith("/reports"))
+            late = (t.cast("float", run.first_record_at) - created) * rate - seconds
+            (report,) = self.knobs("foxycart")["reports"]
+            aim = max(0.2 * seconds, 2.0)
+            scale = f"; sandbox clock and the tap's waits {rate:g}x faster" if rate != 1 else ""
+            self.row(f"Report ready at T = {duration(seconds)}: first record after T, s", f"{late:.1f}", f"<= {aim:g}",
+                     f"{late / seconds:.1%} of T; {report['polls']} polls for the job (foxycart_customers, one day){scale}")
+        self.knobs("foxycart", processing_seconds=1.0, clock_rate=1.0, reset=True)
 
     def startup(self, repeat: int) -> None:
         """Start-up to the first record of a one-stream run: vroom_orders over one day."""
@@ -449,6 +505,10 @@ class Bench:
         self.knobs("distribu", requests_per_minute=60, window_seconds=60.0)
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
 def repeat_member(source: Path, target: Path, times: int) -> None:
     """A zip whose CSVs each hold the source's header once and its data rows `times` over."""
     with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
@@ -478,7 +538,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each speed measurement (best kept)")
     parser.add_argument("--job-seconds", type=float, default=5.0, help="T, how long each sandbox job takes")
     parser.add_argument("--only", help="comma-separated parts: foxycart, flipkart, jobs, requests, vroom, "
-                        "retrend, distribu-backfill, distribu, startup, all-down (default: all)")
+                        "vroom-one-at-a-time, latency, retrend, distribu-backfill, distribu, startup, all-down "
+                        "(default: all)")
     args = parser.parse_args()
     began = time.perf_counter()
     with RunningSandbox(seed=42) as sandbox, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -489,6 +550,8 @@ def main() -> None:
             "jobs": lambda: bench.concurrency(args.job_seconds),
             "requests": lambda: bench.requests_per_report(args.job_seconds),
             "vroom": lambda: bench.vroom(365, args.repeat),
+            "vroom-one-at-a-time": lambda: bench.vroom_one_at_a_time(365),
+            "latency": bench.ready_latency,
             "retrend": lambda: bench.retrend(180, args.repeat),
             "distribu-backfill": bench.distribu_backfill,
             "distribu": lambda: bench.distribu(120, args.repeat),

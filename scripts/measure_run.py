@@ -5,7 +5,7 @@
 Prints one JSON object: exit status, wall seconds, the lines and the Singer RECORD lines (with
 --every-line, every line) the command wrote to stdout (read here in 64 KiB chunks and thrown
 away), the seconds from the first chunk holding a record to the last one, the seconds from
-the start to the first record, and the command's peak RSS from wait4().
+the start to the first record (and its moment, epoch seconds), and the command's peak RSS from wait4().
 
 Why a separate process: Linux charges a child's ru_maxrss with the memory of the process that
 forked it until it calls exec, so a child of the benchmark itself (which holds the sandbox) would
@@ -32,6 +32,7 @@ def main() -> None:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     lines = records = 0
     first = last = None
+    first_at = None  # epoch seconds: benchmarks compare it with the sandbox's log
     carry = b""  # a record marker may straddle two chunks
     with open(args.stderr, "wb") as errors:
         began = time.perf_counter()
@@ -45,7 +46,8 @@ def main() -> None:
             carry = chunk[-(len(RECORD) - 1):]
             if found:
                 records += found
-                first = now if first is None else first
+                if first is None:
+                    first, first_at = now, time.time()
                 last = now
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - began
@@ -56,6 +58,7 @@ def main() -> None:
         "records": records,
         "first_to_last": (last - first) if first is not None else 0.0,
         "first_record": (first - began) if first is not None else None,
+        "first_record_at": first_at,
         "max_rss_kb": usage.ru_maxrss,
     }))
 

@@ -92,7 +92,7 @@ def test_a_job_is_polled_until_ready_then_downloaded(tmp_path):
     assert result.error is None and result.path is not None and result.path.read_bytes() == b"a,b\n1,2\n"
     assert vendor.created == ["job-1"] and result.polls == 4 and result.creations == 1
     assert [r.job_id for r in created] == ["job-1"] and created[0].params == {"from": "2026-10-01"}
-    assert result.waited == 1 + 2 + 4  # the schedule grows
+    assert result.waited == 1 + 2 + 6  # each wait twice the job's age (at least 1 s): the schedule grows
 
 
 def test_a_failed_job_is_recreated_at_most_three_times(tmp_path):
@@ -216,11 +216,35 @@ def test_job_records_round_trip_through_state():
     assert JobRecord.from_state({"nonsense": True}) is None
 
 
-def test_poll_waits_grow_to_a_cap_with_jitter():
-    delays = PollSchedule(1.0, 2.0, 10.0, 0.2, rng=random.Random(1)).delays()
-    values = [next(delays) for _ in range(8)]
-    assert 0.8 <= values[0] <= 1.2 and all(8.0 <= v <= 12.0 for v in values[4:])
+def test_poll_waits_grow_with_the_jobs_age_to_a_cap_with_jitter():
+    schedule = PollSchedule(1.0, 0.5, 10.0, 0.2, rng=random.Random(1))
+    values = [schedule.delay(age) for age in (0, 1, 2, 4, 8, 16, 30, 60, 600)]
+    assert all(0.8 <= v <= 1.2 for v in values[:3]) and 1.6 <= values[3] <= 2.4 and 3.2 <= values[4] <= 4.8
+    assert 6.4 <= values[5] <= 9.6 and all(8.0 <= v <= 12.0 for v in values[6:])
     assert len(set(values)) == len(values)  # jitter: no two jobs poll in lockstep
+
+
+@pytest.mark.parametrize("ready_after", [5, 7.3, 10, 13, 30, 119, 120, 600, 799, 800, 1799, 1800])
+def test_a_report_is_seen_within_a_fifth_of_its_time_or_two_seconds(ready_after):
+    """The default schedule, jitter at both extremes: the first poll after a report is ready at T comes
+    within max(20% of T, 2 s), with room left to fetch the file (issue 17, point 7)."""
+    for side in ("low", "high"):
+        schedule = PollSchedule(rng=ExtremeJitter(side))
+        now = 0.0
+        while now < ready_after:
+            now += schedule.delay(now)
+        assert now - ready_after <= 0.85 * max(0.2 * ready_after, 2.0), (ready_after, side, now)
+
+
+class ExtremeJitter(random.Random):
+    """Jitter always at one end of its range."""
+
+    def __init__(self, side: str) -> None:
+        super().__init__()
+        self.side = side
+
+    def uniform(self, a: float, b: float) -> float:
+        return a if self.side == "low" else b
 
 
 def test_local_day_windows_follow_dst():

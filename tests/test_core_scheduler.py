@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from tap_retail_reports.core.async_jobs import JobResult, JobSpec
+from tap_retail_reports.core.pace import abandoned
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC, Window
 
@@ -72,5 +73,27 @@ def test_a_job_cancelled_while_it_polls_stops_at_its_next_wait() -> None:
         scheduler.cancel(job)
         scheduler.result(spec(2), lambda *_: None)  # the worker is free for the next job
         assert len(polls) < 1000
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_cancelled_jobs_calls_to_its_vendor_are_abandoned() -> None:
+    """Issue 17, point 2: a job nobody waits for sends nothing more, not even a retry (core/pace.py's scope)."""
+    scheduler = JobScheduler(1, logging.getLogger("test"))
+    job, started, gave_up = spec(1), threading.Event(), threading.Event()
+
+    def calling_job() -> JobResult:
+        started.set()
+        while not abandoned():  # what PacedSession.send and the retry waits check before each call
+            gave_up.wait(0.01)
+        gave_up.set()
+        return JobResult(job, error="abandoned")
+
+    try:
+        scheduler.submit(job, calling_job)
+        assert started.wait(10)
+        assert not gave_up.wait(0.2)  # its work goes on while someone may take its result
+        scheduler.cancel(job)
+        assert gave_up.wait(10)
     finally:
         scheduler.shutdown()

@@ -108,9 +108,11 @@ class AsyncReportStream(WindowedStream):
     # The file formats the vendor sends (as `core.files.sniff` names them); another is a failed download.
     download_formats: t.ClassVar[frozenset[str] | None] = None
 
-    # Test knobs: the engine's waits, shortened by tests that run the tap as a command.
-    poll_first_seconds: t.ClassVar[float] = 2.0
-    poll_cap_seconds: t.ClassVar[float] = 60.0
+    # Test knobs: the engine's waits (core/async_jobs.py PollSchedule), shortened by tests that run the tap
+    # as a command. The share is what a report's latency depends on: with every wait scaled, it stays.
+    poll_first_seconds: t.ClassVar[float] = 1.5
+    poll_share: t.ClassVar[float] = 0.15
+    poll_cap_seconds: t.ClassVar[float] = 120.0
     retry_wait_seconds: t.ClassVar[float] = 30.0
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -136,6 +138,15 @@ class AsyncReportStream(WindowedStream):
     @property
     def window_days(self) -> int:
         return self.default_window_days
+
+    @property
+    def concurrent_windows(self) -> int:
+        """The vendor's ceiling of requests at once (core/pace.py): its jobs run `max_concurrent_jobs` at a time."""
+        return self.run.max_concurrent_jobs
+
+    @property
+    def concurrency_setting(self) -> str:
+        return "max_concurrent_jobs"
 
     def job_windows(self, context: Context | None) -> list[Window]:
         """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end.
@@ -245,7 +256,7 @@ class AsyncReportStream(WindowedStream):
             downloader=self.run.downloader,
             logger=self.logger,
             timeout_seconds=self.run.job_timeout_seconds,
-            schedule=PollSchedule(first=self.poll_first_seconds, cap=self.poll_cap_seconds),
+            schedule=PollSchedule(first=self.poll_first_seconds, share=self.poll_share, cap=self.poll_cap_seconds),
             retry_wait_seconds=self.retry_wait_seconds,
             formats=self.download_formats,
             sleep=self.health.waits(scheduler.sleep),  # a vendor lost meanwhile ends the wait at once

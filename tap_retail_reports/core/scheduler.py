@@ -29,6 +29,7 @@ import time
 import typing as t
 
 from tap_retail_reports.core.async_jobs import JobCancelled, JobRecord, JobResult, JobSpec
+from tap_retail_reports.core.pace import work_for
 from tap_retail_reports.core.redact import redact
 
 if t.TYPE_CHECKING:
@@ -113,11 +114,13 @@ class JobScheduler:
             with self._disk:
                 self._started[_key(spec)] = time.monotonic()
                 self._disk.notify_all()
-            self._running.key = _key(spec)  # this worker's job, for `sleep`
+            key = self._running.key = _key(spec)  # this worker's job, for `sleep`
             if self.stopping.is_set():
                 return JobResult(spec, error=f"{spec}: not started (the run is stopping)")
             try:
-                return work()
+                # A job nobody waits for, or one of a run that stops, calls the vendor no more (core/pace.py).
+                with work_for(lambda: self.stopping.is_set() or key in self._cancelled):
+                    return work()
             except Exception as exc:  # noqa: BLE001  # a vendor error or a bug: the window fails, others go on
                 message = str(exc) if str(exc).startswith(spec.stream) else f"{spec}: {type(exc).__name__}: {exc}"
                 return JobResult(spec, error=redact(message), resumable=True)

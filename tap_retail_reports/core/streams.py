@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import random
 import re
 import sys
 import time
@@ -43,6 +44,7 @@ from tap_retail_reports.core.http import (
     retry_after_seconds,
 )
 from tap_retail_reports.core.outage import OutageProbes, VendorHealth, VendorUnavailable
+from tap_retail_reports.core.pace import Abandoned, Pace, PacedSession, abandonable_sleep, abandoned
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run import RunContext
@@ -69,6 +71,7 @@ EXTRA_FIELDS_SCHEMA = {
 # Failures that end one stream but not the run: the vendor refused, gave no usable answer,
 # or kept failing after every retry. Anything else is a bug and stops the run.
 STREAM_FAILURES = (FatalAPIError, RetriableAPIError, TapError, requests.RequestException)
+RETRY_JITTER = 0.2  # a retry waits up to this share more than asked: refused workers do not retry in step
 # What the SDK retries; a call that still ends in one of these, of the outage kind, puts its vendor down.
 RETRIED_ERRORS = (RetriableAPIError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                   requests.exceptions.ChunkedEncodingError, ConnectionResetError)
@@ -241,6 +244,25 @@ class ReportStream(RESTStream):
         """The vendor's request budget per `rate_limit_period`; None for no client-side limit."""
         return None
 
+    # The most requests to the vendor at once (`<vendor>.concurrent_windows`): a ceiling, below which
+    # the vendor's pace adapts to its answers (core/pace.py). A vendor sets a default its limits allow.
+    default_concurrent_windows: t.ClassVar[int] = 1
+
+    @property
+    def concurrent_windows(self) -> int:
+        return int(self.vendor_config.get("concurrent_windows") or self.default_concurrent_windows)
+
+    @property
+    def concurrency_setting(self) -> str:
+        """The setting that sets the vendor's ceiling, for log lines."""
+        return f"{self.vendor}.concurrent_windows"
+
+    @property
+    def pace(self) -> Pace:
+        """The vendor's requests at once, learned from its answers and shared by its streams, windows and jobs."""
+        return self.run.shared(f"{self.vendor}.pace", lambda: Pace(
+            self.vendor, self.concurrent_windows, self.run.logger, ceiling_setting=self.concurrency_setting))
+
     # -- HTTP -----------------------------------------------------------------
 
     @property
@@ -251,12 +273,13 @@ class ReportStream(RESTStream):
             limiter = (
                 self.run.shared(
                     f"{self.vendor}.rate_limiter",
-                    lambda: RateLimiter(limit, self.rate_limit_period, label=self.vendor, logger=self.run.logger),
+                    lambda: RateLimiter(limit, self.rate_limit_period, sleep=abandonable_sleep, label=self.vendor,
+                                        logger=self.run.logger),
                 )
                 if limit
                 else None
             )
-            self._requests_session = LimitedSession(limiter, self.stats)
+            self._requests_session = PacedSession(limiter, self.stats, self.pace)
         return self._requests_session
 
     def call(
@@ -412,6 +435,8 @@ class ReportStream(RESTStream):
             error = yield 0.0  # backoff primes the generator (this value is dropped), then sends each exception
             attempt = 0
             while True:
+                if abandoned():  # its stream stopped, or the run: no retry (core/pace.py)
+                    raise Abandoned(f"{self.name}: not retried, its work has ended") from error
                 if isinstance(error, TokenRejected):  # a new token is ready: no reason to wait
                     error = yield 0.0
                     continue
@@ -428,7 +453,9 @@ class ReportStream(RESTStream):
         return waits()
 
     def backoff_jitter(self, value: float) -> float:
-        return value  # Retry-After means what it says; exponential waits start small enough
+        """Up to a fifth more, never less: Retry-After is a "not before", and workers refused together
+        must not all retry at the same instant (the vendor's pace holds them all until then too)."""
+        return value * (1 + random.uniform(0, RETRY_JITTER))
 
     def backoff_handler(self, details: Details) -> None:
         error = details.get("exception")
@@ -570,23 +597,17 @@ class WindowedStream(ReportStream):
             )
         return windows
 
-    # Windows fetched at once (`<vendor>.concurrent_windows`); a vendor sets a default its limits allow.
-    default_concurrent_windows: t.ClassVar[int] = 1
-
-    @property
-    def concurrent_windows(self) -> int:
-        return int(self.vendor_config.get("concurrent_windows") or self.default_concurrent_windows)
-
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Each window's rows, then its bookmark. Windows are fetched `concurrent_windows` at a time
-        on worker threads and emitted here, in window order (core/window_fetcher.py). On the fast
+        """Each window's rows, then its bookmark. Windows are fetched on up to `concurrent_windows` worker
+        threads, as many at once as the vendor's pace allows, and emitted here, in window order
+        (core/window_fetcher.py); when the stream stops, its workers call the vendor no more. On the fast
         path (see `fast_path`) the rows are written here as RECORD lines, nothing goes back to the
         SDK's loop; they are all out before the window's STATE either way."""
         windows = self.windows(context)
         _ = self.requests_session  # made here, once: workers share it (and its rate limiter)
         write = self.record_writer(context)
         for window, rows in in_window_order(windows, lambda window: self.records_in_window(window, context),
-                                            self.concurrent_windows, self.name):
+                                            self.concurrent_windows, self.name, stop=self.run.stop):
             if write is None:
                 yield from rows
             else:

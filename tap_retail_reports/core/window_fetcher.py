@@ -8,8 +8,11 @@ SDK writes (records, STATE) stays on the main thread, in window order, so the bo
 is still the end of the last window whose rows are all out.
 
 A window that fails raises its error when its turn comes, exactly where a sequential
-read would have raised it; windows fetched past it are dropped, never emitted. Workers
-are daemon threads: a run stopped by a signal does not wait for their requests.
+read would have raised it; windows fetched past it are dropped, never emitted. Once the
+caller stops reading (a window failed, the stream or the run stopped), the workers' work
+has ended (core/pace.py `work_for`): a request they have not sent is not sent, one out is
+not retried and its answer is dropped, so the next stream never shares the vendor with
+them. Workers are daemon threads: a run stopped by a signal does not wait for their requests.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import concurrent.futures
 import threading
 import typing as t
 
+from tap_retail_reports.core.pace import work_for
+
 if t.TYPE_CHECKING:
     from tap_retail_reports.core.windows import Window
 
@@ -25,8 +30,10 @@ LOOK_AHEAD = 2  # windows fetched ahead per worker, at most: memory stays bounde
 
 
 def in_window_order(windows: t.Sequence[Window], fetch: t.Callable[[Window], t.Iterable[dict]],
-                    workers: int, name: str) -> t.Iterator[tuple[Window, t.Iterable[dict]]]:
-    """(window, its rows) in window order. With one worker, rows are read lazily on the calling thread."""
+                    workers: int, name: str, stop: threading.Event | None = None,
+                    ) -> t.Iterator[tuple[Window, t.Iterable[dict]]]:
+    """(window, its rows) in window order. With one worker, rows are read lazily on the calling thread.
+    `stop` set (the run stopping) ends the workers' work as the caller's stopping would."""
     if workers <= 1 or len(windows) <= 1:
         for window in windows:
             yield window, fetch(window)
@@ -36,6 +43,9 @@ def in_window_order(windows: t.Sequence[Window], fetch: t.Callable[[Window], t.I
     done = threading.Event()
     lock = threading.Lock()
     taken = 0
+
+    def ended() -> bool:
+        return done.is_set() or (stop is not None and stop.is_set())
 
     def work() -> None:
         nonlocal taken
@@ -51,7 +61,8 @@ def in_window_order(windows: t.Sequence[Window], fetch: t.Callable[[Window], t.I
             if not result.set_running_or_notify_cancel():
                 continue
             try:
-                result.set_result(list(fetch(windows[index])))
+                with work_for(ended, order=index):  # the vendor's pace serves earlier windows first
+                    result.set_result(list(fetch(windows[index])))
             except BaseException as exc:  # noqa: BLE001  # raised on the main thread, in the window's turn
                 result.set_exception(exc)
 

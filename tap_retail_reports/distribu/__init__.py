@@ -26,7 +26,8 @@ VENDOR = Vendor(
         th.Property("api_key", th.StringType, secret=True, description="A dk_ key with the reports:read scope"),
         th.Property("requests_per_minute", th.IntegerType, description="Client-side request budget; default 60"),
         th.Property("concurrent_windows", th.IntegerType,
-                    description="Days of a report read at once, within requests_per_minute; default 2"),
+                    description="The most days of a report read at once (a ceiling: the tap adapts to Distribu's "
+                                "answers), within requests_per_minute; default 2"),
     ],
     credential_sets=(("api_key",),),
     check=_check,

@@ -38,6 +38,9 @@ class DistribuStream(ReportStream):
     # landing as a 61st inside the vendor's minute. Tests set it to the sandbox's shortened
     # minute plus slack.
     rate_limit_period = 61.0
+    # Two requests at once (a ceiling; the pace adapts below it) keep the budget (requests_per_minute,
+    # enforced per request by the shared limiter) busy while an answer is on its way; more would only wait.
+    default_concurrent_windows = 2
 
     @cached_property
     def authenticator(self) -> BearerTokenAuthenticator:
@@ -86,9 +89,6 @@ class DistribuRangeStream(DistribuStream, WindowedStream):
     """A report over a date range (`/reports/sales`, `/reports/customers`), asked window by window."""
 
     replication_key = "date"
-    # Two days in flight keep the budget (requests_per_minute, enforced per request by the shared
-    # limiter) busy while an answer is on its way; more would only wait for the budget.
-    default_concurrent_windows = 2
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         window = self.window_of(context)

@@ -4,6 +4,9 @@ report jobs whose state is computed from it on each poll, tokens, the knobs for 
 
 Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the answer is the state):
   advance_seconds: N              move the app's clock N seconds forward (tokens, jobs and links age)
+  clock_rate: R                   from now on the app's clock runs R times as fast as real time (default
+                                  1.0): a job of processing_seconds 120 at rate 10 is ready 12 s after
+                                  its creation (benchmarks use it, with the tap's waits scaled alike)
   token_lifetime_seconds          lifetime of tokens issued from now on
   revoke_tokens: true             every token issued so far answers 401 from now on
   refuse_grants                   false (default), or how token grants are refused from now on (the app's
@@ -89,7 +92,7 @@ DEFAULTS: dict[str, t.Any] = {
 COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads",
             *BODY_FAULTS, "stall_next_downloads", "unknown_status_next_polls")
 PER_REPORT = ("processing_seconds", "link_ttl_seconds", "rows_per_day", *COUNTERS)
-ACTIONS = ("advance_seconds", "revoke_tokens", "per_report", "reset", "purge_reports")
+ACTIONS = ("advance_seconds", "clock_rate", "revoke_tokens", "per_report", "reset", "purge_reports")
 UNKNOWN_STATUS = "ON_HOLD"
 GRANT_REFUSALS = {"invalid_grant": 400, "invalid_client": 401}  # refuse_grants: OAuth's answer and its status
 
@@ -137,6 +140,8 @@ class AsyncVendorApp(VendorApp):
         super().__init__(seed)
         self._lock = threading.RLock()
         self.offset = 0.0
+        self.clock_rate = 1.0
+        self._rate_since = (time.time(), time.time())  # (real, app) when clock_rate was last set
         self.knobs: dict[str, t.Any] = {
             **DEFAULTS, "token_lifetime_seconds": self.token_lifetime_default, **self.vendor_defaults
         }
@@ -156,8 +161,9 @@ class AsyncVendorApp(VendorApp):
     # -- clock and knobs ---------------------------------------------------------
 
     def now(self) -> float:
-        """The app's clock: real time plus what tests advanced it by."""
-        return time.time() + self.offset
+        """The app's clock: real time (run at `clock_rate` since it was set) plus what tests advanced it by."""
+        real, app = self._rate_since
+        return app + (time.time() - real) * self.clock_rate + self.offset
 
     def configure(self, settings: dict) -> dict:
         allowed = {*DEFAULTS, "token_lifetime_seconds", *self.vendor_defaults, *ACTIONS}
@@ -175,6 +181,12 @@ class AsyncVendorApp(VendorApp):
                 if float(settings["advance_seconds"]) < 0:
                     raise ValueError("advance_seconds must not be negative: the clock only moves forward")
                 self.offset += float(settings["advance_seconds"])
+            if "clock_rate" in settings:
+                rate = settings["clock_rate"]
+                if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
+                    raise ValueError(f"clock_rate must be a number > 0, got {rate!r}")
+                self._rate_since = (time.time(), self.now() - self.offset)
+                self.clock_rate = float(rate)
             if settings.get("revoke_tokens"):
                 self.revoke_tokens()
             if settings.get("reset"):
@@ -344,7 +356,7 @@ class AsyncVendorApp(VendorApp):
         with self._lock:
             now = self.now()
             return {
-                "clock": {"now": iso_utc(now), "offset_seconds": self.offset},
+                "clock": {"now": iso_utc(now), "offset_seconds": self.offset, "rate": self.clock_rate},
                 "settings": {**self.knobs, "per_report": self.per_report},
                 "token_grants": self.token_grants,
                 "tokens_issued": [

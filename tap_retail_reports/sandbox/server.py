@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 if t.TYPE_CHECKING:
     from tap_retail_reports.sandbox.tls import TlsEndpoint
+from tap_retail_reports.sandbox.limits import VendorLimits, refusal
 
 
 class BadRequest(Exception):
@@ -137,6 +138,7 @@ class Sandbox:
         self._counter = 0
         self._in_flight: dict[str, int] = {}
         self.tls: TlsEndpoint | None = None  # the HTTPS port, when served (sandbox/tls.py)
+        self.limits = VendorLimits()
         for app_class in _vendor_app_classes():
             app = app_class(seed)
             self.apps[app.prefix] = app
@@ -254,8 +256,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, sandbox: Sandbox, app: VendorApp, request: Request, prefix: str, rest: str,
                 in_flight: int) -> None:
-        fault = sandbox.next_fault(prefix, rest)
-        if fault == "throttle":
+        admitted, limit = sandbox.limits.admit(prefix, rest)  # a vendor's limit on requests at once, its latency
+        fault = sandbox.next_fault(prefix, rest) if admitted else "over_limit"
+        if limit is not None and not admitted:
+            response = refusal(limit)
+        elif fault == "throttle":
             response = Response.json(
                 {"error": "Too many requests", "retryAfter": sandbox.faults.retry_after},
                 429,
@@ -287,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox.record(
             LoggedRequest(prefix, self.command, rest, response.status, time.time(), fault, in_flight)
         )
+        if admitted:
+            sandbox.limits.done(prefix, limit)
         try:
             if fault == "reset":
                 response.cut_after = _body_length(response) // 2
@@ -321,6 +328,12 @@ class _Handler(BaseHTTPRequestHandler):
             if sandbox.tls is None:
                 return Response.json({"error": "no TLS port: start the sandbox with --tls-port"}, 404)
             return Response.json(sandbox.tls.state())
+        if path == "/limits":
+            try:
+                return Response.json(sandbox.limits.set(json.loads(body or b"{}"), sandbox.apps)
+                                     if self.command == "POST" else sandbox.limits.state())
+            except (TypeError, ValueError) as exc:
+                return Response.json({"error": str(exc)}, 400)
         if path == "/health":
             return Response.json({"ok": True, "vendors": sorted(sandbox.apps)})
         return Response.json({"error": "unknown control path"}, 404)

@@ -29,7 +29,8 @@ VENDOR = Vendor(
         th.Property("site_ids", th.ArrayType(th.StringType), description="Site IDs to read; default all stores"),
         th.Property("window_days", th.IntegerType, description="Days per request window; default 1"),
         th.Property("concurrent_windows", th.IntegerType,
-                    description="Windows of a report read at once; default 4 (1 reads them one by one)"),
+                    description="The most windows of a report read at once (a ceiling: the tap starts at 2 and "
+                                "adapts to Vroom's answers); default 8, 1 reads them one by one"),
     ],
     credential_sets=(("username", "password"),),
     check=_check,

@@ -27,6 +27,8 @@ class VroomStream(ReportStream):
     http_method = "POST"
     endpoint: t.ClassVar[str]
     sends_site_ids: t.ClassVar[bool] = True  # transactions takes no site_ids
+    # Vroom documents no limit: the pace learns it (core/pace.py), up to eight requests at once by default.
+    default_concurrent_windows = 8
 
     @property
     def path(self) -> str:  # type: ignore[override]  # the SDK declares a class attribute; here it is built per endpoint
@@ -79,7 +81,6 @@ class VroomWindowedStream(VroomStream, WindowedStream):
     """
 
     window_days_setting = "window_days"
-    default_concurrent_windows = 4  # Vroom documents no limit; four answers in flight stay modest
 
     def request_body(self, context: Context | None) -> dict:
         window = self.window_of(context)

@@ -18,6 +18,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+import requests
+
 from tap_retail_reports.core.windows import parse_when
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import TAP, catalog_selecting, env_setting_class_attributes, run_tap, sandbox_log, set_faults
@@ -133,6 +135,10 @@ def test_a_signal_mid_backfill_exits_143_with_a_bookmark_that_never_runs_ahead(f
 def test_distribu_reads_days_at_once_within_its_60_requests_a_minute(fresh_sandbox: RunningSandbox, tmp_path) -> None:
     minute = 1.0  # the sandbox's minute and the tap's limiter, scaled as tests/test_distribu.py does
     configure(fresh_sandbox, requests_per_minute=60, window_seconds=minute)
+    # Answers of 50 ms, three times the limiter's spacing: windows read at once must overlap at the vendor
+    # (on loopback an answer may come back before the next request may leave, and nothing would show it).
+    requests.post(f"http://127.0.0.1:{fresh_sandbox.port}/_sandbox/limits",
+                  json={"distribu": {"latency_seconds": 0.05}}, timeout=10).raise_for_status()
     config = distribu_config(fresh_sandbox, "2025-01-01", "2025-03-02", concurrent_windows=4)
     run_tap(config, env=scaled_minute(tmp_path, minute), timeout=120).ok()
     calls = [entry for entry in sandbox_log(fresh_sandbox, settled=True) if entry["vendor"] == "distribu"]

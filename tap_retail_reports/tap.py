@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.logging import StructuredFormatter
 
+from tap_retail_reports.command_files import checked_file_arguments
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.config import (
     Vendor,
@@ -32,6 +34,7 @@ from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
+from tap_retail_reports.core.state_file import read_state
 from tap_retail_reports.core.streams import STREAM_FAILURES
 from tap_retail_reports.core.windows import UTC, iso
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
@@ -109,6 +112,18 @@ class TapRetailReports(Tap):
             self.logger.warning("%s=%s is not a log level (DEBUG, INFO, WARNING): METRIC lines stay off",
                                 METRICS_LEVEL_VARIABLE, level)
             self.metrics_logger.setLevel(logging.WARNING)
+
+    @classmethod
+    def invoke(cls, *, state: t.IO[str] | None = None, **options: t.Any) -> None:
+        """The SDK's sync command, with the `--state` file read in any form a user is likely to hold
+        (core/state_file.py), and one line saying what was unwrapped."""
+        if state is not None:
+            where = f"--state {getattr(state, 'name', 'file')}"
+            value, unwrapped = read_state(state.read(), where)
+            if unwrapped:
+                cls.logger.info("%s: read the bookmarks from %s", where, unwrapped)
+            state = io.StringIO(json.dumps(value))
+        super().invoke(state=state, **options)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.
@@ -326,69 +341,6 @@ def main() -> None:
             f"{type(exc).__name__}: {exc} (an unexpected error, most likely a bug in tap-retail-reports; "
             f"rerun with {LOG_LEVEL_VARIABLE}=DEBUG for the traceback)"
         )
-
-
-FILE_OPTIONS = ("--config", "--state", "--catalog")
-DISCOVER_HINT = "tap-retail-reports --config config.json --discover > catalog.json"
-
-
-def checked_file_arguments(arguments: list[str]) -> list[str]:
-    """The command's arguments, once the files they name are known to be readable JSON objects.
-
-    A file that is missing or not JSON is the user's to fix: one line naming it and what to do,
-    raised as TapError, before the SDK would fail on it with a traceback. A `--state` file that
-    does not exist yet is a first run (the Singer way: the target's last STATE is written there
-    after the run): the option is dropped, with a warning in case the path is a typo.
-    """
-    kept: list[str] = []
-    position = 0
-    while position < len(arguments):
-        argument = arguments[position]
-        option, equals, value = argument.partition("=")
-        if option not in FILE_OPTIONS or (not equals and position + 1 >= len(arguments)):
-            kept.append(argument)  # not a file option (or a bare one: the SDK's usage error names it)
-            position += 1
-            continue
-        if not equals:
-            value = arguments[position + 1]
-        position += 1 if equals else 2
-        if option == "--config" and value == "ENV":
-            kept += [option, value]
-            continue
-        if option == "--state" and not os.path.lexists(value):
-            # Logging is set up by the SDK's command, after this: the line is written as _fail writes its own.
-            print(f"tap-retail-reports: warning: --state {value} does not exist yet: starting without state, from "
-                  "start_date (a first run; if this is not one, check the path)", file=sys.stderr, flush=True)
-            continue
-        check_json_file(option, value)
-        kept += [option, value]
-    return kept
-
-
-def check_json_file(option: str, path: str) -> None:
-    """Raise TapError naming `path` and what to do when it is not a readable JSON object."""
-    remedy = {
-        "--config": "fix it, or write it again (the settings are listed by `tap-retail-reports --about`)",
-        "--state": "restore it from the last STATE your target or orchestrator stored, or delete it to start "
-                   "again from start_date (a `> state.json` redirect empties the file before the tap reads it)",
-        "--catalog": f"make it again with `{DISCOVER_HINT}`",
-    }[option]
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise TapError(f"{option} {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise TapError(f"{option} {path} cannot be read: {reason}") from None
-    if not text.strip():
-        raise TapError(f"{option} {path} is empty: {remedy}")
-    try:
-        content = json.loads(text)
-    except ValueError as exc:
-        raise TapError(f"{option} {path} is not complete JSON ({exc}): {remedy}") from None
-    if not isinstance(content, dict):
-        raise TapError(f"{option} {path} holds a JSON {type(content).__name__}, not an object: {remedy}")
 
 
 def _no_vendor_error() -> TapError:

@@ -15,6 +15,7 @@ import typing as t
 from functools import cached_property
 
 import requests
+from dotenv import dotenv_values, find_dotenv
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
@@ -26,6 +27,7 @@ from tap_retail_reports.core.config import (
     Vendor,
     check_date,
     check_int,
+    nested_env_settings,
     readable_schema_error,
     secret_values,
     unknown_settings,
@@ -104,6 +106,8 @@ class TapRetailReports(Tap):
         # or the interpreter would wait for them at exit.
         self.stop_requested = threading.Event()
         self._syncing = False
+        if kwargs.get("parse_env_config") and isinstance(kwargs.get("config") or {}, dict):
+            kwargs["config"] = self.with_nested_env_settings(kwargs.get("config") or {})
         super().__init__(*args, **kwargs)
         level = os.environ.get(METRICS_LEVEL_VARIABLE, "WARNING").upper()
         try:
@@ -124,6 +128,18 @@ class TapRetailReports(Tap):
                 cls.logger.info("%s: read the bookmarks from %s", where, unwrapped)
             state = io.StringIO(json.dumps(value))
         super().invoke(state=state, **options)
+
+    @classmethod
+    def with_nested_env_settings(cls, config: dict) -> dict:
+        """`--config ENV`: `config` with each vendor's settings from their own variables
+        (`TAP_RETAIL_REPORTS_VROOM_PASSWORD`), from the environment or a `.env` file, as under Meltano."""
+        environ = {**dotenv_values(find_dotenv(usecwd=True)), **os.environ}
+        prefix = cls.name.upper().replace("-", "_") + "_"
+        try:
+            found = nested_env_settings(cls.config_jsonschema, prefix, [vendor.key for vendor in VENDORS], environ)
+        except ValueError as exc:
+            raise TapError(str(exc)) from None
+        return {**config, **{key: {**(config.get(key) or {}), **values} for key, values in found.items()}}
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.

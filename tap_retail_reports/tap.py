@@ -133,7 +133,8 @@ class TapRetailReports(Tap):
     def with_nested_env_settings(cls, config: dict) -> dict:
         """`--config ENV`: `config` with each vendor's settings from their own variables
         (`TAP_RETAIL_REPORTS_VROOM_PASSWORD`), from the environment or a `.env` file, as under Meltano."""
-        environ = {**dotenv_values(find_dotenv(usecwd=True)), **os.environ}
+        from_file = {name: value for name, value in dotenv_values(find_dotenv(usecwd=True)).items() if value is not None}
+        environ = {**from_file, **os.environ}
         prefix = cls.name.upper().replace("-", "_") + "_"
         try:
             found = nested_env_settings(cls.config_jsonschema, prefix, [vendor.key for vendor in VENDORS], environ)

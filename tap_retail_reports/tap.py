@@ -11,11 +11,11 @@ import os
 import signal
 import sys
 import threading
+import time
 import typing as t
 from functools import cached_property
 
 import requests
-from dotenv import dotenv_values, find_dotenv
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
@@ -27,17 +27,19 @@ from tap_retail_reports.core.config import (
     Vendor,
     check_date,
     check_int,
-    nested_env_settings,
     readable_schema_error,
     secret_values,
     unknown_settings,
+    with_nested_env_settings,
 )
 from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.log_lines import LINE_LIMIT, fitted, listed, shorten_console_prefix
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
+from tap_retail_reports.core.run_stats import run_summary
 from tap_retail_reports.core.state_file import read_state
-from tap_retail_reports.core.streams import STREAM_FAILURES
+from tap_retail_reports.core.streams import STREAM_FAILURES, ReportStream
 from tap_retail_reports.core.windows import UTC, iso
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
 from tap_retail_reports.flipkart import VENDOR as FLIPKART
@@ -105,9 +107,11 @@ class TapRetailReports(Tap):
         # Set on SIGINT/SIGTERM, before the main thread stops: worker threads check it and end,
         # or the interpreter would wait for them at exit.
         self.stop_requested = threading.Event()
+        shorten_console_prefix()  # the SDK's command has set up logging by now (also for --discover, --test)
         self._syncing = False
-        if kwargs.get("parse_env_config") and isinstance(kwargs.get("config") or {}, dict):
-            kwargs["config"] = self.with_nested_env_settings(kwargs.get("config") or {})
+        if kwargs.get("parse_env_config") and isinstance(kwargs.get("config") or {}, dict):  # `--config ENV`
+            kwargs["config"] = with_nested_env_settings(kwargs.get("config") or {}, self.config_jsonschema,
+                                                        "TAP_RETAIL_REPORTS_", [vendor.key for vendor in VENDORS])
         super().__init__(*args, **kwargs)
         level = os.environ.get(METRICS_LEVEL_VARIABLE, "WARNING").upper()
         try:
@@ -121,6 +125,7 @@ class TapRetailReports(Tap):
     def invoke(cls, *, state: t.IO[str] | None = None, **options: t.Any) -> None:
         """The SDK's sync command, with the `--state` file read in any form a user is likely to hold
         (core/state_file.py), and one line saying what was unwrapped."""
+        shorten_console_prefix()
         if state is not None:
             where = f"--state {getattr(state, 'name', 'file')}"
             value, unwrapped = read_state(state.read(), where)
@@ -128,19 +133,6 @@ class TapRetailReports(Tap):
                 cls.logger.info("%s: read the bookmarks from %s", where, unwrapped)
             state = io.StringIO(json.dumps(value))
         super().invoke(state=state, **options)
-
-    @classmethod
-    def with_nested_env_settings(cls, config: dict) -> dict:
-        """`--config ENV`: `config` with each vendor's settings from their own variables
-        (`TAP_RETAIL_REPORTS_VROOM_PASSWORD`), from the environment or a `.env` file, as under Meltano."""
-        from_file = {name: value for name, value in dotenv_values(find_dotenv(usecwd=True)).items() if value is not None}
-        environ = {**from_file, **os.environ}
-        prefix = cls.name.upper().replace("-", "_") + "_"
-        try:
-            found = nested_env_settings(cls.config_jsonschema, prefix, [vendor.key for vendor in VENDORS], environ)
-        except ValueError as exc:
-            raise TapError(str(exc)) from None
-        return {**config, **{key: {**(config.get(key) or {}), **values} for key, values in found.items()}}
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.
@@ -199,12 +191,19 @@ class TapRetailReports(Tap):
             raise _no_vendor_error()
         self._syncing = True
         self._warn_about_bounds()
+        started, selected = time.monotonic(), self.selected_streams()
+        before = [stream.bookmark_text() for stream in selected]
         try:
             self.plan_report_jobs()
             super().sync_all()
         finally:
             self.run.close()
+        after = [(stream.stats, old, stream.bookmark_text()) for stream, old in zip(selected, before, strict=True)]
+        self.logger.info("run summary: %s", run_summary(after, time.monotonic() - started, len(self.failures.streams())))
         self.raise_if_failed()
+
+    def selected_streams(self) -> list[ReportStream]:
+        return [stream for stream in self.streams.values() if isinstance(stream, ReportStream) and stream.selected]
 
     def run_sync_dry_run(self, dry_run_record_limit: int | None = 1,  # type: ignore[misc]  # wraps the SDK's final one
                          streams: t.Iterable[Stream] | None = None) -> bool:
@@ -219,10 +218,14 @@ class TapRetailReports(Tap):
             super().run_sync_dry_run(dry_run_record_limit, streams)
         finally:
             self.run.close()
-        self.raise_if_failed()
+        self.raise_if_failed("--test failed: ")
+        empty = [stream.name for stream in streams if isinstance(stream, ReportStream) and not stream.stats["rows"]]
+        self.logger.info("--test passed: %d stream(s) read, each up to %s record(s)%s", len(streams),
+                         dry_run_record_limit, f"; {len(empty)} had none in the range: {listed(empty)}" if empty else "")
         return True
 
-    def raise_if_failed(self) -> None:
+    def raise_if_failed(self, verdict: str = "") -> None:
+        """Log one line per failure, then raise RunFailed for the exit line (starting with `verdict`)."""
         failed = self.failures.streams()
         if failed:
             self.logger.error(
@@ -232,7 +235,9 @@ class TapRetailReports(Tap):
             for line in self.failures.lines():
                 self.logger.error("failed: %s", line)
             first = self.failures.first()
-            raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
+            # The exit line, fitted to a terminal (`tap-retail-reports: error: ` included); each part was said whole above.
+            line = f"{verdict}{len(failed)} stream(s) failed: {listed(failed, 60)}; the first: {first}"
+            raise RunFailed(fitted(line, LINE_LIMIT - len("tap-retail-reports: error: ")))
 
     def plan_report_jobs(self, streams: t.Iterable[Stream] | None = None) -> None:
         """Submit the jobs of every selected asynchronous stream before the first stream syncs,
@@ -324,12 +329,15 @@ class TapRetailReports(Tap):
         start, end = self.start_date, self.end_date
         if start < end:
             return
+        undated = [stream.name for stream in self.selected_streams() if stream.reads_regardless_of_dates]
+        loads = (f"{len(undated)} full-table and snapshot stream(s) still load: {listed(undated, 45)}" if undated
+                 else "no stream has rows to read")
         if self.config.get("end_date") and end < dt.datetime.now(UTC).replace(microsecond=0):
-            self.logger.warning("end_date %s is not after start_date %s: nothing to read (set end_date later, "
-                                "or leave it out to read up to now)", self.config["end_date"], self.config.get("start_date"))
+            self.logger.warning("end_date %s is not after start_date %s: %s (set end_date later, or leave it out to "
+                                "read up to now)", self.config["end_date"], self.config.get("start_date"), loads)
         else:
-            self.logger.warning("start_date %s is in the future: nothing to read until %s; until then each run "
-                                "ends at once with no rows", self.config.get("start_date"), iso(start))
+            self.logger.warning("start_date %s is in the future: dated streams read nothing until %s; %s",
+                                self.config.get("start_date"), iso(start), loads)
 
     @cached_property
     def start_date(self) -> dt.datetime:

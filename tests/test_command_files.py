@@ -99,12 +99,23 @@ def test_the_readme_singer_example_works_on_a_first_run_and_resumes(fresh_sandbo
     assert [row["start_date"] for row in second.records["retrend_category_interest_trends"]] == ["2024-03-03"]
 
 
-def test_a_start_date_in_the_future_says_there_is_nothing_to_read_yet(sandbox: RunningSandbox, tmp_path: Path) -> None:
+def test_a_start_date_in_the_future_says_what_still_loads(sandbox: RunningSandbox, tmp_path: Path) -> None:
     config = retrend_config(sandbox, tmp_path, start_date="2099-01-01", end_date=None)
     run = tap(tmp_path, "--config", config).ok()
-    warnings = [line for line in run.stderr.splitlines() if "WARNING" in line and "nothing to read" in line]
+    warnings = [line for line in run.stderr.splitlines() if "WARNING" in line and "is in the future" in line]
     assert len(warnings) == 1
-    assert "start_date 2099-01-01 is in the future: nothing to read until 2099-01-01T00:00:00Z" in warnings[0]
+    assert warnings[0].endswith("start_date 2099-01-01 is in the future: dated streams read nothing until "
+                                "2099-01-01T00:00:00Z; no stream has rows to read")
+    assert not run.records
+
+    # Vroom's contacts and order statuses are read whole whatever the dates: the warning says they load, and they do.
+    vroom = tap_config(f"http://127.0.0.1:{sandbox.port}", vendors=("vroom",))
+    (tmp_path / "vroom.json").write_text(json.dumps({**vroom, "start_date": "2099-01-01"}))
+    run = tap(tmp_path, "--config", "vroom.json").ok()
+    [warning] = [line for line in run.stderr.splitlines() if "WARNING" in line and "is in the future" in line]
+    assert warning.endswith("dated streams read nothing until 2099-01-01T00:00:00Z; 2 full-table and snapshot "
+                            "stream(s) still load: vroom_customer_contacts, vroom_order_statuses"), warning
+    assert {stream for stream, rows in run.records.items() if rows} == {"vroom_customer_contacts", "vroom_order_statuses"}
 
 
 def test_an_end_date_before_the_first_window_says_so(sandbox: RunningSandbox, tmp_path: Path) -> None:

@@ -102,7 +102,8 @@ def test_make_demo_loads_every_vendor_and_resumes_on_the_second_run(demo_copy):
 
     second = make_demo(demo_copy)
     assert re.search(r"vroom_orders: resuming from bookmark \S+ less 2 lookback day\(s\)", second)
-    assert re.search(r"retrend_\w+ store_num 1, daily: bookmark \S+ less 1 lookback day\(s\)", second)
+    assert re.search(r"retrend_\w+ for store_num 1, duration daily: resuming from bookmark \S+ less 1 lookback day\(s\)",
+                     second)
     assert row_counts(second)["vroom_orders"] == counts["vroom_orders"]  # upserted, not duplicated
     # Report windows read again (whole India days, the same files) land on the same keys.
     for table in ("flipkart_orders_report", "flipkart_stock_ledger", "flipkart_current_inventory_report"):

@@ -10,13 +10,16 @@ import datetime as dt
 import difflib
 import ipaddress
 import json
+import os
 import re
 import typing as t
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values, find_dotenv
 from singer_sdk import typing as th
 
+from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.windows import parse_when
 
 if t.TYPE_CHECKING:
@@ -213,6 +216,18 @@ def secret_values(schema: dict, config: t.Any) -> t.Iterator[str]:
 
 
 TRUE_WORDS = ("1", "true", "t", "yes", "y", "on")
+
+
+def with_nested_env_settings(config: dict, schema: dict, prefix: str, nested: t.Collection[str]) -> dict:
+    """`config` with the settings of the objects in `nested` from their own variables (see nested_env_settings),
+    in the environment or a `.env` file (the folder's or above it), as the SDK reads top-level ones.
+    Raises TapError naming a variable whose value is not of its setting's type."""
+    from_file = {name: value for name, value in dotenv_values(find_dotenv(usecwd=True)).items() if value is not None}
+    try:
+        found = nested_env_settings(schema, prefix, nested, {**from_file, **os.environ})
+    except ValueError as exc:
+        raise TapError(str(exc)) from None
+    return {**config, **{key: {**(config.get(key) or {}), **values} for key, values in found.items()}}
 
 
 def nested_env_settings(schema: dict, prefix: str, nested: t.Collection[str],

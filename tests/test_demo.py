@@ -25,6 +25,7 @@ TABLES = (
     # CSV reports whose columns arrive as SCHEMA messages mid-stream (target-duckdb adds them)
     "foxycart_complete", "foxycart_customers", "flipkart_orders_report", "flipkart_stock_ledger",
     "flipkart_current_inventory_report",
+    "flipkart_mir_ledger",  # monthly: the demo's first run starts in the latest month whose ledger is out
 )
 
 
@@ -78,6 +79,27 @@ def assert_the_docs_query_gives_typed_values(folder: Path) -> None:
     assert isinstance(day, dt.date) and isinstance(orders, int) and isinstance(revenue, decimal.Decimal), rows[0]
 
 
+def docs_sql_queries() -> list[str]:
+    """The queries docs/warehouses.md offers to start with, under "Looking at the data"."""
+    page = (ROOT / "docs" / "warehouses.md").read_text()
+    section = page[page.index("### Looking at the data"):]
+    return [block.split("```")[0].strip() for block in section.split("```sql")[1:]]
+
+
+def assert_make_sql_answers_the_docs_queries(folder: Path) -> None:
+    """`make sql`, the documented command, with the docs' two queries typed in: each answers in rows."""
+    queries = docs_sql_queries()
+    assert len(queries) == 2, queries
+    done = subprocess.run(["make", "-s", "sql"], cwd=folder, input="\n".join(queries) + "\n", capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "Error" not in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr
+    # DuckDB's boxes: each query's header with its column types, then its rows.
+    assert re.search(r"│\s+date\s+│\s+ordercount\s+│\s+revenue\s+│", done.stdout), done.stdout[-2000:]
+    assert re.search(r"│\s+date\s+│\s+int64\s+│\s+decimal\(38,9\)\s+│", done.stdout), done.stdout[-2000:]
+    assert re.search(r"│\s+site_id\s+│\s+day\s+│\s+orders\s+│\s+revenue\s+│", done.stdout), done.stdout[-2000:]
+    assert re.search(r"│ 1001\s+│ \d{4}-\d\d-\d\d │\s+\d+ │\s+[\d.]+ │", done.stdout), done.stdout[-2000:]
+
+
 def row_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
@@ -99,6 +121,11 @@ def test_make_demo_loads_every_vendor_and_resumes_on_the_second_run(demo_copy):
     assert not {kind for kind in types.values() if kind in ("DOUBLE", "HUGEINT")}, types
     assert {table for table, _ in types} >= set(TABLES)
     assert_the_docs_query_gives_typed_values(demo_copy)
+    assert re.search(r"flipkart_mir_ledger for warehouse_id BLR01: no bookmark; starting at start_date \S+: "
+                     r"[12] report job\(s\)", first), first[-3000:]
+    assert re.search(r"run summary: 32 stream\(s\), \d+ row\(s\), \d+ request\(s\) in [\d.]+ s; "
+                     r"bookmarks: 28 advanced, 4 full table; no stream failed", first), first[-3000:]
+    assert_make_sql_answers_the_docs_queries(demo_copy)  # read-only: the next run still writes the file
 
     second = make_demo(demo_copy)
     assert re.search(r"vroom_orders: resuming from bookmark \S+ less 2 lookback day\(s\)", second)

@@ -214,3 +214,20 @@ def test_config_env_names_a_variable_of_the_wrong_type(tmp_path):
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == ("tap-retail-reports: error: TAP_RETAIL_REPORTS_VROOM_WINDOW_DAYS must be "
                                             "a whole number, got 'two'")
+
+
+def test_under_meltano_a_misspelt_setting_is_said_once(sandbox, tmp_path):
+    """Meltano repeats a failed discovery's whole stderr in its own error line: the misspelt setting is left to
+    the run, which says it once, and Meltano's `Extractor failed` follows."""
+    from tests.test_readme_commands import meltano_bin
+    from tests.test_run_outcome import meltano_project
+
+    config = {**tap_config(f"http://127.0.0.1:{sandbox.port}", vendors=("vroom",)), "strat_date": "2026-01-01"}
+    project = meltano_project(tmp_path, config)
+    done = subprocess.run([str(meltano_bin()), "run", "tap-retail-reports", "target-lines"], cwd=project,
+                          env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"},
+                          capture_output=True, text=True, timeout=300, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert output.count("strat_date is not a setting; did you mean start_date?") == 1, output[-3000:]
+    assert "Extractor failed" in output and "Catalog discovery failed" not in output

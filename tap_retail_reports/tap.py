@@ -33,11 +33,11 @@ from tap_retail_reports.core.config import (
     with_nested_env_settings,
 )
 from tap_retail_reports.core.errors import TapError
-from tap_retail_reports.core.log_lines import LINE_LIMIT, fitted, listed, shorten_console_prefix
+from tap_retail_reports.core.log_lines import listed, shorten_console_prefix
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import RunFailed, RunFailures, WholeLineWriter
-from tap_retail_reports.core.run_stats import run_summary
+from tap_retail_reports.core.run_stats import bookmark_values, run_summary
 from tap_retail_reports.core.state_file import read_state
 from tap_retail_reports.core.streams import STREAM_FAILURES, ReportStream
 from tap_retail_reports.core.windows import UTC, iso
@@ -203,13 +203,15 @@ class TapRetailReports(Tap):
         self._syncing = True
         self._warn_about_bounds()
         started, selected = time.monotonic(), self.selected_streams()
-        before = [stream.bookmark_text() for stream in selected]
+        before = [bookmark_values(self.state.get("bookmarks", {}).get(stream.name)) for stream in selected]  # read only
         try:
             self.plan_report_jobs()
             super().sync_all()
         finally:
             self.run.close()
-        after = [(stream.stats, old, stream.bookmark_text()) for stream, old in zip(selected, before, strict=True)]
+        after = [(stream.stats, not stream.replication_key, old,
+                  bookmark_values(self.state.get("bookmarks", {}).get(stream.name)))
+                 for stream, old in zip(selected, before, strict=True)]
         self.logger.info("run summary: %s", run_summary(after, time.monotonic() - started, len(self.failures.streams())))
         self.raise_if_failed()
 
@@ -246,9 +248,7 @@ class TapRetailReports(Tap):
             for line in self.failures.lines():
                 self.logger.error("failed: %s", line)
             first = self.failures.first()
-            # The exit line, fitted to a terminal (`tap-retail-reports: error: ` included); each part was said whole above.
-            line = f"{verdict}{len(failed)} stream(s) failed: {listed(failed, 60)}; the first: {first}"
-            raise RunFailed(fitted(line, LINE_LIMIT - len("tap-retail-reports: error: ")))
+            raise RunFailed(f"{verdict}{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
 
     def plan_report_jobs(self, streams: t.Iterable[Stream] | None = None) -> None:
         """Submit the jobs of every selected asynchronous stream before the first stream syncs,

@@ -58,12 +58,10 @@ def test_a_vendor_that_refuses_does_not_stop_the_others(sandbox):
     # One refusal for the vendor: one summary line naming every stream it stopped.
     failed = [line for line in run.stderr.splitlines() if "| failed: " in line]
     assert len(failed) == 1, failed
-    # As many of the streams as fit a terminal's line; each stream said it stopped, on its own line, earlier.
-    assert re.search(r"failed: distribu_customer_sales(, \w+)* \.\.\. \(\d more\): distribu: ", failed[0]), failed[0]
-    assert len(failed[0]) < 240, failed[0]
-    for stream in ("distribu_customer_sales", "distribu_inventory", "distribu_inventory_categories",
-                   "distribu_sales_by_status", "distribu_sales_daily"):
-        assert f"{stream}: stopped by the distribu failure above" in run.stderr, stream
+    assert re.search(r"failed: ([\w, ]+): distribu: ", failed[0])[1].split(", ") == [
+        "distribu_customer_sales", "distribu_inventory", "distribu_inventory_categories",
+        "distribu_sales_by_status", "distribu_sales_daily",
+    ]
     assert "HTTP 403" in failed[0] and "check distribu.api_key" in failed[0]
     assert "5 stream(s) failed" in run.stderr.splitlines()[-1]
     assert DISTRIBU_API_KEY_WITHOUT_SCOPE not in run.stderr

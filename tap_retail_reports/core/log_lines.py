@@ -1,8 +1,9 @@
 """Log lines that fit a terminal: a shorter console prefix, and long lists cut to a few names.
 
 Every line the tap writes names its stream (or vendor) at its start, so the console prefix shows
-the program (`tap-retail-reports`), not the stream's logger again. Lines stay under
-`LINE_LIMIT` characters, prefix included (tests/test_logging.py measures a whole run).
+the program (`tap-retail-reports`), not the stream's logger again. A run's lines stay under
+`LINE_LIMIT` characters, prefix included (tests/test_logging.py measures a whole run); a failure's
+lines keep the vendor's own words and every stream they stopped, however long.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import typing as t
 from singer_sdk.logging import ConsoleFormatter
 
 LINE_LIMIT = 240
-PREFIX = 60  # `2026-12-07 17:44:40,465 | INFO     | tap-retail-reports | `, with room for WARNING
 CONSOLE_FORMAT = "{asctime:23s} | {levelname:8s} | {name:18s} | {message}"
 
 
@@ -44,11 +44,3 @@ def listed(names: t.Sequence[str], width: int = 80) -> str:
             return text
     return ""
 
-
-def fitted(text: str, width: int, end: int = 40) -> str:
-    """`text` within `width` characters: a longer one loses its middle, not its start (what failed) nor its
-    last `end` characters (where a line ends with what to check)."""
-    if len(text) <= width:
-        return text
-    head = max(width - end - 5, 0)
-    return f"{text[:head].rstrip()} ... {text[len(text) - end:].lstrip()}"

@@ -12,7 +12,6 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
 from tap_retail_reports.core.errors import TapError
-from tap_retail_reports.core.log_lines import LINE_LIMIT, PREFIX, fitted, listed
 from tap_retail_reports.core.redact import redact
 
 
@@ -41,12 +40,10 @@ class RunFailures:
             return streams_by_reason
 
     def lines(self) -> list[str]:
-        """One line per reason, naming the streams it stopped: a vendor that was down, or refused its
-        credentials, is one line however many streams it has. Each fits a log line (`failed: ` and the
-        prefix included): the streams as many as fit, and a vendor's long message cut (it was logged
-        whole when it happened, as was each stream's own stop)."""
-        return [fitted(f"{listed(streams, 60)}: {reason}", LINE_LIMIT - PREFIX - len("failed: "))
-                for reason, streams in self._by_reason().items()]
+        """One line per reason, naming every stream it stopped: a vendor that was down, or refused
+        its credentials, is one line however many streams it has. Whole, however long: the vendor's
+        own words and every stream, where a scheduler's alert looks."""
+        return [f"{', '.join(streams)}: {reason}" for reason, streams in self._by_reason().items()]
 
     def first(self) -> str:
         """The first failure for the exit line, which names the failed streams already: its reason,

@@ -1,6 +1,7 @@
 """`make demo`: the sandbox on loopback, `meltano run tap-retail-reports target-duckdb`, row counts.
 
-Each run is one scheduled run: the first reads the last week, the next ones resume
+Each run is one scheduled run: the first reads from a week back (or from the last day of the
+latest month whose Flipkart MIR ledger is out, so that every table has rows), the next ones resume
 from the bookmarks Meltano stored, and the summary shows where each stream resumed.
 """
 

@@ -233,8 +233,9 @@ class TapRetailReports(Tap):
             self.run.close()
         self.raise_if_failed("--test failed: ")
         empty = [stream.name for stream in streams if isinstance(stream, ReportStream) and not stream.stats["rows"]]
-        self.logger.info("--test passed: %d stream(s) read, each up to %s record(s)%s", len(streams),
-                         dry_run_record_limit, f"; {len(empty)} had none in the range: {listed(empty)}" if empty else "")
+        limit = "to its end" if dry_run_record_limit is None else f"up to {dry_run_record_limit} record(s)"
+        self.logger.info("--test passed: %d stream(s) read, each %s%s", len(streams), limit,
+                         f"; {len(empty)} had none in the range: {listed(empty)}" if empty else "")
         return True
 
     def raise_if_failed(self, verdict: str = "") -> None:

@@ -6,6 +6,7 @@ the demo twice: the second run must resume from the bookmarks Meltano stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import socket
@@ -166,3 +167,27 @@ def test_the_port_check_lets_a_second_demo_start_right_after_the_first():
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         assert port_taken(squatter.getsockname()[1])
+
+
+# Past days: the tap's end_date stops at now.
+@pytest.mark.parametrize("today", ["2026-03-01", "2026-03-07", "2026-03-08", "2025-12-31", "2026-01-03", "2026-11-02"])
+def test_the_demos_first_run_always_has_a_month_of_mir_ledger_to_load(today):
+    """flipkart_mir_ledger reads whole months, each once the 7th of the next has passed (in India). A first run
+    that starts a week back has none in the first days of a month (the demo table was empty then): the demo
+    starts early enough on any day, and no earlier than a week back needs."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo import first_run_start
+
+    from tap_retail_reports.sandbox.credentials import tap_config
+    from tap_retail_reports.tap import TapRetailReports
+
+    day = dt.date.fromisoformat(today)
+    start = first_run_start(day)
+    assert start <= day - dt.timedelta(days=7) and (day - start).days <= 38, start
+    # At the start of the day in India (the earliest "today" a demo run on `day` can have there).
+    end = dt.datetime.combine(day, dt.time(), dt.timezone.utc) - dt.timedelta(hours=5, minutes=30)
+    config = {**tap_config("http://127.0.0.1:9", vendors=("flipkart",)), "start_date": start.isoformat(),
+              "end_date": end.isoformat()}
+    tap = TapRetailReports(config=config, setup_mapper=False)
+    windows = tap.streams["flipkart_mir_ledger"].job_windows({"warehouse_id": "BLR01"})
+    assert len(windows) >= 1, (today, start)

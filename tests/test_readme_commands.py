@@ -275,14 +275,27 @@ def new_project_commands() -> list[str]:
 CLONE_URL = "https://<your git host>/tap-retail-reports.git"  # the README's one placeholder besides settings' values
 
 
-def warehouse_counts(project: Path) -> dict[str, int]:
-    """Rows per table in the project's DuckDB file, as target-duckdb loaded them."""
+KEYED_TABLES = ("vroom_orders", "vroom_customer_contacts", "retrend_conversation_delta_report", "distribu_sales_daily",
+                "foxycart_customers", "flipkart_orders_report")
+
+
+def warehouse_rows(project: Path) -> dict[str, tuple[int, int]]:
+    """(rows, rows whose primary key another row has too) of each keyed table in the project's DuckDB file."""
     import duckdb
 
+    from tap_retail_reports.tap import TapRetailReports
+
+    config = credentials.tap_config("http://127.0.0.1:9", vendors=("vroom", "retrend", "distribu", "foxycart", "flipkart"))
+    streams = TapRetailReports(config=config, validate_config=False, setup_mapper=False).streams
+    found = {}
     with duckdb.connect(str(project / "output" / "warehouse.duckdb"), read_only=True) as db:
-        tables = [name for (name,) in db.execute("select table_name from information_schema.tables "
-                                                 "where table_schema = 'retail_reports'").fetchall()]
-        return {name: db.execute(f'select count(*) from retail_reports."{name}"').fetchone()[0] for name in tables}
+        for table in KEYED_TABLES:
+            keys = ", ".join(f'"{key.lower()}"' for key in streams[table].primary_keys)
+            (rows,) = db.execute(f'select count(*) from retail_reports."{table}"').fetchone()
+            (twice,) = db.execute(f'select coalesce(sum(n), 0) from (select count(*) as n from retail_reports."{table}" '
+                                  f"group by {keys} having count(*) > 1)").fetchone()
+            found[table] = (rows, int(twice))
+    return found
 
 
 def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
@@ -321,7 +334,7 @@ def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
         folder = Path((tmp_path / ".pwd").read_text().strip())
         outputs.setdefault(command, []).append(done.stdout + done.stderr)
         if command == commands[-1]:
-            counts.append(warehouse_counts(folder))
+            counts.append(warehouse_rows(folder))
 
     shown = outputs["meltano config list tap-retail-reports"][0]
     assert "vroom.password" in shown and credentials.VROOM_PASSWORD not in shown  # masked, as the README says
@@ -334,11 +347,12 @@ def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
     assert re.search(r"vroom_orders: resuming from bookmark \S+ less 2 lookback day\(s\)", second), second[-3000:]
     assert re.search(r"flipkart_orders_report: resuming from bookmark \S+ less \d+ lookback day\(s\)", second), \
         second[-3000:]
-    # Upserted on the keys: the days read again replace their rows (order statuses are a snapshot per run).
+    # Upserted on the keys: the second run read every day again (the lookback covers the whole range), and each
+    # keyed table still has one row per key (new rows of today's last hours may have come meanwhile).
     before, after = counts
-    for table in ("vroom_orders", "vroom_customer_contacts", "retrend_conversation_delta_report", "distribu_sales_daily",
-                  "foxycart_customers", "flipkart_orders_report"):
-        assert after[table] == before[table] > 0, (table, before, after)
+    for table in KEYED_TABLES:
+        assert after[table][1] == before[table][1] == 0, (table, before, after)
+        assert 0 < before[table][0] <= after[table][0] < 1.5 * before[table][0], (table, before, after)
     assert "daily-retail-reports" in subprocess.run([str(meltano), "schedule", "list"], cwd=folder, env=env,
                                                     capture_output=True, text=True, check=True).stdout
 

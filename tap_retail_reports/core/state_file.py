@@ -63,7 +63,7 @@ def _unwrap(content: t.Any, where: str) -> tuple[dict, str | None]:
         return _state_object(content["value"], where, "the STATE message's value"), "a STATE message"
     if "singer_state" in content:
         return _state_object(content["singer_state"], where, "singer_state"), "singer_state (`meltano state get`)"
-    if content and "bookmarks" not in content:
+    if content and not {"bookmarks", "currently_syncing"} & content.keys():  # the keys of a Singer state
         keys = ", ".join(list(content)[:5])
         raise TapError(f"{where} is not a Singer state (it has {keys}; no bookmarks): give it {FORMS}")
     return _state_object(content, where, "the state"), None

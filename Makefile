@@ -8,7 +8,7 @@ DAGSTER_VENV := .venv-dagster
 DAGSTER := $(DAGSTER_VENV)/bin/dagster
 SANDBOX_PORT ?= 8765
 
-.PHONY: demo test lint bench install clean about sandbox dagster
+.PHONY: demo test lint bench install clean about sandbox dagster sql
 
 $(BIN)/tap-retail-reports: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: lint $(MELTANO) $(DAGSTER)
 
 demo: install $(MELTANO)
 	$(BIN)/python scripts/demo.py --meltano $(MELTANO) --port $(SANDBOX_PORT)
+
+# The demo's warehouse in DuckDB's SQL shell, read-only (docs/warehouses.md has queries to start with).
+sql: install
+	@test -f output/warehouse.duckdb || { echo "sql: no output/warehouse.duckdb yet: run make demo first" >&2; exit 1; }
+	@$(BIN)/duckdb -readonly output/warehouse.duckdb
 
 bench: install
 	$(BIN)/python scripts/bench.py

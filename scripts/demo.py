@@ -1,6 +1,7 @@
 """`make demo`: the sandbox on loopback, `meltano run tap-retail-reports target-duckdb`, row counts.
 
-Each run is one scheduled run: the first reads the last week, the next ones resume
+Each run is one scheduled run: the first reads from a week back (or from the last day of the
+latest month whose Flipkart MIR ledger is out, so that every table has rows), the next ones resume
 from the bookmarks Meltano stored, and the summary shows where each stream resumed.
 """
 
@@ -55,6 +56,18 @@ def wait_for(sandbox: subprocess.Popen, port: int, seconds: float = 30) -> None:
             time.sleep(0.2)
 
 
+def first_run_start(today: dt.date) -> dt.date:
+    """Where a first run starts: a week back, or earlier, on the last day of the latest month whose MIR
+    ledger Flipkart offers (after the 7th of the next month), so that flipkart_mir_ledger, which reads
+    the whole month holding its start, has a month to load."""
+    from tap_retail_reports.flipkart.streams import MIR_AVAILABLE_AFTER_DAY
+
+    month = today.replace(day=1)
+    if today.day <= MIR_AVAILABLE_AFTER_DAY:  # last month's ledger is not out yet: the month before
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return min(today - dt.timedelta(days=7), month - dt.timedelta(days=1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--meltano", required=True)
@@ -62,7 +75,7 @@ def main() -> int:
     args = parser.parse_args()
     meltano = str(Path(args.meltano).resolve())
     base = f"http://127.0.0.1:{args.port}"
-    start = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=7)  # the vendors' days are near UTC's
+    start = first_run_start(dt.datetime.now(dt.timezone.utc).date())  # the vendors' days are near UTC's
     env = {
         **os.environ,
         # meltano.yml's sandbox environment says port 8765; these override it for any other port.
@@ -72,7 +85,7 @@ def main() -> int:
         "TAP_RETAIL_REPORTS_FOXYCART_BASE_URL": f"{base}/foxycart",
         "TAP_RETAIL_REPORTS_FLIPKART_BASE_URL": f"{base}/flipkart",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        # A first run reads one week; later runs resume from Meltano's stored state.
+        # A first run reads from there; later runs resume from Meltano's stored state.
         "TAP_RETAIL_REPORTS_START_DATE": start.isoformat(),
     }
     WAREHOUSE.parent.mkdir(exist_ok=True)
@@ -89,6 +102,8 @@ def main() -> int:
         wait_for(sandbox, args.port)
         # Only what the demo runs: other loaders in meltano.yml (target-postgres) are not needed here.
         subprocess.run([meltano, "install", "tap-retail-reports", "target-duckdb"], cwd=ROOT, env=env, check=True)
+        print(f"\nA first run starts at {start} (the last day of the latest month whose MIR ledger Flipkart has);"
+              " later runs resume from their bookmarks.")
         print("\n$ meltano --environment=sandbox run tap-retail-reports target-duckdb", flush=True)
         run = subprocess.run(
             [meltano, "--environment=sandbox", "run", "tap-retail-reports", "target-duckdb"],
@@ -100,10 +115,10 @@ def main() -> int:
             print(log[-6000:])
             print(f"demo: meltano run failed ({run.returncode}); full log in output/last-run.log")
             return run.returncode
-        print("\nWhere each stream started (full log in output/last-run.log):")
+        print("\nWhere each stream started, and the run in one line (full log in output/last-run.log):")
         for line in log.splitlines():
-            if re.search(r"no bookmark|lookback day", line):
-                message = re.search(r"\b(?:vroom|retrend|distribu|foxycart|flipkart)_\w+.*$", line)
+            if re.search(r"no bookmark|lookback day|run summary: ", line):
+                message = re.search(r"\b(?:(?:vroom|retrend|distribu|foxycart|flipkart)_\w+|run summary:).*$", line)
                 print("  " + (message.group(0) if message else line.strip()))
     finally:
         sandbox.terminate()
@@ -176,6 +191,7 @@ def print_counts() -> None:
         for schema, table in tables:
             (count,) = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             print(f"  {table:<40} {count:>8}")
+    print("\n`make sql` opens it in DuckDB's SQL shell; queries to start with are in docs/warehouses.md.")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import json
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 import typing as t
 from functools import cached_property
 
@@ -19,6 +21,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.logging import StructuredFormatter
 
+from tap_retail_reports.command_files import checked_file_arguments
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.config import (
     Vendor,
@@ -27,8 +30,10 @@ from tap_retail_reports.core.config import (
     readable_schema_error,
     secret_values,
     unknown_settings,
+    with_nested_env_settings,
 )
 from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.log_lines import listed, shorten_console_prefix
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import (
@@ -40,7 +45,9 @@ from tap_retail_reports.core.run_outcome import (
     WholeLineWriter,
     stdout_to_devnull,
 )
-from tap_retail_reports.core.streams import STREAM_FAILURES
+from tap_retail_reports.core.run_stats import bookmark_values, run_summary
+from tap_retail_reports.core.state_file import read_state
+from tap_retail_reports.core.streams import STREAM_FAILURES, ReportStream
 from tap_retail_reports.core.windows import UTC, iso
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
 from tap_retail_reports.flipkart import VENDOR as FLIPKART
@@ -108,7 +115,11 @@ class TapRetailReports(Tap):
         # Set on SIGINT/SIGTERM, before the main thread stops: worker threads check it and end,
         # or the interpreter would wait for them at exit.
         self.stop_requested = threading.Event()
+        shorten_console_prefix()  # the SDK's command has set up logging by now (also for --discover, --test)
         self._syncing = False
+        if kwargs.get("parse_env_config") and isinstance(kwargs.get("config") or {}, dict):  # `--config ENV`
+            kwargs["config"] = with_nested_env_settings(kwargs.get("config") or {}, self.config_jsonschema,
+                                                        "TAP_RETAIL_REPORTS_", [vendor.key for vendor in VENDORS])
         super().__init__(*args, **kwargs)
         level = os.environ.get(METRICS_LEVEL_VARIABLE, "WARNING").upper()
         try:
@@ -117,6 +128,19 @@ class TapRetailReports(Tap):
             self.logger.warning("%s=%s is not a log level (DEBUG, INFO, WARNING): METRIC lines stay off",
                                 METRICS_LEVEL_VARIABLE, level)
             self.metrics_logger.setLevel(logging.WARNING)
+
+    @classmethod
+    def invoke(cls, *, state: t.IO[str] | None = None, **options: t.Any) -> None:
+        """The SDK's sync command, with the `--state` file read in any form a user is likely to hold
+        (core/state_file.py), and one line saying what was unwrapped."""
+        shorten_console_prefix()
+        if state is not None:
+            where = f"--state {getattr(state, 'name', 'file')}"
+            value, unwrapped = read_state(state.read(), where)
+            if unwrapped:
+                cls.logger.info("%s: read the bookmarks from %s", where, unwrapped)
+            state = io.StringIO(json.dumps(value))
+        super().invoke(state=state, **options)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Secrets first, so that no message below can ever show one.
@@ -130,9 +154,20 @@ class TapRetailReports(Tap):
         wrong_type = {error.split(":", 1)[0] for error in schema_errors}
         problems = [p for p in self.config_problems(self._config) if p.split(" ", 1)[0] not in wrong_type]
         errors = [redact(error) for error in schema_errors + problems]
-        if errors and raise_errors:
+        # Meltano repeats a failed discovery's whole stderr in its own error: a misspelt setting, which changes
+        # no stream, is left to the run that follows, where it is said once.
+        misspelt_only = all(" is not a setting; " in error for error in errors)
+        if errors and raise_errors and not (self.discovering_for_meltano and misspelt_only):
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
+
+    discovering_for_meltano: t.ClassVar[bool] = False
+
+    @classmethod
+    def cb_discover(cls, ctx: t.Any, param: t.Any, value: bool) -> None:  # the SDK's callback
+        """The SDK's `--discover`; under Meltano (structured logs), see `_validate_config`."""
+        cls.discovering_for_meltano = bool(value) and _logs_are_structured()
+        super().cb_discover(ctx, param, value)
 
     @classmethod
     def config_problems(cls, config: dict) -> list[str]:
@@ -179,6 +214,8 @@ class TapRetailReports(Tap):
             raise _no_vendor_error()
         self._syncing = True
         self._warn_about_bounds()
+        started, selected = time.monotonic(), self.selected_streams()
+        before = [bookmark_values(self.state.get("bookmarks", {}).get(stream.name)) for stream in selected]  # read only
         try:
             self.plan_report_jobs()
             super().sync_all()
@@ -186,7 +223,14 @@ class TapRetailReports(Tap):
                 self.message_writer.flush()  # the last records: a target gone is said here, not at exit
         finally:
             self.run.close()
+        after = [(stream.stats, not stream.replication_key, old,
+                  bookmark_values(self.state.get("bookmarks", {}).get(stream.name)))
+                 for stream, old in zip(selected, before, strict=True)]
+        self.logger.info("run summary: %s", run_summary(after, time.monotonic() - started, len(self.failures.streams())))
         self.raise_if_failed()
+
+    def selected_streams(self) -> list[ReportStream]:
+        return [stream for stream in self.streams.values() if isinstance(stream, ReportStream) and stream.selected]
 
     def run_sync_dry_run(self, dry_run_record_limit: int | None = 1,  # type: ignore[misc]  # wraps the SDK's final one
                          streams: t.Iterable[Stream] | None = None) -> bool:
@@ -201,10 +245,15 @@ class TapRetailReports(Tap):
             super().run_sync_dry_run(dry_run_record_limit, streams)
         finally:
             self.run.close()
-        self.raise_if_failed()
+        self.raise_if_failed("--test failed: ")
+        empty = [stream.name for stream in streams if isinstance(stream, ReportStream) and not stream.stats["rows"]]
+        limit = "to its end" if dry_run_record_limit is None else f"up to {dry_run_record_limit} record(s)"
+        self.logger.info("--test passed: %d stream(s) read, each %s%s", len(streams), limit,
+                         f"; {len(empty)} had none in the range: {listed(empty)}" if empty else "")
         return True
 
-    def raise_if_failed(self) -> None:
+    def raise_if_failed(self, verdict: str = "") -> None:
+        """Log one line per failure, then raise RunFailed for the exit line (starting with `verdict`)."""
         failed = self.failures.streams()
         if failed:
             self.logger.error(
@@ -214,7 +263,7 @@ class TapRetailReports(Tap):
             for line in self.failures.lines():
                 self.logger.error("failed: %s", line)
             first = self.failures.first()
-            raise RunFailed(f"{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
+            raise RunFailed(f"{verdict}{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
 
     def plan_report_jobs(self, streams: t.Iterable[Stream] | None = None) -> None:
         """Submit the jobs of every selected asynchronous stream before the first stream syncs,
@@ -306,12 +355,15 @@ class TapRetailReports(Tap):
         start, end = self.start_date, self.end_date
         if start < end:
             return
+        undated = [stream.name for stream in self.selected_streams() if stream.reads_regardless_of_dates]
+        loads = (f"{len(undated)} full-table and snapshot stream(s) still load: {listed(undated, 45)}" if undated
+                 else "no stream has rows to read")
         if self.config.get("end_date") and end < dt.datetime.now(UTC).replace(microsecond=0):
-            self.logger.warning("end_date %s is not after start_date %s: nothing to read (set end_date later, "
-                                "or leave it out to read up to now)", self.config["end_date"], self.config.get("start_date"))
+            self.logger.warning("end_date %s is not after start_date %s: %s (set end_date later, or leave it out to "
+                                "read up to now)", self.config["end_date"], self.config.get("start_date"), loads)
         else:
-            self.logger.warning("start_date %s is in the future: nothing to read until %s; until then each run "
-                                "ends at once with no rows", self.config.get("start_date"), iso(start))
+            self.logger.warning("start_date %s is in the future: dated streams read nothing until %s; %s",
+                                self.config.get("start_date"), iso(start), loads)
 
     @cached_property
     def start_date(self) -> dt.datetime:
@@ -342,69 +394,6 @@ def main() -> None:
             f"{type(exc).__name__}: {exc} (an unexpected error, most likely a bug in tap-retail-reports; "
             f"rerun with {LOG_LEVEL_VARIABLE}=DEBUG for the traceback)"
         )
-
-
-FILE_OPTIONS = ("--config", "--state", "--catalog")
-DISCOVER_HINT = "tap-retail-reports --config config.json --discover > catalog.json"
-
-
-def checked_file_arguments(arguments: list[str]) -> list[str]:
-    """The command's arguments, once the files they name are known to be readable JSON objects.
-
-    A file that is missing or not JSON is the user's to fix: one line naming it and what to do,
-    raised as TapError, before the SDK would fail on it with a traceback. A `--state` file that
-    does not exist yet is a first run (the Singer way: the target's last STATE is written there
-    after the run): the option is dropped, with a warning in case the path is a typo.
-    """
-    kept: list[str] = []
-    position = 0
-    while position < len(arguments):
-        argument = arguments[position]
-        option, equals, value = argument.partition("=")
-        if option not in FILE_OPTIONS or (not equals and position + 1 >= len(arguments)):
-            kept.append(argument)  # not a file option (or a bare one: the SDK's usage error names it)
-            position += 1
-            continue
-        if not equals:
-            value = arguments[position + 1]
-        position += 1 if equals else 2
-        if option == "--config" and value == "ENV":
-            kept += [option, value]
-            continue
-        if option == "--state" and not os.path.lexists(value):
-            # Logging is set up by the SDK's command, after this: the line is written as _fail writes its own.
-            print(f"tap-retail-reports: warning: --state {value} does not exist yet: starting without state, from "
-                  "start_date (a first run; if this is not one, check the path)", file=sys.stderr, flush=True)
-            continue
-        check_json_file(option, value)
-        kept += [option, value]
-    return kept
-
-
-def check_json_file(option: str, path: str) -> None:
-    """Raise TapError naming `path` and what to do when it is not a readable JSON object."""
-    remedy = {
-        "--config": "fix it, or write it again (the settings are listed by `tap-retail-reports --about`)",
-        "--state": "restore it from the last STATE your target or orchestrator stored, or delete it to start "
-                   "again from start_date (a `> state.json` redirect empties the file before the tap reads it)",
-        "--catalog": f"make it again with `{DISCOVER_HINT}`",
-    }[option]
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise TapError(f"{option} {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise TapError(f"{option} {path} cannot be read: {reason}") from None
-    if not text.strip():
-        raise TapError(f"{option} {path} is empty: {remedy}")
-    try:
-        content = json.loads(text)
-    except ValueError as exc:
-        raise TapError(f"{option} {path} is not complete JSON ({exc}): {remedy}") from None
-    if not isinstance(content, dict):
-        raise TapError(f"{option} {path} holds a JSON {type(content).__name__}, not an object: {remedy}")
 
 
 def _no_vendor_error() -> TapError:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, tap_config
 from tap_retail_reports.tap import TapRetailReports
-from tests.conftest import catalog_selecting, run_tap
+from tests.conftest import TAP, TapRun, catalog_selecting, parse_messages, run_tap
 from tests.documents import documents_text
 
 GOOD = tap_config("http://127.0.0.1:9", vendors=("vroom",))
@@ -181,3 +183,51 @@ def test_a_run_with_stream_maps_and_flattening_is_accepted(sandbox):
     run = run_tap(config, catalog=catalog_selecting(config, ["vroom_transactions"])).ok()
     assert run.records["transactions"] and "vroom_transactions" not in run.records
     assert all("time" not in row for row in run.records["transactions"])
+
+
+def env_run(folder, variables: dict, *args: str) -> subprocess.CompletedProcess:
+    """`tap-retail-reports --config ENV` in `folder`, with only `variables` for settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_RETAIL_REPORTS_")}
+    return subprocess.run([*TAP, "--config", "ENV", *args], cwd=folder, env={**env, **variables},
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_config_env_reads_each_vendor_setting_from_its_own_variable(sandbox, tmp_path):
+    # As the README writes them: vroom.password is TAP_RETAIL_REPORTS_VROOM_PASSWORD (and a .env file holds them
+    # as Meltano's `config set` writes it).
+    (tmp_path / ".env").write_text(f"TAP_RETAIL_REPORTS_VROOM_PASSWORD='{VROOM_PASSWORD}'\n")
+    variables = {
+        "TAP_RETAIL_REPORTS_START_DATE": "2026-10-01", "TAP_RETAIL_REPORTS_END_DATE": "2026-10-03",
+        "TAP_RETAIL_REPORTS_VROOM_BASE_URL": f"http://127.0.0.1:{sandbox.port}/vroom/api/retailer/v1",
+        "TAP_RETAIL_REPORTS_VROOM_USERNAME": GOOD["vroom"]["username"],
+        "TAP_RETAIL_REPORTS_VROOM_SITE_IDS": '["1001"]', "TAP_RETAIL_REPORTS_VROOM_WINDOW_DAYS": "2",
+    }
+    done = env_run(tmp_path, variables)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = parse_messages(done.stdout, TapRun(done.returncode, done.stdout, done.stderr))
+    assert run.records["vroom_orders"] and {row["site_id"] for row in run.records["vroom_orders"]} == {"1001"}
+    assert "vroom_orders: no bookmark; starting at start_date 2026-10-01T00:00:00Z: 1 window(s)" in done.stderr
+
+
+def test_config_env_names_a_variable_of_the_wrong_type(tmp_path):
+    done = env_run(tmp_path, {"TAP_RETAIL_REPORTS_VROOM_WINDOW_DAYS": "two"})
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == ("tap-retail-reports: error: TAP_RETAIL_REPORTS_VROOM_WINDOW_DAYS must be "
+                                            "a whole number, got 'two'")
+
+
+def test_under_meltano_a_misspelt_setting_is_said_once(sandbox, tmp_path):
+    """Meltano repeats a failed discovery's whole stderr in its own error line: the misspelt setting is left to
+    the run, which says it once, and Meltano's `Extractor failed` follows."""
+    from tests.test_readme_commands import meltano_bin
+    from tests.test_run_outcome import meltano_project
+
+    config = {**tap_config(f"http://127.0.0.1:{sandbox.port}", vendors=("vroom",)), "strat_date": "2026-01-01"}
+    project = meltano_project(tmp_path, config)
+    done = subprocess.run([str(meltano_bin()), "run", "tap-retail-reports", "target-lines"], cwd=project,
+                          env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"},
+                          capture_output=True, text=True, timeout=300, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert output.count("strat_date is not a setting; did you mean start_date?") == 1, output[-3000:]
+    assert "Extractor failed" in output and "Catalog discovery failed" not in output

@@ -6,6 +6,7 @@ the demo twice: the second run must resume from the bookmarks Meltano stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import socket
@@ -25,6 +26,7 @@ TABLES = (
     # CSV reports whose columns arrive as SCHEMA messages mid-stream (target-duckdb adds them)
     "foxycart_complete", "foxycart_customers", "flipkart_orders_report", "flipkart_stock_ledger",
     "flipkart_current_inventory_report",
+    "flipkart_mir_ledger",  # monthly: the demo's first run starts in the latest month whose ledger is out
 )
 
 
@@ -79,6 +81,27 @@ def assert_the_docs_query_gives_typed_values(folder: Path) -> None:
     assert isinstance(day, dt.date) and isinstance(orders, int) and isinstance(revenue, decimal.Decimal), rows[0]
 
 
+def docs_sql_queries() -> list[str]:
+    """The queries docs/warehouses.md offers to start with, under "Looking at the data"."""
+    page = (ROOT / "docs" / "warehouses.md").read_text()
+    section = page[page.index("### Looking at the data"):]
+    return [block.split("```")[0].strip() for block in section.split("```sql")[1:]]
+
+
+def assert_make_sql_answers_the_docs_queries(folder: Path) -> None:
+    """`make sql`, the documented command, with the docs' two queries typed in: each answers in rows."""
+    queries = docs_sql_queries()
+    assert len(queries) == 2, queries
+    done = subprocess.run(["make", "-s", "sql"], cwd=folder, input="\n".join(queries) + "\n", capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "Error" not in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr
+    # DuckDB's boxes: each query's header with its column types, then its rows.
+    assert re.search(r"│\s+date\s+│\s+ordercount\s+│\s+revenue\s+│", done.stdout), done.stdout[-2000:]
+    assert re.search(r"│\s+date\s+│\s+int64\s+│\s+decimal\(38,9\)\s+│", done.stdout), done.stdout[-2000:]
+    assert re.search(r"│\s+site_id\s+│\s+day\s+│\s+orders\s+│\s+revenue\s+│", done.stdout), done.stdout[-2000:]
+    assert re.search(r"│ 1001\s+│ \d{4}-\d\d-\d\d │\s+\d+ │\s+[\d.]+ │", done.stdout), done.stdout[-2000:]
+
+
 def row_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^\s+(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
@@ -100,10 +123,16 @@ def test_make_demo_loads_every_vendor_and_resumes_on_the_second_run(demo_copy):
     assert not {kind for kind in types.values() if kind in ("DOUBLE", "HUGEINT")}, types
     assert {table for table, _ in types} >= set(TABLES)
     assert_the_docs_query_gives_typed_values(demo_copy)
+    assert re.search(r"flipkart_mir_ledger for warehouse_id BLR01: no bookmark; starting at start_date \S+: "
+                     r"[12] report job\(s\)", first), first[-3000:]
+    assert re.search(r"run summary: 32 stream\(s\), \d+ row\(s\), \d+ request\(s\) in [\d.]+ s; "
+                     r"bookmarks: 28 advanced, 4 full table; no stream failed", first), first[-3000:]
+    assert_make_sql_answers_the_docs_queries(demo_copy)  # read-only: the next run still writes the file
 
     second = make_demo(demo_copy)
     assert re.search(r"vroom_orders: resuming from bookmark \S+ less 2 lookback day\(s\)", second)
-    assert re.search(r"retrend_\w+ store_num 1, daily: bookmark \S+ less 1 lookback day\(s\)", second)
+    assert re.search(r"retrend_\w+ for store_num 1, duration daily: resuming from bookmark \S+ less 1 lookback day\(s\)",
+                     second)
     assert row_counts(second)["vroom_orders"] == counts["vroom_orders"]  # upserted, not duplicated
     # Report windows read again (whole India days, the same files) land on the same keys.
     for table in ("flipkart_orders_report", "flipkart_stock_ledger", "flipkart_current_inventory_report"):
@@ -139,3 +168,27 @@ def test_the_port_check_lets_a_second_demo_start_right_after_the_first():
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         assert port_taken(squatter.getsockname()[1])
+
+
+# Past days: the tap's end_date stops at now.
+@pytest.mark.parametrize("today", ["2026-03-01", "2026-03-07", "2026-03-08", "2025-12-31", "2026-01-03", "2026-11-02"])
+def test_the_demos_first_run_always_has_a_month_of_mir_ledger_to_load(today):
+    """flipkart_mir_ledger reads whole months, each once the 7th of the next has passed (in India). A first run
+    that starts a week back has none in the first days of a month (the demo table was empty then): the demo
+    starts early enough on any day, and no earlier than a week back needs."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo import first_run_start
+
+    from tap_retail_reports.sandbox.credentials import tap_config
+    from tap_retail_reports.tap import TapRetailReports
+
+    day = dt.date.fromisoformat(today)
+    start = first_run_start(day)
+    assert start <= day - dt.timedelta(days=7) and (day - start).days <= 38, start
+    # At the start of the day in India (the earliest "today" a demo run on `day` can have there).
+    end = dt.datetime.combine(day, dt.time(), dt.timezone.utc) - dt.timedelta(hours=5, minutes=30)
+    config = {**tap_config("http://127.0.0.1:9", vendors=("flipkart",)), "start_date": start.isoformat(),
+              "end_date": end.isoformat()}
+    tap = TapRetailReports(config=config, setup_mapper=False)
+    windows = tap.streams["flipkart_mir_ledger"].job_windows({"warehouse_id": "BLR01"})
+    assert len(windows) >= 1, (today, start)

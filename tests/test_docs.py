@@ -43,7 +43,7 @@ def test_the_shipped_plugin_definition_is_the_projects():
     shipped = yaml.safe_load((ROOT / "meltano-plugin.yml").read_text())
     project = project_extractor()
     assert {k: v for k, v in shipped.items() if k != "pip_url"} == {k: v for k, v in project.items() if k != "pip_url"}
-    assert project["pip_url"] == "-e ." and shipped["pip_url"] == "tap-retail-reports"
+    assert project["pip_url"] == "-e ." and shipped["pip_url"] == "-e ../tap-retail-reports"  # the clone, beside the project
     about = TapRetailReports.capabilities
     assert set(shipped["capabilities"]) == {str(capability) for capability in about}
 

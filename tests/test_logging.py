@@ -3,13 +3,21 @@ a summary per stream, long waits explained, and where each stream starts said on
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import threading
+import time
 
 import pytest
+import requests
 
+from tap_retail_reports.core.async_jobs import JobResult, JobSpec
 from tap_retail_reports.core.http import RateLimiter
+from tap_retail_reports.core.log_lines import LINE_LIMIT
 from tap_retail_reports.core.run_stats import StreamStats
+from tap_retail_reports.core.scheduler import JobScheduler
+from tap_retail_reports.core.windows import UTC, Window
 from tap_retail_reports.sandbox.credentials import tap_config
 from tests.conftest import (
     FakeClock,
@@ -118,3 +126,92 @@ def test_where_a_stream_starts_is_said_once_and_truly(sandbox):
     second = run_tap(config, catalog=catalog, state=first.last_state).ok()
     assert "vroom_orders: resuming from bookmark 2025-03-06T00:00:00Z less 2 lookback day(s)" in second.stderr
     assert "no bookmark" not in second.stderr and "bookmark value" not in second.stderr
+
+
+def test_a_resumed_jobs_age_counts_from_its_making_not_from_this_run(caplog):
+    """A job resumed from STATE was made at the vendor in an earlier run: "the oldest running" says how long ago."""
+    scheduler = JobScheduler(1, logging.getLogger("test.scheduler"))
+    start = dt.datetime(2026, 10, 5, tzinfo=UTC)
+    job = JobSpec("foxycart_complete", (), Window(start, start + dt.timedelta(days=7)), {})
+    running, release = threading.Event(), threading.Event()
+
+    def polling() -> JobResult:
+        running.set()
+        release.wait(10)
+        return JobResult(job, error="done with")
+
+    try:
+        scheduler.submit(job, polling, created_at=time.time() - 600)  # as the stored job's created_at
+        assert running.wait(10)
+        with caplog.at_level(logging.INFO, logger="test.scheduler"):
+            scheduler.log_progress()
+    finally:
+        release.set()
+        scheduler.shutdown()
+    [line] = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(r"foxycart_complete: 0 of 1 report job\(s\) done, 1 running, 0 waiting for a slot; "
+                        r"the oldest running for 60\ds", line), line
+
+
+EVERY_VENDOR = ("vroom", "retrend", "distribu", "foxycart", "flipkart")
+# Over a month end past the 7th, so that flipkart_mir_ledger has a whole month (January) to read too.
+ALL_START, ALL_END = "2025-01-27", "2025-02-10"
+
+
+def every_vendor(running) -> dict:
+    config = tap_config(f"http://127.0.0.1:{running.port}", vendors=EVERY_VENDOR)
+    return {**config, "start_date": ALL_START, "end_date": ALL_END}
+
+
+def test_a_whole_run_fits_a_terminal_and_ends_with_one_line_that_sums_it_up(fresh_sandbox, tmp_path):
+    shorter_polls = env_setting_class_attributes(tmp_path, {
+        "tap_retail_reports.core.async_stream:AsyncReportStream.poll_first_seconds": 0.2})
+    run = run_tap(every_vendor(fresh_sandbox), env=shorter_polls).ok()
+    lines = run.stderr.splitlines()
+    longest = max(lines, key=len)
+    assert len(longest) < LINE_LIMIT, f"{len(longest)} characters: {longest}"
+    # The grid explained once for the run, not on every partition's line.
+    assert run.stderr.count("report windows lie on a 7-day grid") == 1
+    assert "the start of the 7-day grid window holding" not in run.stderr
+    assert run.stderr.count("flipkart reports take whole days") == 1
+
+    summary = re.fullmatch(r".* \| INFO +\| tap-retail-reports +\| run summary: (\d+) stream\(s\), (\d+) row\(s\), "
+                           r"(\d+) request\(s\) in [\d.]+ s; bookmarks: (\d+) advanced, (\d+) full table; no stream failed",
+                           lines[-1])
+    assert summary, lines[-1]
+    streams, rows, requests_, advanced, full_table = map(int, summary.groups())
+    assert streams == len(run.schemas) == 31
+    assert rows == sum(len(records) for records in run.records.values()) > 0
+    assert advanced == sum(1 for value in run.last_state["bookmarks"].values() if "replication_key" in str(value))
+    assert full_table == 4  # vroom_customer_contacts, vroom_order_statuses, distribu_inventory(_categories)
+    assert run.records["flipkart_mir_ledger"]  # a whole month to read
+    # Each stream's summary gave its requests; the run's line adds them up.
+    assert requests_ == sum(int(n) for n in re.findall(r": summary: \d+ row\(s\), (\d+) request\(s\)", run.stderr))
+
+
+def test_test_mode_says_nothing_per_stream_and_ends_with_a_verdict(sandbox, tmp_path):
+    config = every_vendor(sandbox)
+    run = run_tap(config, args=["--test"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "records go through the SDK's per-record path" not in run.stderr
+    last = run.stderr.splitlines()[-1]
+    assert last.endswith("| --test passed: 31 stream(s) read, each up to 1 record(s)"), last
+
+    config["distribu"]["api_key"] = "dk_not_a_key"
+    failed = run_tap(config, args=["--test"])
+    assert failed.returncode == 1
+    last = failed.stderr.splitlines()[-1]
+    assert last.startswith("tap-retail-reports: error: --test failed: 5 stream(s) failed: distribu_customer_sales"), last
+    assert "--test passed" not in failed.stderr
+
+
+def test_a_retry_that_does_not_wait_does_not_say_it_waits(fresh_sandbox):
+    """A refused session is renewed and the call tried again at once: one line says so, not "retrying in 0.0s"."""
+    requests.post(f"http://127.0.0.1:{fresh_sandbox.port}/_sandbox/vendor/retrend", json={"refuse_sessions": True},
+                  timeout=10).raise_for_status()
+    config = {**tap_config(f"http://127.0.0.1:{fresh_sandbox.port}", vendors=("retrend",)),
+              "start_date": "2024-03-01", "end_date": "2024-03-03"}
+    run = run_tap(config)
+    assert run.returncode == 1
+    assert "retrying in 0.0s" not in run.stderr
+    assert run.stderr.count("session refused (HTTP 401); retrying with a new one") == 1

@@ -270,26 +270,40 @@ def new_project_commands() -> list[str]:
     return [strip_comment(line) for line in block.group(1).splitlines() if strip_comment(line)]
 
 
-def hub_free(command: str, folder: Path) -> str:
-    """`meltano add` of a loader from Meltano Hub, with the same definition from a file: tests run offline."""
-    added = re.fullmatch(r"meltano add --plugin-type loader target-jsonl", command)
-    if not added:
-        return command
-    definition = folder / "target-jsonl.yml"
-    definition.write_text(yaml.safe_dump({
-        "name": "target-jsonl", "namespace": "target_jsonl", "pip_url": "target-jsonl", "executable": "target-jsonl",
-        "settings": [{"name": "destination_path", "kind": "string"}],
-    }))
-    return f"{command} --from-ref {definition}"
+CLONE_URL = "https://<your git host>/tap-retail-reports.git"  # the README's one placeholder besides settings' values
+
+
+KEYED_TABLES = ("vroom_orders", "vroom_customer_contacts", "retrend_conversation_delta_report", "distribu_sales_daily",
+                "foxycart_customers", "flipkart_orders_report")
+
+
+def warehouse_rows(project: Path) -> dict[str, tuple[int, int]]:
+    """(rows, rows whose primary key another row has too) of each keyed table in the project's DuckDB file."""
+    import duckdb
+
+    from tap_retail_reports.tap import TapRetailReports
+
+    config = credentials.tap_config("http://127.0.0.1:9", vendors=("vroom", "retrend", "distribu", "foxycart", "flipkart"))
+    streams = TapRetailReports(config=config, validate_config=False, setup_mapper=False).streams
+    found = {}
+    with duckdb.connect(str(project / "output" / "warehouse.duckdb"), read_only=True) as db:
+        for table in KEYED_TABLES:
+            keys = ", ".join(f'"{key.lower()}"' for key in streams[table].primary_keys)
+            (rows,) = db.execute(f'select count(*) from retail_reports."{table}"').fetchone()
+            (twice,) = db.execute(f'select coalesce(sum(n), 0) from (select count(*) as n from retail_reports."{table}" '
+                                  f"group by {keys} having count(*) > 1)").fetchone()
+            found[table] = (rows, int(twice))
+    return found
 
 
 def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
-    """Only the README's commands, in a folder of the reader's own: the project they make keeps state
-    (the second run resumes from its bookmarks) and has a catalog (`meltano select --list` lists streams)."""
+    """Only the README's commands, as written, in an empty folder of the reader's own: the clone URL and the
+    settings' values are what the README says to substitute. The project keeps state (the second run resumes
+    from its bookmarks), has a catalog (`meltano select --list` lists streams), and its loader upserts: the
+    next day's run, which reads the lookback's days again, leaves each keyed table with the same rows."""
     meltano = meltano_bin()
-    # The reader's copy of the plugin definition, installing this checkout rather than the published package.
-    shipped = yaml.safe_load((ROOT / "meltano-plugin.yml").read_text())
-    (tmp_path / "meltano-plugin.yml").write_text(yaml.safe_dump({**shipped, "pip_url": str(ROOT)}, sort_keys=False))
+    # This checkout as a git repository, named as the README's URL names it (the clone's folder takes that name).
+    source = project_copy(tmp_path / "host", meltano).rename(tmp_path / "host" / "tap-retail-reports.git")
     base = f"http://127.0.0.1:{sandbox.port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_RETAIL_REPORTS_", "MELTANO_", "VIRTUAL_ENV"))},
@@ -300,21 +314,25 @@ def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
         **{f"TAP_RETAIL_REPORTS_{vendor.upper()}_BASE_URL": f"{base}/{vendor}"
            for vendor in ("retrend", "distribu", "foxycart", "flipkart")},
     }
-    folder, outputs = tmp_path, {}
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    outputs: dict[str, list[str]] = {}
+    counts = []
     commands = new_project_commands()
-    assert commands[0].startswith("meltano init ") and commands[-1].startswith("meltano run ")
+    assert commands[0].startswith(f"git clone {CLONE_URL}") and commands[-1].startswith("meltano run ")
     for command in [*commands, commands[-1]]:  # and the scheduled job once more: the next day's run
         match = CONFIG_SET.search(command)
         values = {**SANDBOX_VALUES, **READER_VALUES}
-        runnable = command
+        runnable = command.replace(CLONE_URL, str(source))
         if match and match["setting"] in values:
             runnable = command[: match.start("value")] + shlex.quote(values[match["setting"]])
-        runnable = hub_free(runnable, tmp_path)
         done = subprocess.run(["bash", "-o", "pipefail", "-c", f'{runnable}\npwd > "{tmp_path}/.pwd"'], cwd=folder,
                               env=env, capture_output=True, text=True, timeout=900, check=False)
         assert done.returncode == 0, f"README command failed: {command}\n(ran: {runnable})\n{done.stderr[-3000:]}"
         folder = Path((tmp_path / ".pwd").read_text().strip())
         outputs.setdefault(command, []).append(done.stdout + done.stderr)
+        if command == commands[-1]:
+            counts.append(warehouse_rows(folder))
 
     shown = outputs["meltano config list tap-retail-reports"][0]
     assert "vroom.password" in shown and credentials.VROOM_PASSWORD not in shown  # masked, as the README says
@@ -325,6 +343,21 @@ def test_a_new_meltano_project_from_the_readme(sandbox, tmp_path):
     first, second = outputs[commands[-1]]
     assert "vroom_orders: no bookmark; starting at start_date" in first, first[-3000:]
     assert re.search(r"vroom_orders: resuming from bookmark \S+ less 2 lookback day\(s\)", second), second[-3000:]
-    assert re.search(r"flipkart_orders_report: bookmark \S+ less \d+ lookback day\(s\)", second), second[-3000:]
+    assert re.search(r"flipkart_orders_report: resuming from bookmark \S+ less \d+ lookback day\(s\)", second), \
+        second[-3000:]
+    # Upserted on the keys: the second run read every day again (the lookback covers the whole range), and each
+    # keyed table still has one row per key (new rows of today's last hours may have come meanwhile).
+    before, after = counts
+    for table in KEYED_TABLES:
+        assert after[table][1] == before[table][1] == 0, (table, before, after)
+        assert 0 < before[table][0] <= after[table][0] < 1.5 * before[table][0], (table, before, after)
     assert "daily-retail-reports" in subprocess.run([str(meltano), "schedule", "list"], cwd=folder, env=env,
                                                     capture_output=True, text=True, check=True).stdout
+
+
+def test_the_loader_definition_is_the_demo_loader():
+    """loaders/target-duckdb.yml (what a reader's project adds) pins what this repository's meltano.yml pins."""
+    shipped = yaml.safe_load((ROOT / "loaders" / "target-duckdb.yml").read_text())
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    demo = next(p for p in project["plugins"]["loaders"] if p["name"] == "target-duckdb")
+    assert shipped["pip_url"] == demo["pip_url"] and shipped["executable"] == demo["executable"]

@@ -198,3 +198,70 @@ def test_a_stop_that_lands_mid_line_waits_for_the_end_of_the_line(capfdbinary):
     assert len(events) == 1 and events[0].endswith(b"}\n")  # the stop ran after the whole line was out
     WholeLineWriter().when_line_done(lambda: events.append("now"))
     assert events[-1] == "now"  # between lines, at once
+
+
+def tap_under(meltano_pid: int) -> int | None:
+    """The pid of the tap that `meltano run` started (its child running `tap-retail-reports --config`)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        parent = re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE)
+        if parent and int(parent[1]) == meltano_pid and "tap-retail-reports --config" in command:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not Path("/proc").exists(), reason="finds the tap's process in /proc (Linux)")
+def test_stopping_the_tap_under_meltano_keeps_its_jobs_in_flight_as_production_md_says(fresh_sandbox, meltano,
+                                                                                       tmp_path):
+    """docs/production.md, "Stopping a `meltano run`": SIGINT to the tap alone, and Meltano stores its last STATE,
+    jobs in flight included, which the next run resumes. The lines it quotes are the ones the run prints."""
+    base = f"http://127.0.0.1:{fresh_sandbox.port}"
+    requests.post(f"{base}/_sandbox/vendor/foxycart", json={"processing_seconds": 3600}, timeout=10).raise_for_status()
+    config = {**config_for(fresh_sandbox, ("foxycart",)), "end_date": "2025-03-15"}
+    project = meltano_project(tmp_path, config)
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"}
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        run = subprocess.Popen([meltano, "run", "tap-retail-reports", "target-lines"], cwd=project, env=env,
+                               stdout=out, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(600):  # until the tap has created jobs and put them in STATE
+                if log.read_text().count("created job") >= 3 or run.poll() is not None:
+                    break
+                subprocess.run(["sleep", "0.1"], check=True)
+            tap = tap_under(run.pid)
+            assert tap is not None, log.read_text()[-3000:]
+            subprocess.run(["sleep", "1"], check=True)  # the STATE with the new jobs goes out between polls
+            os.kill(tap, signal.SIGINT)
+            assert run.wait(timeout=120) == 1
+        finally:
+            if run.poll() is None:
+                run.kill()
+    output = log.read_text()
+    page = (ROOT / "docs" / "production.md").read_text()
+    section = page[page.index("### Stopping a `meltano run`"):page.index("## Temporary files and disk")]
+    for quoted in (("tap-retail-reports SIGINT: stopping; the last STATE holds the bookmarks of every finished "
+                   "window (exit 130)"), "meltano      Incremental state has been updated at",
+                   "meltano      Extractor failed"):
+        assert quoted in output, (quoted, output[-3000:])
+        assert quoted in section, quoted
+    stored = subprocess.run([meltano, "state", "get", "test:tap-retail-reports-to-target-lines"], cwd=project,
+                            env=env, capture_output=True, text=True, check=True)
+    bookmarks = json.loads(stored.stdout)["singer_state"]["bookmarks"]
+    jobs = {stream: state["jobs"] for stream, state in bookmarks.items() if state.get("jobs")}
+    assert jobs, bookmarks
+
+    # The next run resumes those jobs (the vendor has made their reports meanwhile) instead of creating new ones.
+    requests.post(f"{base}/_sandbox/vendor/foxycart", json={"advance_seconds": 7200, "processing_seconds": 1},
+                  timeout=10).raise_for_status()
+    again = subprocess.run([meltano, "run", "tap-retail-reports", "target-lines"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=240, check=False)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    resumed = re.findall(r"resuming job (\S+) from STATE", again.stdout + again.stderr)
+    stored_ids = {job["job_id"] for by_start in jobs.values() for job in by_start.values()}
+    assert resumed and set(resumed) <= stored_ids, (resumed, stored_ids)

@@ -38,6 +38,7 @@ from tap_retail_reports.core.environment import CertificateProblem
 from tap_retail_reports.core.fast_records import FileRecords, RecordLines, write_file
 from tap_retail_reports.core.files import CsvFile, UnreadableFile, csv_files, file_format
 from tap_retail_reports.core.job_state import PartitionJobs
+from tap_retail_reports.core.log_lines import listed
 from tap_retail_reports.core.outage import VendorUnavailable
 from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
 from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream, for_context
@@ -162,9 +163,11 @@ class AsyncReportStream(WindowedStream):
         grid_start = local_midnight(on_grid(start.astimezone(zone).date(), self.window_days), zone)
         end = self.read_until()
         windows = list(local_day_windows(grid_start, end, self.window_days, zone))
-        earlier = (f", the start of the {self.window_days}-day grid window holding {iso(start)} "
-                   "(its rows keep their keys whenever it is read again)")
-        self.log_plan(context, bookmark, start, windows, end, earlier if windows and windows[0].start < start else "")
+        if windows and windows[0].start < start and self.run.first_time("grid"):
+            self.logger.info("report windows lie on a %d-day grid in the vendor's time zone: a run starts at the grid "
+                             "window holding its start, and rows read again keep their keys (docs/state.md)",
+                             self.window_days)
+        self.log_plan(context, bookmark, start, windows, end)
         return windows
 
     def read_until(self) -> dt.datetime:
@@ -176,17 +179,18 @@ class AsyncReportStream(WindowedStream):
         return local_midnight(self.end_date.astimezone(zone).date(), zone)
 
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,
-                 windows: list[Window], end: dt.datetime | None = None, earlier: str = "") -> None:
-        """One line per partition: where it starts and why, how many jobs, where it stops and why."""
-        where = for_context(context)
-        origin = (f"bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
-                  if bookmark is not None else f"no bookmark; from {iso(start)}")
-        until = ""
-        if end is not None and end < self.end_date:
-            until = (f" up to {iso(end)}, midnight in {self.vendor_timezone}: the vendor's reports take whole days, "
-                     f"so the part day until the run's end {iso(self.end_date)} is left to the next run")
-        self.logger.info("%s%s: %s: %d report job(s)%s%s", self.name, where, origin, len(windows),
-                         f" from {iso(windows[0].start)}{earlier}" if windows else "", until)
+                 windows: list[Window], end: dt.datetime | None = None, *, origin: str | None = None,
+                 note: str = "") -> None:
+        """One line per partition: where it starts and why (or `origin`), how many jobs, and `note`. Where a
+        vendor's runs stop short of the run's end (whole local days), once per vendor."""
+        if end is not None and end < self.end_date and self.run.first_time(f"{self.vendor}.whole days"):
+            self.logger.info("%s reports take whole days: this run reads up to %s, the last midnight in %s; the part "
+                             "day after it is the next run's", self.vendor, iso(end), self.vendor_timezone)
+        if origin is None:
+            origin = (f"resuming from bookmark {iso(bookmark)} less {self.lookback_days} lookback day(s)"
+                      if bookmark is not None else f"no bookmark; starting at start_date {iso(start)}")
+        self.logger.info("%s%s: %s: %d report job(s)%s%s", self.name, for_context(context), origin, len(windows),
+                         f" from {iso(windows[0].start)}" if windows else "", note)
 
     # -- planning (main thread) -------------------------------------------------------
 
@@ -225,7 +229,8 @@ class AsyncReportStream(WindowedStream):
                 planned.append((self.job_spec(window, context), stored.record if stored and same else None))
             jobs.keep_only(spec.window.start for spec, _ in planned)
             for spec, record in planned:
-                self.run.submit(spec, lambda spec=spec, record=record: self.run_job(runner, spec, record))  # type: ignore[misc]  # defaults bind this spec
+                self.run.submit(spec, lambda spec=spec, record=record: self.run_job(runner, spec, record),  # type: ignore[misc]  # defaults bind this spec
+                                record.created_at if record is not None else None)
             self._plans[_partition_key(context)] = [spec for spec, _ in planned]
             count += len(planned)
         return count
@@ -412,8 +417,7 @@ class AsyncReportStream(WindowedStream):
             return
         self.announce_columns({name: self.column_types.get(name) or LEARNED_COLUMN for name in new})
         self._coercion = None
-        self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(new),
-                         ", ".join(new[:20]) + (" ..." if len(new) > 20 else ""))
+        self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(new), listed(new))
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         self.coercion(row)

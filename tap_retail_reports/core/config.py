@@ -9,13 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import ipaddress
+import json
+import os
 import re
 import typing as t
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values, find_dotenv
 from singer_sdk import typing as th
 
+from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.windows import parse_when
 
 if t.TYPE_CHECKING:
@@ -209,3 +213,57 @@ def secret_values(schema: dict, config: t.Any) -> t.Iterator[str]:
             yield value
         elif isinstance(value, dict):
             yield from secret_values(prop, value)
+
+
+TRUE_WORDS = ("1", "true", "t", "yes", "y", "on")
+
+
+def with_nested_env_settings(config: dict, schema: dict, prefix: str, nested: t.Collection[str]) -> dict:
+    """`config` with the settings of the objects in `nested` from their own variables (see nested_env_settings),
+    in the environment or a `.env` file (the folder's or above it), as the SDK reads top-level ones.
+    Raises TapError naming a variable whose value is not of its setting's type."""
+    from_file = {name: value for name, value in dotenv_values(find_dotenv(usecwd=True)).items() if value is not None}
+    try:
+        found = nested_env_settings(schema, prefix, nested, {**from_file, **os.environ})
+    except ValueError as exc:
+        raise TapError(str(exc)) from None
+    return {**config, **{key: {**(config.get(key) or {}), **values} for key, values in found.items()}}
+
+
+def nested_env_settings(schema: dict, prefix: str, nested: t.Collection[str],
+                        environ: t.Mapping[str, str]) -> dict[str, dict]:
+    """The settings of the objects named in `nested` found in `environ`, one variable per setting,
+    as Meltano names them: `vroom.password` is `<PREFIX>VROOM_PASSWORD`. The SDK's `--config ENV`
+    reads only top-level settings (`<PREFIX>VROOM` as a JSON object).
+
+    Values are typed as the setting's schema says (integers, booleans, JSON lists); a value that is
+    not of its type raises ValueError naming the variable."""
+    properties = schema.get("properties") or {}
+    found: dict[str, dict] = {}
+    for key in nested:
+        for name, setting in ((properties.get(key) or {}).get("properties") or {}).items():
+            variable = f"{prefix}{key}_{name}".upper().replace("-", "_")
+            if variable in environ:
+                found.setdefault(key, {})[name] = _typed(variable, environ[variable], setting)
+    return found
+
+
+def _typed(variable: str, text: str, schema: dict) -> t.Any:
+    types = schema.get("type") or []
+    types = [types] if isinstance(types, str) else types
+    if "integer" in types:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{variable} must be a whole number, got {text!r}") from None
+    if "boolean" in types:
+        return text.strip().lower() in TRUE_WORDS
+    if "array" in types or "object" in types:
+        try:
+            return json.loads(text)
+        except ValueError:
+            if "array" in types and (schema.get("items") or {}).get("type") in ("string", ["string"]):
+                return [item.strip() for item in text.split(",") if item.strip()]  # `a,b`, as the SDK reads lists
+            kind = "JSON list" if "array" in types else "JSON object"
+            raise ValueError(f"{variable} must be a {kind}, got {text!r}") from None
+    return text

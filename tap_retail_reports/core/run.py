@@ -42,6 +42,7 @@ class RunContext:
         self._lock = threading.Lock()
         self._scheduler: JobScheduler | None = None
         self._job_listeners: dict[str, EventHandler] = {}
+        self._said: set[str] = set()
 
     # -- shared objects and failures ---------------------------------------------------
 
@@ -55,6 +56,14 @@ class RunContext:
             if key not in self._shared:
                 self._shared[key] = factory()
             return self._shared[key]
+
+    def first_time(self, key: str) -> bool:
+        """True the first time it is asked for `key` in this run: for an explanation said once, not per stream."""
+        with self._lock:
+            if key in self._said:
+                return False
+            self._said.add(key)
+            return True
 
     def record_failure(self, stream_name: str, reason: str) -> None:
         """Record a failure that ends the run in error without stopping it: a stream, or one
@@ -80,8 +89,8 @@ class RunContext:
         """Send the job events of `stream_name`'s jobs (created, done with) to `handler`, on the main thread."""
         self._job_listeners[stream_name] = handler
 
-    def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
-        self.scheduler.submit(spec, work)
+    def submit(self, spec: JobSpec, work: t.Callable[[], JobResult], created_at: float | None = None) -> None:
+        self.scheduler.submit(spec, work, created_at)
 
     def result(self, spec: JobSpec) -> JobResult:
         """Wait for a submitted job's result, putting every stream's new jobs into STATE meanwhile."""

@@ -51,24 +51,27 @@ class RunFailures:
         with self._lock:
             self._failures.append((stream_name, redact(" ".join(reason.split()))))  # one line
 
-    def lines(self) -> list[str]:
-        """One line per reason, naming every stream it stopped: a vendor that was down, or refused
-        its credentials, is one line however many streams it has."""
+    def _by_reason(self) -> dict[str, list[str]]:
         with self._lock:
             streams_by_reason: dict[str, list[str]] = {}
             for stream, reason in self._failures:
                 streams = streams_by_reason.setdefault(reason, [])
                 if stream not in streams:
                     streams.append(stream)
-            return [f"{', '.join(streams)}: {reason}" for reason, streams in streams_by_reason.items()]
+            return streams_by_reason
+
+    def lines(self) -> list[str]:
+        """One line per reason, naming every stream it stopped: a vendor that was down, or refused
+        its credentials, is one line however many streams it has. Whole, however long: the vendor's
+        own words and every stream, where a scheduler's alert looks."""
+        return [f"{', '.join(streams)}: {reason}" for reason, streams in self._by_reason().items()]
 
     def first(self) -> str:
         """The first failure for the exit line, which names the failed streams already: its reason,
         after its stream's name when it stopped that stream alone."""
-        line = self.lines()[0]
         with self._lock:
             stream, reason = self._failures[0]
-        return line if line == f"{stream}: {reason}" else reason
+        return f"{stream}: {reason}" if self._by_reason()[reason] == [stream] else reason
 
     def streams(self) -> list[str]:
         with self._lock:

@@ -99,6 +99,7 @@ class JobScheduler:
         self._queue: dict[tuple[str, tuple, str], tuple[float, int]] = {}  # waiting for a place: (link expiry, arrival)
         self._arrivals = itertools.count()
         self._started: dict[tuple[str, tuple, str], float] = {}  # job key -> when its worker took it (monotonic)
+        self._created: dict[tuple[str, tuple, str], float] = {}  # job key -> when the vendor's job was made (epoch)
         # Every job of each (stream, partition), for progress lines.
         self._planned: dict[tuple[str, tuple], dict[tuple[str, tuple, str], concurrent.futures.Future[JobResult]]] = {}
         self._last_progress = time.monotonic()
@@ -107,8 +108,11 @@ class JobScheduler:
         self._cancelled: set[tuple[str, tuple, str]] = set()  # running jobs whose result nobody will take
         self._running = threading.local()  # the job a worker thread runs
 
-    def submit(self, spec: JobSpec, work: t.Callable[[], JobResult]) -> None:
-        """Queue one job; submitted jobs start in submission order as slots free up."""
+    def submit(self, spec: JobSpec, work: t.Callable[[], JobResult], created_at: float | None = None) -> None:
+        """Queue one job; submitted jobs start in submission order as slots free up. `created_at` (epoch
+        seconds): when a job resumed from STATE was made at the vendor, the age progress lines give it."""
+        if created_at is not None:
+            self._created[_key(spec)] = created_at
 
         def guarded() -> JobResult:
             with self._disk:
@@ -131,6 +135,7 @@ class JobScheduler:
 
     def created(self, spec: JobSpec, record: JobRecord) -> None:
         """Called from a worker: a job now exists at the vendor and must reach STATE."""
+        self._created[_key(spec)] = record.created_at
         self._events.put((spec, record))
 
     def pump(self, handler: EventHandler) -> int:
@@ -197,12 +202,15 @@ class JobScheduler:
             planned = {key: dict(futures) for key, futures in self._planned.items()}
         with self._disk:
             started = dict(self._started)
+        created, wall = dict(self._created), time.time()
         queued: list[str] = []  # streams whose every job still waits for a slot: one line for them all
         for (stream, partition), futures in planned.items():
             done = sum(future.done() for future in futures.values())
             if done == len(futures):
                 continue
-            running = [now - started[key] for key, future in futures.items() if key in started and not future.done()]
+            # A job's age counts from its making at the vendor (a resumed one: in an earlier run), else from its start.
+            running = [wall - created[key] if key in created else now - started[key]
+                       for key, future in futures.items() if key in started and not future.done()]
             where = "".join(f" {name} {value}" for name, value in partition)
             if not done and not running:
                 queued.append(stream + where)

@@ -49,7 +49,7 @@ from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import ReaderGone
-from tap_retail_reports.core.run_stats import StreamStats
+from tap_retail_reports.core.run_stats import FULL_TABLE, NO_BOOKMARK_YET, StreamStats
 from tap_retail_reports.core.window_fetcher import in_window_order
 from tap_retail_reports.core.windows import Window, day_windows, iso, parse_when, resume_from
 
@@ -197,14 +197,19 @@ class ReportStream(RESTStream):
             self.probe()
         return True
 
+    @property
+    def reads_regardless_of_dates(self) -> bool:
+        """Whether the stream reads what the vendor has now, whatever the run's dates (full table, snapshots)."""
+        return not self.replication_key
+
     def bookmark_text(self) -> str:
         """This stream's bookmark(s) for log lines: one value, a range over partitions, or none."""
         if not self.replication_key:
-            return "none (full table)"
+            return FULL_TABLE
         states = self.state_manager.get_state_partitions() or [self.stream_state]
         values = sorted(str(s["replication_key_value"]) for s in states if s.get("replication_key_value"))
         if not values:
-            return "none yet"
+            return NO_BOOKMARK_YET
         if values[0] == values[-1]:
             return values[0] if len(states) == 1 else f"{values[0]} ({len(states)} partitions)"
         return f"{values[0]} to {values[-1]} ({len(states)} partitions)"
@@ -459,14 +464,17 @@ class ReportStream(RESTStream):
 
     def backoff_handler(self, details: Details) -> None:
         error = details.get("exception")
-        self.stats.add(retries=1, retry_wait=details.get("wait", 0.0))
+        wait = details.get("wait", 0.0)
+        self.stats.add(retries=1, retry_wait=wait)
+        if isinstance(error, TokenRejected):
+            return  # validate_response said it: "... refused (HTTP 401); retrying with a new one"
         self.logger.warning(
-            "%s: attempt %d of %d failed (%s); retrying in %.1fs",
+            "%s: attempt %d of %d failed (%s); %s",
             self.name,
             details.get("tries", 0),
             self.backoff_max_tries(),
             redact(_short_error(error)),
-            details.get("wait", 0.0),
+            f"retrying in {wait:.1f}s" if round(wait, 1) else "retrying at once",
         )
 
     # -- records --------------------------------------------------------------
@@ -631,7 +639,7 @@ class WindowedStream(ReportStream):
     def fast_path(self) -> bool:
         """Whether this stream's records skip the SDK's per-record path; decided once, when it syncs."""
         reason = self.fast_path_blocker()
-        if reason is not None:
+        if reason is not None and self.ABORT_AT_RECORD_COUNT is None:  # `--test` limits records: its verdict says so
             self.logger.info("%s: records go through the SDK's per-record path: %s", self.name, reason)
         return reason is None
 

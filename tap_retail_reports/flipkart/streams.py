@@ -54,7 +54,9 @@ class MirLedgerStream(WarehouseStream):
                 break
             windows.append(Window(local_midnight(month, ZONE), local_midnight(following, ZONE)))
             month = following
-        self.log_plan(context, bookmark, start, windows)
+        available = following.replace(day=MIR_AVAILABLE_AFTER_DAY)
+        note = f"; {month:%B %Y} is available after {available} in India" if not windows else ""
+        self.log_plan(context, bookmark, start, windows, note=note)
         return windows
 
     def job_params(self, window: Window, context: Context | None) -> dict:
@@ -66,10 +68,12 @@ class MirLedgerStream(WarehouseStream):
 class SnapshotStream(WarehouseStream):
     """Inventory as it is now, one job per warehouse per run."""
 
+    reads_regardless_of_dates = True  # a snapshot of now, whatever start_date says
+
     def job_windows(self, context: Context | None) -> list[Window]:
         today = self.end_date.astimezone(ZONE).date()
         windows = [Window(local_midnight(today, ZONE), self.end_date)]
-        self.log_plan(context, self.bookmark(context), windows[0].start, windows)
+        self.log_plan(context, self.bookmark(context), windows[0].start, windows, origin="the inventory as of now")
         return windows
 
     def job_params(self, window: Window, context: Context | None) -> dict:

@@ -29,8 +29,9 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
 from tap_retail_reports.core.http import describe_response
+from tap_retail_reports.core.log_lines import listed
 from tap_retail_reports.core.redact import redact
-from tap_retail_reports.core.streams import WindowedStream
+from tap_retail_reports.core.streams import WindowedStream, for_context
 from tap_retail_reports.core.windows import DURATIONS, UTC, iso, periods, resume_from
 
 if t.TYPE_CHECKING:
@@ -239,14 +240,14 @@ class RetrendStream(WindowedStream):
         bookmark = self.bookmark(context)
         first = resume_from(bookmark, self.start_date, self.lookback_days)
         self.warn_if_past_end(bookmark, first)
-        where = f"{self.name} store_num {context['store_num']}, {duration}"
+        # Worded as every stream's first line is (core/streams.py, core/async_stream.py): grep-able alike.
+        where = f"{self.name}{for_context(context)}"
         if bookmark is None:
-            self.logger.info("%s: no bookmark; first period holds start_date %s", where, first.date())
+            self.logger.info("%s: no bookmark; starting at start_date %s: %s periods from the one holding %s",
+                             where, iso(first), duration, first.date())
         else:
-            self.logger.info(
-                "%s: bookmark %s less %d lookback day(s): first period holds %s",
-                where, iso(bookmark), self.lookback_days, first.date(),
-            )
+            self.logger.info("%s: resuming from bookmark %s less %d lookback day(s): %s periods from the one holding %s",
+                             where, iso(bookmark), self.lookback_days, duration, first.date())
         include_current = bool(self.vendor_config.get("refresh_current_period"))
         return periods(first, self.end_date, duration, include_current=include_current)
 
@@ -373,7 +374,7 @@ class RetrendStream(WindowedStream):
             self._learned.update(learned)
             self.announce_columns(learned)
             self.logger.info("%s: %d column(s) learned from Retrend's answer: %s", self.name, len(learned),
-                             ", ".join(f"{name} ({schema['type'][0]})" for name, schema in learned.items()))
+                             listed([f"{name} ({schema['type'][0]})" for name, schema in learned.items()]))
 
     def stamp(self, row: dict, store: int, duration: str, start: dt.date, *, completed: bool) -> dict:
         """Give a row its key as requested; a vendor value that disagrees is kept as `vendor_<field>`."""

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from singer_sdk.singerlib.catalog import SelectionMask
 
-from tap_retail_reports.core.async_stream import column_types, file_schema
+from tap_retail_reports.core.file_stream import column_types, file_schema, row_of
 from tap_retail_reports.core.fast_records import FileRecords
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
+from tests.exact import exact
 from tests.test_async_vendors import FOXY_REPORTS, config, knobs
 
 OWNER = "tap_retail_reports.core.async_stream:AsyncReportStream"
@@ -105,25 +106,31 @@ def test_stream_maps_and_flattening_send_records_through_the_sdk_path(fresh_sand
 
 
 def test_a_row_of_the_fast_branch_is_the_row_of_the_step_by_step_branch() -> None:
-    """Short and long rows and repeated names take `irregular` (the SDK path's steps one by one);
-    on regular rows both branches must agree, whatever is selected and whatever does not fit."""
+    """Blank numbers, misfits, short and long rows take `slowly` (the converters one by one); on every
+    row both branches, and the SDK path's steps (row_of, then SchemaCoercion), must agree."""
     schema = file_schema(column_types(NUMBER=("total",), INTEGER=("count",), BOOLEAN=("paid",), DATE=("day",),
                                       DATE_TIME=("at",)))
     schema["properties"].update({"_extra_fields": {"type": ["object", "null"]}, "note": {"type": ["string", "null"]}})
-    header = ["total", "count", "paid", "day", "at", "note", "_source_file"]
+    names = ["total", "count", "paid", "day", "at", "note", "_source_file_vendor"]
     rows = [["12.50", "3", "true", "2026-10-01", "2026-10-01 12:00:00", "x", "theirs"],
             ["N/A", "2.5", "maybe", "01/10/2026", "soon", "", "theirs"],
-            ["1,204.10", "", "0", "", "2026-10-01T12:00:00+05:30", "y", "theirs"]]
+            ["1,204.10", "", "0", "", "2026-10-01T12:00:00+05:30", "y", "theirs"],
+            ["", "007", "", "2026-02-30", "", "", ""]]
     fields = {"_source_file": "a.csv", "_report_window_start": "2026-10-01T00:00:00Z",
               "_report_window_end": "2026-10-02T00:00:00Z"}
+    kolkata = ZoneInfo("Asia/Kolkata")
+    coercion = SchemaCoercion(schema, kolkata)
     for left_out in ((), ("total", "note"), ("_extra_fields", "paid"), ("_report_window_end", "warehouse_id")):
         mask = SelectionMask({(): True, **{("properties", name): False for name in left_out}})
-        plan = FileRecords(SimpleNamespace(mask=mask), SchemaCoercion(schema, ZoneInfo("Asia/Kolkata")),  # type: ignore[arg-type]
-                           header, ["_source_file"], fields, {"warehouse_id": "W1"})
-        for number, values in enumerate(rows, start=1):
+        plan = FileRecords(mask, names, coercion.converters, fields, {"warehouse_id": "W1"})
+        for number, values in enumerate([*rows, ["1"], [*rows[0], "spare", "more"]], start=1):
             fast = plan.record(number, values)
-            assert fast == plan.irregular(number, values), (left_out, values)
+            assert exact(fast) == exact(plan.slowly(number, values[:len(names)]) if len(values) == len(names) else fast)
+            sdk = row_of(names, values)
+            sdk.update(fields)
+            sdk["_row_number"] = number
+            coercion(sdk)
+            sdk.setdefault("warehouse_id", "W1")
+            sdk = {name: value for name, value in sdk.items() if name not in left_out}
+            assert exact(json.loads(json.dumps(fast, default=str))) == exact(json.loads(json.dumps(sdk, default=str))), (left_out, values)
             assert not set(left_out) & set(fast)
-        assert plan.record(9, ["1"]) == plan.irregular(9, ["1"])  # a short row
-        long = plan.record(9, [*rows[0], "spare"])
-        assert long.get("_column_8") == "spare" and long == plan.irregular(9, [*rows[0], "spare"])

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_retail_reports.core.async_stream import LEARNED_COLUMN
+from tap_retail_reports.core.file_stream import LEARNED_COLUMN
 from tap_retail_reports.core.windows import on_grid
 from tap_retail_reports.flipkart.streams import STREAMS as FLIPKART_STREAMS
 from tap_retail_reports.foxycart.streams import STREAMS as FOXYCART_STREAMS

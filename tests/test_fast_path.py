@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 from singer_sdk.singerlib.catalog import SelectionMask
 
-from tap_retail_reports.core.file_stream import column_types, file_schema, row_of
 from tap_retail_reports.core.fast_records import FileRecords
+from tap_retail_reports.core.file_stream import column_types, file_schema, row_of
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.server import RunningSandbox

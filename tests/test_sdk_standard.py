@@ -63,7 +63,7 @@ def fast_streams() -> t.Iterator[set[str]]:
     flush = RecordLines.flush
 
     def noting_flush(lines: RecordLines) -> None:
-        if lines.count:
+        if lines.buffer:
             seen.add(lines.stream.name)
         flush(lines)
 

@@ -17,10 +17,12 @@ flattening, BATCH messages, a record limit, type conformance).
 
 from __future__ import annotations
 
+import functools
 import operator
+import re
 import typing as t
-from decimal import Decimal, InvalidOperation
 
+from msgspec import Raw
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -75,7 +77,6 @@ class RecordLines:
         self.counter = counter
         self.on_written = on_written
         self.buffer = bytearray()
-        self.count = 0
         # time_extracted: when the answer or file arrived, set by the caller for each answer or file.
         self.message: dict[str, t.Any] = {"type": "RECORD", "stream": stream.name, "record": None,
                                           "time_extracted": utc_now()}
@@ -85,20 +86,20 @@ class RecordLines:
         self.message["record"] = record
         encoder.encode_into(self.message, self.buffer, -1)
         self.buffer.extend(b"\n")
-        self.count += 1
         if len(self.buffer) >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        if not self.count:
+        """The lines so far, written; counted from the buffer (JSON writes a newline inside a value as \\n)."""
+        if not self.buffer:
             return
+        count = self.buffer.count(b"\n")
         self.writer.write_lines(self.buffer)
         self.buffer.clear()
         self.stream.state_manager.is_flushed = False  # as Stream._write_record_message: a STATE is due
         if self.counter is not None:
-            self.counter.increment(self.count)
-        self.on_written(self.count)
-        self.count = 0
+            self.counter.increment(count)
+        self.on_written(count)
 
 
 class Memo(dict):
@@ -127,14 +128,6 @@ class Memo(dict):
         return value
 
 
-def _decimal(raw: str) -> Decimal:
-    """A number's text as `as_number` reads it first; anything else (a blank, NaN) raises for the careful way."""
-    number = Decimal(raw)
-    if not number.is_finite():
-        raise InvalidOperation(raw)
-    return number
-
-
 class FileRecords:
     """One layout's rows as records, exactly as the SDK path would emit them (core/file_stream.py).
 
@@ -144,8 +137,8 @@ class FileRecords:
     number with a fraction: the column is read as a number from then on.
 
     Each row's typed values are converted in one pass of C calls (`map`) through each column's
-    `Memo` (`Decimal` for numbers, which rarely repeat); a row with a blank number, a value that
-    does not fit, or the wrong width takes `slowly`, the converters one by one.
+    `Memo` (`Decimal` for numbers, which rarely repeat; date-times per minute); a row with a blank
+    number, a value that does not fit, or the wrong width takes `slowly`, the converters one by one.
     """
 
     def __init__(self, mask: SelectionMask, names: t.Sequence[str], converters: t.Mapping[str, Converter],
@@ -171,30 +164,14 @@ class FileRecords:
         self.compile()
 
     def compile(self) -> None:
-        """Decide, per typed column, how the fast loop converts it. A column not kept is still converted
+        """Make `record` for this layout (again, when a column widens). A column not kept is still converted
         when `_extra_fields` is, since a value that does not fit goes there."""
         typed = [(i, name) for i, name in enumerate(self.names)
                  if name in self.converters and (name in self.kept or self.keep_extra)]
         self.typed = [(name, i, self.converters[name]) for i, name in typed]
-        self.typed_names = [name for _, name in typed]
-        self.typed_pick = _getter([i for i, _ in typed])
-        self.calls = [_fast(self.converters[name]) for _, name in typed]
-        self.dropped = [name for _, name in typed if name not in self.kept]
-
-    def record(self, number: int, values: t.Sequence[t.Any]) -> dict[str, t.Any]:
-        if len(values) != self.width:
-            return self.ragged(number, values)
-        record: dict[str, t.Any] = dict(zip(self.kept_names, self.pick(values), strict=True))
-        try:
-            record.update(zip(self.typed_names, map(call, self.calls, self.typed_pick(values)), strict=True))
-        except (ValueError, ArithmeticError, KeyError, TypeError):
-            return self.slowly(number, values)
-        for name in self.dropped:
-            del record[name]
-        record.update(self.constant)
-        if self.keep_row_number:
-            record["_row_number"] = number
-        return record
+        self.record = layout_record(self.width, [(i, name, self.converters.get(name) if (i, name) in typed else None)
+                                                 for i, name in enumerate(self.names)],
+                                    self.kept, self.constant, self.keep_row_number, self.ragged, self.slowly)
 
     def slowly(self, number: int, values: t.Sequence[t.Any], extra: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         """A row the converters take one by one: values that do not fit go to `_extra_fields`."""
@@ -232,7 +209,82 @@ class FileRecords:
         return self.slowly(number, values[:width], extra or None)
 
 
-def _getter(positions: list[int]) -> t.Callable[[t.Sequence[t.Any]], t.Sequence[t.Any]]:
+def layout_record(width: int, columns: list[tuple[int, str, Converter | None]], kept: t.Collection[str],
+                  constant: t.Mapping[str, t.Any], keep_row_number: bool,
+                  ragged: t.Callable[[int, t.Sequence[t.Any]], dict], slowly: t.Callable[[int, t.Sequence[t.Any]], dict],
+                  ) -> t.Callable[[int, t.Sequence[t.Any]], dict]:
+    """`record(number, values)` for one layout, written as Python code for it (as `dataclasses` and
+    `namedtuple` write theirs): one dict display with a key per kept column, each value taken from its
+    position and, for a typed column (`columns`: position, name, converter or None), converted in place.
+    This runs for every row: a display builds the record in one step, with no per-column loop. Numbers
+    written as JSON writes them (all of a row's, checked in one match) go out as written (`msgspec.Raw`,
+    the text a Decimal of them writes); a row with a blank or otherwise written number reads them
+    through a Memo as `as_number` does. Other typed values go through their column's Memo, or a
+    converter's strict form (date-times). A value that does not fit raises: `slowly` then takes the row.
+    Names reach the code only as `repr` literals."""
+    env: dict[str, t.Any] = {"Raw": Raw, "ragged": ragged, "slowly": slowly, "join": "\x00".join,
+                             "failures": (ValueError, ArithmeticError, KeyError, TypeError),
+                             "as_number": Memo(as_number, keep=False).__getitem__}
+    written: list[str] = []  # the record's fields when every number is written as JSON writes it
+    read: list[str] = []  # ... when one is not
+    checked_written: list[str] = []  # typed columns not kept, converted only to see that they fit
+    checked_read: list[str] = []
+    numbers: list[str] = []
+    for position, name, convert in columns:
+        value = f"v[{position}]"
+        if convert is as_number:
+            numbers.append(value)
+            fast, careful = f"Raw({value})", f"as_number({value})"
+        elif convert is not None:
+            env[f"c{position}"] = _fast(convert)
+            fast = careful = f"c{position}({value})"
+        else:
+            fast = careful = value
+        if name in kept:
+            written.append(f"{name!r}: {fast}")
+            read.append(f"{name!r}: {careful}")
+        elif convert is not None:
+            if convert is not as_number:  # numbers are checked by the match
+                checked_written.append(fast)
+            checked_read.append(careful)
+    for index, (name, value) in enumerate(constant.items()):
+        env[f"k{index}"] = value
+        written.append(f"{name!r}: k{index}")
+        read.append(written[-1])
+    if keep_row_number:
+        written.append("'_row_number': number")
+        read.append(written[-1])
+    env["numbers_as_written"] = _json_numbers(len(numbers)).fullmatch
+
+    def checks(values: list[str]) -> str:
+        return f"({', '.join(values)},)\n            " if values else ""
+
+    source = f"""
+def record(number, v):
+    if len(v) != {width}:
+        return ragged(number, v)
+    try:
+        if numbers_as_written(join(({', '.join(numbers)},))):
+            {checks(checked_written)}return {{{', '.join(written)}}}
+        {checks(checked_read).replace("    ", "", 1)}return {{{', '.join(read)}}}
+    except failures:
+        return slowly(number, v)
+"""
+    exec(compile(source, "<layout record>", "exec"), env)  # code written above, names as literals
+    return env["record"]
+
+
+Pick = t.Callable[[t.Sequence[t.Any]], t.Sequence[t.Any]]
+_JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
+
+
+@functools.lru_cache(maxsize=64)
+def _json_numbers(count: int) -> re.Pattern[str]:
+    """`count` numbers written as JSON writes them (no exponent), joined by NUL: the one check of a row's numbers."""
+    return re.compile("\x00".join([_JSON_NUMBER] * count)) if count else re.compile("")
+
+
+def _getter(positions: list[int]) -> Pick:
     """The values at `positions` of a row, as a sequence (itemgetter gives a bare value for one position)."""
     if len(positions) == 1:
         only = positions[0]
@@ -241,10 +293,10 @@ def _getter(positions: list[int]) -> t.Callable[[t.Sequence[t.Any]], t.Sequence[
 
 
 def _fast(convert: Converter) -> t.Callable[[t.Any], t.Any]:
-    """What the fast loop calls for one column's value: `Decimal` for numbers, else the column's Memo."""
-    if convert is as_number:
-        return _decimal
-    return Memo(convert, keep=not getattr(convert, "remembers", False)).__getitem__
+    """What the fast loop calls for one column's value (it raises where `convert` gives a Misfit): a
+    converter's own strict form where it has one (date-times, per minute), else the column's Memo."""
+    strict = getattr(convert, "strict", None)
+    return strict if strict is not None else Memo(convert).__getitem__
 
 
 def write_file(lines: RecordLines, table: CsvFile,
@@ -255,15 +307,14 @@ def write_file(lines: RecordLines, table: CsvFile,
     buffer, message, encode_into = lines.buffer, lines.message, encoder.encode_into
     for header, sample, rows in layouts(table, SAMPLE_ROWS):
         lines.flush()  # rows of the layout before go out before a SCHEMA the new one may bring
-        record = plan(header, sample).record
+        layout = plan(header, sample)  # its `record` is made again when a column widens
         for number, values in rows:
-            message["record"] = record(number, values)
+            message["record"] = layout.record(number, values)
             encode_into(message, buffer, -1)  # RecordLines.add, inlined: this loop is the hot one
             buffer.extend(b"\n")
-            lines.count += 1
             if len(buffer) >= FLUSH_BYTES:
                 lines.flush()
-    lines.flush()
+        lines.flush()
 
 
 def nested_deselection(stream: Stream) -> bool:

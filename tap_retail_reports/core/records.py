@@ -112,6 +112,7 @@ def as_boolean(value: t.Any) -> t.Any:
 # A naive time to the second, in ASCII digits: the common shape of a report file's local times.
 _NAIVE_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-5][0-9]")
 MINUTES_REMEMBERED = 100_000  # distinct local minutes per column converter (about 70 days): memory stays flat
+_SECONDS = frozenset(f":{second:02d}" for second in range(60))
 
 
 def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter:
@@ -189,7 +190,20 @@ def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter
             return iso(utc)
         return utc.replace(tzinfo=None).isoformat() + "Z"  # iso()'s text, several times quicker than strftime
 
+    def strict(value: t.Any) -> t.Any:
+        """`convert` for the fast record path: a value that does not fit raises ValueError. A naive time to
+        the second in a minute already converted costs a dict lookup (its key was checked when stored)."""
+        if value.__class__ is str and len(value) == 19 and value[16:] in _SECONDS:
+            utc = minutes.get(value[:16])
+            if utc is not None:
+                return f"{utc}{value[16:]}Z"
+        converted = convert(value)
+        if converted.__class__ is Misfit:
+            raise ValueError(value)
+        return converted
+
     convert.remembers = True  # type: ignore[attr-defined]  # its own memory, per minute: callers need none
+    convert.strict = strict  # type: ignore[attr-defined]
     return convert
 
 

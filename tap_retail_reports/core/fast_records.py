@@ -256,17 +256,22 @@ def layout_record(width: int, columns: list[tuple[int, str, Converter | None]], 
         read.append(written[-1])
     env["numbers_as_written"] = _json_numbers(len(numbers)).fullmatch
 
-    def checks(values: list[str]) -> str:
-        return f"({', '.join(values)},)\n            " if values else ""
+    def fields(checked: list[str], values: list[str], indent: str) -> str:
+        check = f"({', '.join(checked)},)\n{indent}" if checked else ""
+        return f"{check}return {{{', '.join(values)}}}"
 
+    if numbers:
+        body = (f"if numbers_as_written(join(({', '.join(numbers)},))):\n"
+                f"            {fields(checked_written, written, ' ' * 12)}\n"
+                f"        {fields(checked_read, read, ' ' * 8)}")
+    else:
+        body = fields(checked_written, written, " " * 8)
     source = f"""
 def record(number, v):
     if len(v) != {width}:
         return ragged(number, v)
     try:
-        if numbers_as_written(join(({', '.join(numbers)},))):
-            {checks(checked_written)}return {{{', '.join(written)}}}
-        {checks(checked_read).replace("    ", "", 1)}return {{{', '.join(read)}}}
+        {body}
     except failures:
         return slowly(number, v)
 """

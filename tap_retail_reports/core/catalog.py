@@ -6,8 +6,26 @@ from __future__ import annotations
 import json
 import typing as t
 
+from tap_retail_reports.core.errors import TapError
+
 if t.TYPE_CHECKING:
+    from singer_sdk.singerlib.catalog import Catalog
+
     from tap_retail_reports.core.layouts import ColumnType
+
+
+def follow_catalog(stream: str, catalog: Catalog, own_key: str | None, asked_key: str | None,
+                   schema: dict) -> dict[str, dict]:
+    """What a stream takes from the catalog beyond the SDK: the columns it declares that the stream's
+    `schema` does not (Meltano's `schema` extra writes them; a Singer user edits them in), which the
+    stream then declares and converts to. A replication key other than the stream's own raises
+    TapError (the windows are read by the stream's key: a bookmark must never name another field);
+    none at all keeps the stream's."""
+    if asked_key and asked_key != own_key:
+        raise TapError(refused_replication_key(stream, asked_key, own_key))
+    entry = catalog.get_stream(stream)
+    given = entry.schema.to_dict().get("properties") if entry is not None else None
+    return {name: column for name, column in (given or {}).items() if name not in schema["properties"]}
 
 
 def refused_replication_key(stream: str, asked: str, own: str | None) -> str:

@@ -28,9 +28,8 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_retail_reports.core.files import layouts
-from tap_retail_reports.core.layouts import SAMPLE_ROWS
-from tap_retail_reports.core.records import Converter, Misfit, as_number, aside, with_fraction
+from tap_retail_reports.core.records import as_number, aside, with_fraction
+from tap_retail_reports.core.values import Converter, Misfit
 
 if t.TYPE_CHECKING:
     from datetime import datetime
@@ -39,7 +38,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.metrics import Counter
     from singer_sdk.singerlib.catalog import SelectionMask
 
-    from tap_retail_reports.core.files import CsvFile
+    from tap_retail_reports.core.file_stream import TableLayout
 
 # f(x) for the fast loop's `map`, in C where Python has it (3.11's operator.call).
 call: t.Callable[[t.Callable[[t.Any], t.Any], t.Any], t.Any] = getattr(operator, "call", None) or (lambda f, x: f(x))
@@ -304,13 +303,13 @@ def _fast(convert: Converter) -> t.Callable[[t.Any], t.Any]:
     return strict if strict is not None else Memo(convert).__getitem__
 
 
-def write_file(lines: RecordLines, table: CsvFile,
+def write_file(lines: RecordLines, table_layouts: t.Iterable[TableLayout],
                plan: t.Callable[[list[str], list[t.Sequence[t.Any]]], FileRecords]) -> None:
-    """Every row of `table` as a RECORD line. `plan` gets each layout's header and its first rows
-    (read ahead, see `core.files.layouts`) before any record of that layout is written: the file's
-    first header, and a different header further down."""
+    """Every row of a table's layouts as a RECORD line. `plan` gets each layout's header and its first
+    rows (read ahead, see `core.file_stream.layouts`) before any record of that layout is written:
+    the file's first header, and a different header further down."""
     buffer, message, encode_into = lines.buffer, lines.message, encoder.encode_into
-    for header, sample, rows in layouts(table, SAMPLE_ROWS):
+    for header, sample, rows in table_layouts:
         lines.flush()  # rows of the layout before go out before a SCHEMA the new one may bring
         layout = plan(header, sample)  # its `record` is made again when a column widens
         for number, values in rows:

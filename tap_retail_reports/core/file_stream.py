@@ -20,7 +20,7 @@ from functools import cached_property
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_retail_reports.core.fast_records import EXTRA_FIELDS, FileRecords, RecordLines, write_file
-from tap_retail_reports.core.files import CsvFile, layouts
+from tap_retail_reports.core.files import CsvFile
 from tap_retail_reports.core.layouts import NUMBER, SAMPLE_ROWS, ColumnMemory, StreamColumns, default_order
 from tap_retail_reports.core.records import SchemaCoercion, converter_for, text_columns, typed_as_text
 from tap_retail_reports.core.streams import WindowedStream
@@ -85,6 +85,43 @@ def row_of(names: t.Sequence[str], values: t.Sequence[t.Any]) -> dict[str, t.Any
     if extra:
         row[EXTRA_FIELDS] = extra
     return row
+
+
+TableLayout = tuple[list[str], list[t.Sequence[t.Any]], t.Iterator[tuple[int, t.Sequence[t.Any]]]]
+
+
+def layouts(table: CsvFile, sample_rows: int) -> t.Iterator[TableLayout]:
+    """Each layout of a table (its header, and each different header further down) as (its columns, the
+    values of its first `sample_rows` data rows, all its rows): the first rows are read ahead, so that a reader can
+    decide what its columns are before the layout's first row is used; memory holds no more than
+    them. Each layout's rows must be read through before the next layout is asked for."""
+    source = table.value_rows()
+    pending = next(source, None)
+    while pending is not None:
+        current = table.columns  # the header above `pending`
+        sample = [pending]
+        pending = None
+        if len(sample) < sample_rows:
+            for row in source:
+                if table.columns is not current:
+                    pending = row
+                    break
+                sample.append(row)
+                if len(sample) >= sample_rows:
+                    break
+
+        def rest(sample: list = sample, current: list[str] | None = current) -> t.Iterator[tuple[int, t.Sequence[t.Any]]]:
+            nonlocal pending
+            yield from sample
+            if pending is not None:
+                return
+            for row in source:
+                if table.columns is not current:
+                    pending = row
+                    return
+                yield row
+
+        yield list(current or []), [values for _, values in sample], rest()
 
 
 class FileReportStream(WindowedStream):
@@ -179,7 +216,7 @@ class FileReportStream(WindowedStream):
                     return FileRecords(self.mask, names, converters, fields, partition, widen=self.widen_column,
                                        widenable=self.columns.widenable)
 
-                write_file(lines, table, plan)
+                write_file(lines, layouts(table, SAMPLE_ROWS), plan)
         finally:
             self._open_lines = None
 

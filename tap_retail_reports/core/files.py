@@ -200,43 +200,6 @@ def _looks_like_header(values: t.Sequence[t.Any], known: set[str]) -> bool:
     return matches >= 2 and matches * 2 >= len(values)
 
 
-TableLayout = tuple[list[str], list[t.Sequence[t.Any]], t.Iterator[tuple[int, t.Sequence[t.Any]]]]
-
-
-def layouts(table: CsvFile, sample_rows: int) -> t.Iterator[TableLayout]:
-    """Each layout of a table (its header, and each different header further down) as (its columns, the
-    values of its first `sample_rows` data rows, all its rows): the first rows are read ahead, so that a reader can
-    decide what its columns are before the layout's first row is used; memory holds no more than
-    them. Each layout's rows must be read through before the next layout is asked for."""
-    source = table.value_rows()
-    pending = next(source, None)
-    while pending is not None:
-        current = table.columns  # the header above `pending`
-        sample = [pending]
-        pending = None
-        if len(sample) < sample_rows:
-            for row in source:
-                if table.columns is not current:
-                    pending = row
-                    break
-                sample.append(row)
-                if len(sample) >= sample_rows:
-                    break
-
-        def rest(sample: list = sample, current: list[str] | None = current) -> t.Iterator[tuple[int, t.Sequence[t.Any]]]:
-            nonlocal pending
-            yield from sample
-            if pending is not None:
-                return
-            for row in source:
-                if table.columns is not current:
-                    pending = row
-                    return
-                yield row
-
-        yield list(current or []), [values for _, values in sample], rest()
-
-
 def row_dict(columns: list[str], values: t.Sequence[t.Any]) -> dict[str, t.Any]:
     """One row's {column: value}. A short row lacks the missing columns; values beyond the
     header's are kept under made-up names (`_column_N`), never dropped (a workbook's empty cells there are)."""

@@ -34,7 +34,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
-from tap_retail_reports.core.catalog import refused_replication_key, undeclared_columns_message
+from tap_retail_reports.core.catalog import follow_catalog, undeclared_columns_message
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.fast_records import RecordLines, blocker, nested_deselection, write_rows
 from tap_retail_reports.core.http import (
@@ -147,19 +147,12 @@ class ReportStream(RESTStream):
     catalog_columns: t.Mapping[str, dict] = {}  # properties the catalog declares and the tap does not
 
     def apply_catalog(self, catalog: Catalog) -> None:
-        """The SDK's, then: a replication key the stream cannot honour stops the tap before any request
-        (the windows are read by the stream's own key: a bookmark must never name another field), and
-        the columns the catalog declares beyond the tap's own (Meltano's `schema` extra writes them)
-        are declared from the start, their values converted to the catalog's types."""
+        """The SDK's, then what the tap adds (core/catalog.py): a replication key the stream cannot honour
+        stops the tap before any request; columns the catalog declares beyond the tap's are followed."""
         own_key = self.replication_key
         super().apply_catalog(catalog)
-        asked = self.replication_key
-        self.replication_key = own_key
-        if asked and asked != own_key:
-            raise TapError(refused_replication_key(self.name, asked, own_key))
-        entry = catalog.get_stream(self.name)
-        given = entry.schema.to_dict().get("properties") if entry is not None else None
-        pinned = {name: schema for name, schema in (given or {}).items() if name not in self.schema["properties"]}
+        pinned = follow_catalog(self.name, catalog, own_key, self.replication_key, self.schema)
+        self.replication_key = own_key  # the windows are read by the stream's own key, whatever the SDK took
         if pinned:
             self.catalog_columns = pinned
             self.schema = {**self.schema, "properties": {**self.schema["properties"], **pinned}}  # type: ignore[misc]  # an instance's own copy

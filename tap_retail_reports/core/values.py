@@ -1,7 +1,8 @@
 """What a report file's text values are: numbers, booleans, dates and times in the forms exports write them.
 
 `read_text` tells, for one value, which kinds it could be (`Shape`): the evidence `core/layouts.py`
-types a column from. The date and time converters of `core/records.py` read the same forms.
+types a column from. The date and date-time converters here (`as_date`, `as_iso_datetime`) read the
+same forms; the others are in `core/records.py`.
 
 Dates come as ISO (`2026-10-05`), `YYYY/MM/DD`, or day and month in either order with `/`, `-`
 or `.` between (`10/05/2026`, `05.10.2026`): a column's order (`mdy` or `dmy`) is told by a
@@ -17,6 +18,10 @@ import re
 import typing as t
 from dataclasses import dataclass
 
+import pendulum
+
+from tap_retail_reports.core.windows import UTC, iso
+
 MDY, DMY = "mdy", "dmy"
 ORDERS = (MDY, DMY)
 
@@ -27,6 +32,7 @@ LONG_DIGITS = 12  # a whole number written with this many digits or more is an i
 _DIGITS = re.compile(r"\d+")
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 _YMD_SLASH = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
 _DAY_MONTH = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})")
 _DATE_PART = r"\d{4}-\d{2}-\d{2}|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}(?P<sep>[/.-])\d{1,2}(?P=sep)\d{4}"
@@ -37,6 +43,18 @@ _DATE_TIME = re.compile(
     r"(?: ?(?P<offset>[Zz]|[+-]\d{2}:?\d{2}))?"
 )
 BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "y": True, "n": False}
+
+
+class Misfit:
+    """A value that does not fit its column's type: it goes to `_extra_fields` under the column's name."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: t.Any) -> None:
+        self.value = value
+
+
+Converter = t.Callable[[t.Any], t.Any]  # a value as sent -> the typed value, or a Misfit
 
 
 @dataclass(frozen=True)
@@ -186,3 +204,132 @@ def time_of(found: re.Match[str]) -> dt.time | None:
         return dt.time(hour, minute, int(found["second"] or 0), micro)
     except ValueError:
         return None
+
+
+# A naive time to the second, in ASCII digits: the common shape of a report file's local times.
+_NAIVE_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-5][0-9]")
+MINUTES_REMEMBERED = 100_000  # distinct local minutes per column converter (about 70 days): memory stays flat
+_SECONDS = frozenset(f":{second:02d}" for second in range(60))
+
+
+def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter:
+    """Date-times that are not ISO-8601 with an offset ("2026-10-01 12:00:00", "10/01/2026 12:00 PM") as ISO UTC.
+
+    A time without an offset is read in `zone` (the vendor's), never silently as UTC; with no zone
+    (no document gives the vendor's), it does not fit. Day and month of a date written with them
+    both are read in `order`. Values already in ISO form with an offset (almost all) cost one regex
+    match. A naive time to the second ("2026-10-01 12:00:07") is converted once per minute, not
+    once per value: the zone's offset holds for the whole minute when it is the same at
+    its first and last second and a whole number of minutes (see `minute_in_utc`), so the
+    seconds are carried over as written.
+    """
+    minutes: dict[str, str | None] = {}
+
+    def minute_in_utc(minute: str) -> str | None:
+        """"YYYY-MM-DDTHH:MM" in UTC for a local "YYYY-MM-DD HH:MM", or None when its seconds cannot
+        be carried over (an offset with seconds, a change of offset inside the minute, a far year)."""
+        first = convert_slowly(minute + ":00")
+        if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
+            return None
+        moment = dt.datetime.fromisoformat(minute)
+        if zone.utcoffset(moment) != zone.utcoffset(moment.replace(second=59)):  # type: ignore[union-attr]  # only with a zone
+            return None
+        return first[:16]
+
+    def convert(value: t.Any) -> t.Any:
+        if zone is not None and value.__class__ is str and _NAIVE_SECOND.fullmatch(value):
+            minute = value[:16]
+            utc = minutes.get(minute, minutes)
+            if utc is minutes:
+                if len(minutes) >= MINUTES_REMEMBERED:
+                    minutes.clear()
+                utc = minutes[minute] = minute_in_utc(minute)
+            if utc is not None:
+                return f"{utc}{value[16:]}Z"
+        return convert_slowly(value)
+
+    def convert_slowly(value: t.Any) -> t.Any:
+        if not isinstance(value, str):
+            if value is None:
+                return None
+            if isinstance(value, dt.date):  # a workbook's cell: a date-time (naive: in `zone`), or a date's midnight
+                if not isinstance(value, dt.datetime):
+                    value = dt.datetime(value.year, value.month, value.day)  # noqa: DTZ001  # naive: the zone is added below
+                if value.tzinfo is None:
+                    if zone is None:
+                        return Misfit(value)
+                    value = value.replace(tzinfo=zone)
+                return iso(value)
+            return Misfit(value)  # a workbook's number is no time
+        if _ISO_DATETIME.fullmatch(value):
+            return value
+        text = value.strip()
+        if not text:
+            return None
+        moment = read_date_time(text, order)
+        if moment is None:
+            day = read_date(text, order)
+            moment = dt.datetime(day.year, day.month, day.day) if day else None  # noqa: DTZ001  # a date: local midnight
+        if moment is None:
+            try:
+                found = pendulum.parse(text, tz=None)
+            except (ValueError, pendulum.parsing.exceptions.ParserError):
+                return Misfit(value)
+            if not isinstance(found, dt.datetime):
+                return Misfit(value)
+            moment = found
+        if moment.tzinfo is None:
+            if zone is None:
+                return Misfit(value)
+            moment = moment.replace(tzinfo=zone)
+        utc = moment.astimezone(UTC)
+        if utc.microsecond or utc.year < 1000:
+            return iso(utc)
+        return utc.replace(tzinfo=None).isoformat() + "Z"  # iso()'s text, several times quicker than strftime
+
+    def strict(value: t.Any) -> t.Any:
+        """`convert` for the fast record path: a value that does not fit raises ValueError. A naive time to
+        the second in a minute already converted costs a dict lookup (its key was checked when stored)."""
+        if value.__class__ is str and len(value) == 19 and value[16:] in _SECONDS:
+            utc = minutes.get(value[:16])
+            if utc is not None:
+                return f"{utc}{value[16:]}Z"
+        converted = convert(value)
+        if converted.__class__ is Misfit:
+            raise ValueError(value)
+        return converted
+
+    convert.remembers = True  # type: ignore[attr-defined]  # its own memory, per minute: callers need none
+    convert.strict = strict  # type: ignore[attr-defined]
+    return convert
+
+
+def as_date(order: str = MDY) -> Converter:
+    """Dates as YYYY-MM-DD: ISO, or with day and month in `order` ("10/05/2026"); a real date or a Misfit."""
+
+    def convert(value: t.Any) -> t.Any:
+        if isinstance(value, str):
+            if _ISO_DATE.fullmatch(value):
+                try:
+                    dt.date.fromisoformat(value)
+                except ValueError:
+                    return Misfit(value)
+                return value
+            text = value.strip()
+            if not text:
+                return None
+            day = read_date(text, order)
+            return day.isoformat() if day else Misfit(value)
+        if value is None:
+            return None
+        # A workbook's cell: a date, or a naive date-time at midnight; anything else does not fit.
+        if isinstance(value, dt.datetime):
+            return value.date().isoformat() if value.time() == dt.time() and value.tzinfo is None else Misfit(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return Misfit(value)
+
+    return convert
+
+
+as_iso_date = as_date(MDY)

@@ -124,6 +124,17 @@ def layouts(table: CsvFile, sample_rows: int) -> t.Iterator[TableLayout]:
         yield list(current or []), [values for _, values in sample], rest()
 
 
+def report_days(fields: t.Mapping[str, t.Any]) -> tuple[dt.date, dt.date] | None:
+    """The days a file's report window covers, a day wider each side (the window is UTC; the file's
+    dates are the vendor's), or None for a file without one."""
+    try:
+        start = dt.datetime.fromisoformat(fields["_report_window_start"].replace("Z", "+00:00"))
+        end = dt.datetime.fromisoformat(fields["_report_window_end"].replace("Z", "+00:00"))
+    except (KeyError, AttributeError, ValueError):
+        return None
+    return start.date() - dt.timedelta(days=1), end.date() + dt.timedelta(days=1)
+
+
 class FileReportStream(WindowedStream):
     """A report delivered as files (CSV, gzip'd CSV, zips of CSVs, XLSX workbooks), whose columns
     are typed as they arrive. A vendor subclass says what it knows: `column_types` (types of
@@ -159,11 +170,12 @@ class FileReportStream(WindowedStream):
                               default_order=self.default_order, widen=self.widen_column,
                               widenable=self.columns.widenable)
 
-    def plan_layout(self, header: list[str], sample: t.Sequence[t.Sequence[t.Any]]) -> list[str]:
+    def plan_layout(self, header: list[str], sample: t.Sequence[t.Sequence[t.Any]], fields: t.Mapping[str, t.Any]) -> list[str]:
         """Type a layout's columns from its sample rows and declare the new ones (a SCHEMA message)
-        before its first record; return its column names as records carry them."""
+        before its first record; return its column names as records carry them. `fields`: the file's
+        fields, whose report window tells the order of day and month in dates that do not show it."""
         names = vendor_names(header)
-        declare = self.columns.plan(names, sample)
+        declare = self.columns.plan(names, sample, report_days(fields))
         if declare:
             self.announce_columns({name: column.schema() for name, column in declare.items()})
             self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(declare),
@@ -187,7 +199,7 @@ class FileReportStream(WindowedStream):
         path takes them, then `post_process`."""
         for table, fields in files:
             for header, sample, rows in layouts(table, SAMPLE_ROWS):
-                names = self.plan_layout(header, sample)
+                names = self.plan_layout(header, sample, fields)
                 as_text = [names.index(name) for name in text_columns(self.columns.types, names)] if table.typed else []
                 for number, values in rows:
                     if as_text:
@@ -209,7 +221,7 @@ class FileReportStream(WindowedStream):
 
                 def plan(header: list[str], sample: t.Sequence[t.Sequence[t.Any]],
                          fields: dict = fields) -> FileRecords:
-                    names = self.plan_layout(header, sample)
+                    names = self.plan_layout(header, sample, fields)
                     types = self.columns.types
                     converters = {name: convert for name in names if (convert := converter_for(
                         types[name], self.naive_times_zone, self.default_order)) is not None}

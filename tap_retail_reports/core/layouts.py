@@ -11,11 +11,12 @@ when a fraction comes; any other value that does not fit goes to `_extra_fields`
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import typing as t
 from dataclasses import dataclass
 
-from tap_retail_reports.core.values import DMY, MDY, ORDERS, Shape, read_cell
+from tap_retail_reports.core.values import DMY, MDY, ORDERS, Shape, read_cell, window_order
 
 # The last word of an identifier's name (words split at spaces, punctuation, underscores and camelCase):
 # `customer_id`, `customerId`, `Order No.`, `Postal Code`, `item_sku`, `Phone`.
@@ -191,36 +192,48 @@ class StreamColumns:
         self.memory = memory
         self.learned: dict[str, ColumnType] = {}  # this run's, as last declared
 
-    def plan(self, names: t.Sequence[str], sample: t.Sequence[t.Sequence[t.Any]]) -> dict[str, ColumnType]:
+    def plan(self, names: t.Sequence[str], sample: t.Sequence[t.Sequence[t.Any]],
+             window: tuple[dt.date, dt.date] | None = None) -> dict[str, ColumnType]:
         """Type a layout's columns (`names`, by position in the rows of `sample`) before its first record;
-        return the columns to declare (new ones, and learned integers that widen to number). A column's
-        day/month order is taken from the sample when it shows one and none was known."""
+        return the columns to declare (new ones, and learned integers that widen to number).
+
+        Dates written with day and month are read in one order per column: the one its values show (a
+        day over 12); else the one the layout's other dates show (one export writes them all alike);
+        else the one under which they fall in the report's `window` (its first and last day); else the
+        one the stream's columns were read in so far; else, not known, the vendor's default."""
+        values = [[row[position] for row in sample if position < len(row)] for position in range(len(names))]
+        shapes = [[read_cell(value, json=self.json) for value in column] for column in values]
+        order = (shown_order(shape for column in shapes for shape in column)
+                 or (window_order((value for column in values for value in column), *window) if window else None)
+                 or self.known_order())
         declare: dict[str, ColumnType] = {}
         for position, name in enumerate(names):
-            values = [row[position] for row in sample if position < len(row)]
-            shapes = [read_cell(value, json=self.json) for value in values]
             known = self.types.get(name)
             if known is None:
                 column = self.memory().get(name) or self._by_name(name)
                 if column is None:
-                    by_name = not self.json or any(isinstance(value, str) for value in values)
-                    column = infer(name, shapes, naive_times=self.naive_times, by_name=by_name)
-                declare[name] = column
+                    by_name = not self.json or any(isinstance(value, str) for value in values[position])
+                    column = infer(name, shapes[position], naive_times=self.naive_times, by_name=by_name)
             elif name in self.learned:
                 column = known
             else:
                 if known.kind in ("date", "date-time") and known.order is None:
-                    self.types[name] = ColumnType(known.kind, shown_order(shapes))
+                    self.types[name] = ColumnType(known.kind, shown_order(shapes[position]) or order)
                 continue
-            if column.kind == "integer" and needs_fraction(shapes):
+            if column.kind == "integer" and needs_fraction(shapes[position]):
                 column = NUMBER
             if column.kind in ("date", "date-time") and column.order is None:
-                column = ColumnType(column.kind, shown_order(shapes))
+                column = ColumnType(column.kind, shown_order(shapes[position]) or order)
             if column != known:
                 self.learn(name, column)
                 if known is None or column.kind != known.kind:
                     declare[name] = column
         return declare
+
+    def known_order(self) -> str | None:
+        """The one day/month order the stream's date columns have been read in, if they agree on one."""
+        orders = {column.order for column in self.types.values() if column.order}
+        return orders.pop() if len(orders) == 1 else None
 
     def _by_name(self, name: str) -> ColumnType | None:
         schema = self.by_name.get(name)

@@ -151,6 +151,24 @@ def _valid(year: int, month: int, day: int) -> bool:
     return year >= 1
 
 
+def window_order(values: t.Iterable[t.Any], first: dt.date, last: dt.date) -> str | None:
+    """The day/month order under which dates written with them both ("05/10/2026", also as a date-time's
+    date) fall between `first` and `last` (a report's window, a day wider each side) where the other
+    order puts them elsewhere; None when the values do not tell."""
+    inside: dict[str, int] = dict.fromkeys(ORDERS, 0)
+    for value in values:
+        if value.__class__ is not str:
+            continue
+        text = value.strip().split(" ")[0].split("T")[0]
+        if not _DAY_MONTH.fullmatch(text):
+            continue
+        placed = [order for order in ORDERS if (day := read_date(text, order)) is not None and first <= day <= last]
+        if len(placed) == 1:
+            inside[placed[0]] += 1
+    told = [order for order, count in inside.items() if count]
+    return told[0] if len(told) == 1 else None
+
+
 def read_date(text: str, order: str) -> dt.date | None:
     """A date written in any of the forms above, day and month read in `order`; None if it is none."""
     found = _ISO_DATE.fullmatch(text) or _YMD_SLASH.fullmatch(text)

@@ -97,7 +97,7 @@ FILES = {  # report name -> its CSVs, in zip order
 
 # How FoxyCart's admin portal might head the same columns (the csv_column_names knob's `portal` reading).
 PORTAL_NAMES = {
-    "id": "Transaction ID", "transaction_date": "Transaction Date", "customer_id": "Customer ID",
+    "transaction_date": "Transaction Date", "customer_id": "Customer ID",
     "customer_first_name": "First Name", "customer_last_name": "Last Name", "customer_email": "Email",
     "customer_address1": "Address 1", "customer_city": "City", "customer_state": "State",
     "customer_postal_code": "Postal Code", "customer_country": "Country", "total_item_price": "Item Total",

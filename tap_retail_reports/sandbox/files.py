@@ -67,7 +67,7 @@ class Layout:
     repeat_header_every: int = 0  # write the header again after every N data rows
     new_header_after: int = 0  # after N data rows, a header in reverse column order, and rows in that order
     text_cells: bool = False  # a workbook's cells hold the CSV's text as it is
-    short_rows_every: int = 0  # every Nth data row of a CSV lacks its last two values
+    short_rows_every: int = 0  # data rows 1, N+1, 2N+1, ... of a CSV lack their last two values
     long_rows_every: int = 0  # every Nth data row of a CSV has one value more than its header ("spare")
     new_column_after: int = 0  # after N data rows, the header again with one more column, LATE_COLUMN, which
     #                            the rows below it fill with whole numbers
@@ -94,8 +94,8 @@ def _write_csv(text: t.TextIO, member: Member, layout: Layout = Layout()) -> int
         values = [row.get(name, "") for name in columns]
         if LATE_COLUMN in columns:
             values[columns.index(LATE_COLUMN)] = str(count % 7 + 1)
-        if layout.short_rows_every and count % layout.short_rows_every == 0:
-            values = values[:-2]
+        if layout.short_rows_every and count % layout.short_rows_every == 1 % layout.short_rows_every:
+            values = values[:-2]  # the first row, and every Nth after it
         elif layout.long_rows_every and count % layout.long_rows_every == 0:
             values.append("spare")
         writer.writerow(values)

@@ -40,7 +40,7 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
   csv_time_format                 seconds (default, 13:45:07), minutes (13:45), ampm (1:45:07 PM),
                                   t_separator (2026-10-05T13:45:07)
   csv_time_zone                   naive (default: local times), offset (with the zone's offset, +05:30), utc (Z)
-  csv_short_rows_every: N         every Nth data row of a CSV lacks its last two values (0: off)
+  csv_short_rows_every: N         data rows 1, N+1, 2N+1, ... of a CSV lack their last two values (0: off)
   csv_long_rows_every: N          every Nth data row of a CSV has one value more than its header, "spare"
   csv_new_column_after: N         after N data rows, the header again with one more column, late_column,
                                   which the rows below it fill with whole numbers

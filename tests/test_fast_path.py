@@ -1,9 +1,12 @@
 """The fast record path (core/fast_records.py) against the SDK's own per-record path.
 
-Both runs read the same sandbox files; the fast path must write the same RECORD messages
-(after JSON parsing) for every CSV stream, with a subset of columns selected, values that
-do not fit their column, a vendor column named like one of the tap's, and warehouse
-partitions. A user's stream maps and flattening must send records through the SDK path.
+Both runs read the same sandbox files; the fast path must write the same RECORD messages and the
+same SCHEMA, compared as JSON with its types (`1`, `1.0`, `true` and `"1"` all differ: tests/exact.py),
+for every file stream: with a subset of columns selected, values that do not fit their column
+(in the sample, and after it), a vendor column named like one of the tap's, warehouse partitions,
+and another reading of the files (other column names, other date and time forms, short and long
+rows, a column that starts further down). A user's stream maps and flattening must send records
+through the SDK path.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from tap_retail_reports.core.file_stream import column_types, file_schema, row_o
 from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.server import RunningSandbox
-from tests.conftest import catalog_selecting, env_setting_class_attributes, run_tap
+from tests.conftest import TapRun, catalog_selecting, env_setting_class_attributes, run_tap
 from tests.exact import exact
 from tests.test_async_vendors import FOXY_REPORTS, config, knobs
 
@@ -45,6 +48,17 @@ CASES = {
         ("buyer_city", "shipping_charge", "inward", "_extra_fields"),
     ),
 }
+# Another reading of the same files: names, dates and times as the portal might write them, ragged rows,
+# a column from row 30 on, and (after the rows that type the columns) values that do not fit.
+READINGS = {
+    "foxycart": ({"csv_date_format": "dmy", "csv_time_format": "ampm"},
+                 ("City", "Shipping", "Last Name", "_report_window_end")),
+    "flipkart": ({"csv_date_format": "mdy", "csv_time_format": "minutes", "csv_time_zone": "offset"},
+                 ("Buyer City", "Shipping Charge", "Inward", "_report_window_end")),
+}
+LATE_MISFITS = {"total_order": "N/A", "item_quantity": "2.5", "total_spent": "lots", "transaction_date": "soon",
+                "selling_price": "N/A", "quantity": "2.5", "dispatch_by_date": "soon", "debit": "-",
+                "is_replacement": "maybe", "opening_stock": "7.25"}
 
 
 def deselect(catalog: dict, columns: tuple[str, ...]) -> dict:
@@ -56,6 +70,31 @@ def deselect(catalog: dict, columns: tuple[str, ...]) -> dict:
     return catalog
 
 
+def assert_same_output(fast: TapRun, sdk: TapRun, streams: list[str]) -> None:
+    """The two runs wrote the same records and SCHEMA per stream, with their JSON types, and the same STATE."""
+    assert SDK_PATH_LINE not in fast.stderr and SDK_PATH_LINE in sdk.stderr
+    assert sorted(fast.records) == sorted(sdk.records)
+    assert set(streams) - set(fast.records) <= {"flipkart_mir_ledger"}  # a month's ledger comes after the 7th
+    for stream in streams:
+        assert exact(fast.records[stream]) == exact(sdk.records[stream]), stream
+        assert exact(fast.schemas[stream]) == exact(sdk.schemas[stream]), stream
+    assert exact([state for state in fast.states if "bookmarks" in state][-1]) == exact(sdk.last_state)
+
+
+def both_paths(cfg: dict, catalog: dict, tmp_path: Path) -> tuple[TapRun, TapRun]:
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "sdk").mkdir()
+    fast = run_tap(cfg, catalog=catalog, env=env_setting_class_attributes(tmp_path / "fast", FAST_POLLS)).ok()
+    sdk = run_tap(cfg, catalog=catalog, env=env_setting_class_attributes(
+        tmp_path / "sdk", {**FAST_POLLS, f"{OWNER}.fast_record_path": False})).ok()
+    return fast, sdk
+
+
+def vendor_streams(cfg: dict, vendor: str) -> list[str]:
+    return [entry["tap_stream_id"] for entry in catalog_selecting(cfg, [])["streams"]
+            if entry["tap_stream_id"].startswith(vendor)]
+
+
 @pytest.mark.parametrize("vendor", sorted(CASES))
 def test_the_fast_path_writes_the_records_of_the_sdk_path(fresh_sandbox: RunningSandbox, tmp_path: Path,
                                                           vendor: str) -> None:
@@ -63,27 +102,36 @@ def test_the_fast_path_writes_the_records_of_the_sdk_path(fresh_sandbox: Running
     knobs(fresh_sandbox, vendor, processing_seconds=0.1, csv_cell_values=cells,
           csv_extra_column={"_source_file": "vendor's own", "loyalty_tier": "gold"})
     cfg = config(fresh_sandbox, (vendor,), "2026-10-01", "2026-10-10", **settings)
-    discovered = catalog_selecting(cfg, [])
-    streams = [entry["tap_stream_id"] for entry in discovered["streams"] if entry["tap_stream_id"].startswith(vendor)]
+    streams = vendor_streams(cfg, vendor)
     catalog = deselect(catalog_selecting(cfg, streams), left_out)
-    (tmp_path / "fast").mkdir()
-    (tmp_path / "sdk").mkdir()
-    fast = run_tap(cfg, catalog=catalog, env=env_setting_class_attributes(tmp_path / "fast", FAST_POLLS)).ok()
-    sdk = run_tap(cfg, catalog=catalog, env=env_setting_class_attributes(
-        tmp_path / "sdk", {**FAST_POLLS, f"{OWNER}.fast_record_path": False})).ok()
-    assert SDK_PATH_LINE not in fast.stderr and SDK_PATH_LINE in sdk.stderr
-    assert sorted(fast.records) == sorted(sdk.records)
-    assert set(streams) - set(fast.records) <= {"flipkart_mir_ledger"}  # a month's ledger comes after the 7th
-    for stream in streams:
-        assert fast.records[stream] == sdk.records[stream], stream
-        assert fast.schemas[stream] == sdk.schemas[stream], stream
+    fast, sdk = both_paths(cfg, catalog, tmp_path)
+    assert_same_output(fast, sdk, streams)
     rows = [row for stream in streams for row in fast.records[stream]]
     assert all(name not in row for row in rows for name in left_out)
     assert all(row["_source_file_vendor"] == "vendor's own" and row["loyalty_tier"] == "gold" for row in rows)
     misfits = [row["_extra_fields"] for row in rows if row.get("_extra_fields")]
     if "_extra_fields" not in left_out:
         assert misfits and all(set(extra) <= set(cells) for extra in misfits)
-    assert [state for state in fast.states if "bookmarks" in state][-1] == sdk.last_state
+
+
+@pytest.mark.parametrize("vendor", sorted(READINGS))
+def test_the_fast_path_writes_the_records_of_the_sdk_path_on_another_reading(fresh_sandbox: RunningSandbox,
+                                                                             tmp_path: Path, vendor: str) -> None:
+    reading, left_out = READINGS[vendor]
+    knobs(fresh_sandbox, vendor, processing_seconds=0.1, rows_per_day=300, csv_column_names="portal",
+          csv_short_rows_every=7, csv_long_rows_every=11, csv_new_column_after=30, csv_cell_values=LATE_MISFITS,
+          csv_cell_values_from_row=2050, **reading)
+    cfg = config(fresh_sandbox, (vendor,), "2026-10-05", "2026-10-12", **CASES[vendor][0])
+    streams = vendor_streams(cfg, vendor)
+    catalog = deselect(catalog_selecting(cfg, streams), left_out)
+    fast, sdk = both_paths(cfg, catalog, tmp_path)
+    assert_same_output(fast, sdk, streams)
+    rows = [row for stream in streams for row in fast.records[stream]]
+    extra = [row["_extra_fields"] for row in rows if row.get("_extra_fields")]
+    assert any("_column_" in name for fields in extra for name in fields)  # long rows
+    assert any(set(fields) - {name for name in fields if name.startswith("_column_")} for fields in extra)  # misfits
+    assert any(row.get("late_column") for row in rows)  # the column that starts further down
+    assert all(name not in row for row in rows for name in left_out)
 
 
 @pytest.mark.parametrize(("settings", "reason"), [

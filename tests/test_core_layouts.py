@@ -10,7 +10,6 @@ from tap_retail_reports.core.layouts import ColumnMemory, ColumnType, StreamColu
 from tap_retail_reports.core.values import DMY, MDY, as_date, as_iso_datetime, read_cell, read_text, window_order
 
 
-
 def typed(name: str, *values: str, naive_times: bool = True) -> str:
     column = infer(name, [read_text(value) for value in values], naive_times=naive_times)
     return column.token

@@ -179,8 +179,8 @@ class FileReportStream(WindowedStream):
         if declare:
             self.announce_columns({name: column.schema() for name, column in declare.items()})
             self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(declare),
-                             ", ".join(f"{name} ({column.kind})" for name, column in list(declare.items())[:20])
-                             + (" ..." if len(declare) > 20 else ""))
+                             ", ".join(f"{name} ({column.kind})" for name, column in list(declare.items())[:40])
+                             + (" ..." if len(declare) > 40 else ""))
         self._coercion_cache = None
         return names
 

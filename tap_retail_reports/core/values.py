@@ -224,9 +224,10 @@ def time_of(found: re.Match[str]) -> dt.time | None:
         return None
 
 
-# A naive time to the second, in ASCII digits: the common shape of a report file's local times.
-_NAIVE_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-5][0-9]")
-MINUTES_REMEMBERED = 100_000  # distinct local minutes per column converter (about 70 days): memory stays flat
+# A date-time split at its minute: what comes before its seconds, its seconds (when it has them), the rest
+# (AM/PM, an offset). The first "H:MM" is its time: a date has no colon, an offset comes after.
+_AT_MINUTE = re.compile(r"(.*?[0-9]:[0-5][0-9])(:[0-5][0-9])?(\D*|\s*[AaPp][Mm]\s*[+-]?[0-9:]*|\s*[+-][0-9:]+)")
+MINUTES_REMEMBERED = 100_000  # distinct minutes per column converter (about 70 days): memory stays flat
 _SECONDS = frozenset(f":{second:02d}" for second in range(60))
 
 
@@ -235,35 +236,35 @@ def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter
 
     A time without an offset is read in `zone` (the vendor's), never silently as UTC; with no zone
     (no document gives the vendor's), it does not fit. Day and month of a date written with them
-    both are read in `order`. Values already in ISO form with an offset (almost all) cost one regex
-    match. A naive time to the second ("2026-10-01 12:00:07") is converted once per minute, not
-    once per value: the zone's offset holds for the whole minute when it is the same at
-    its first and last second and a whole number of minutes (see `minute_in_utc`), so the
-    seconds are carried over as written.
+    both are read in `order`. Values already in ISO form with a `T` and an offset (almost all of a
+    JSON answer's) are kept as they are, for one regex match. Others are converted once per minute,
+    not once per value: a minute (the value without its seconds) is converted at its first and
+    last second; when both land in one UTC minute (no change of offset inside it, no offset with
+    seconds), the seconds of every value in it are carried over as written (`minute_in_utc`).
     """
     minutes: dict[str, str | None] = {}
 
-    def minute_in_utc(minute: str) -> str | None:
-        """"YYYY-MM-DDTHH:MM" in UTC for a local "YYYY-MM-DD HH:MM", or None when its seconds cannot
-        be carried over (an offset with seconds, a change of offset inside the minute, a far year)."""
-        first = convert_slowly(minute + ":00")
+    def minute_in_utc(before: str, after: str) -> str | None:
+        """"YYYY-MM-DDTHH:MM" in UTC for a date-time's minute (`before` its seconds, `after` them), or
+        None when its seconds cannot be carried over."""
+        first = convert_slowly(f"{before}:00{after}")
         if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
             return None
-        moment = dt.datetime.fromisoformat(minute)
-        if zone.utcoffset(moment) != zone.utcoffset(moment.replace(second=59)):  # type: ignore[union-attr]  # only with a zone
-            return None
-        return first[:16]
+        return first[:16] if convert_slowly(f"{before}:59{after}") == first[:17] + "59Z" else None
 
     def convert(value: t.Any) -> t.Any:
-        if zone is not None and value.__class__ is str and _NAIVE_SECOND.fullmatch(value):
-            minute = value[:16]
-            utc = minutes.get(minute, minutes)
-            if utc is minutes:
-                if len(minutes) >= MINUTES_REMEMBERED:
-                    minutes.clear()
-                utc = minutes[minute] = minute_in_utc(minute)
-            if utc is not None:
-                return f"{utc}{value[16:]}Z"
+        if value.__class__ is str and not _ISO_DATETIME.fullmatch(value):
+            split = _AT_MINUTE.fullmatch(value)
+            if split is not None:
+                before, seconds, after = split.groups()
+                key = before + after
+                utc = minutes.get(key, minutes)
+                if utc is minutes:
+                    if len(minutes) >= MINUTES_REMEMBERED:
+                        minutes.clear()
+                    utc = minutes[key] = minute_in_utc(before, after)
+                if utc is not None:
+                    return f"{utc}{seconds or ':00'}Z"
         return convert_slowly(value)
 
     def convert_slowly(value: t.Any) -> t.Any:

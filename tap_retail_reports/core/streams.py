@@ -140,6 +140,7 @@ class ReportStream(RESTStream):
         properties = self.schema.setdefault("properties", {})
         properties.setdefault(EXTRA_FIELDS, EXTRA_FIELDS_SCHEMA)
         self._declared_fields = frozenset(properties)
+        self._answers = threading.local()  # per thread: when the last answer it asked for arrived
         self.logger.addFilter(_DROP_REPEATED_LINES)  # the same filter object is added once per logger
 
     # -- the catalog: columns a user declares, and the replication key -------------------------
@@ -306,10 +307,6 @@ class ReportStream(RESTStream):
     # -- when an answer arrived: its records' time_extracted -----------------------------------
 
     extracted_at: dt.datetime | None = None  # set by a stream that knows when the rows it emits arrived
-
-    @cached_property
-    def _answers(self) -> threading.local:
-        return threading.local()
 
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         """The SDK's call; the time its answer arrived is noted for the thread that asked for it."""

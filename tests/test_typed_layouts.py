@@ -19,7 +19,6 @@ import pytest
 import requests
 import yaml
 
-from tap_retail_reports.core.values import BOOLEAN_WORDS
 from tap_retail_reports.sandbox.files import Variant
 from tap_retail_reports.sandbox.foxycart import PORTAL_NAMES
 from tap_retail_reports.sandbox.server import RunningSandbox
@@ -33,6 +32,7 @@ LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")
 OWNER = "tap_retail_reports.core.async_stream:AsyncReportStream"
 POLLS = {f"{OWNER}.poll_first_seconds": 0.2, f"{OWNER}.poll_cap_seconds": 1.0, f"{OWNER}.retry_wait_seconds": 0.2}
+BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "y": True, "n": False, "1": True, "0": False}
 DAYS = ("2026-10-05", "2026-10-08")  # one window of each report (a Monday-based week, cut at end_date)
 
 # What each column of the portal layout is declared as, read from its values (or its name: identifiers).
@@ -72,7 +72,7 @@ def typed(text: str, kind: str, zone: dt.tzinfo | None) -> t.Any:
     if kind == "integer":
         return int(text)
     if kind == "boolean":
-        return {**BOOLEAN_WORDS, "1": True, "0": False}[text.lower()]
+        return BOOLEANS[text.lower()]
     if kind == "date-time":
         assert zone is not None
         moment = dt.datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(dt.timezone.utc)
@@ -333,18 +333,20 @@ def test_ragged_rows_load_with_every_field_declared(fresh_sandbox: RunningSandbo
 
 
 def test_time_extracted_is_when_the_answer_arrived(fresh_sandbox: RunningSandbox) -> None:
-    """A synchronous stream's records carry when their answer arrived, even after a Retry-After wait."""
-    set_faults(fresh_sandbox, throttle_every=3, retry_after=1, vendors=["vroom"])
-    cfg = config(fresh_sandbox, ("vroom",), "2026-01-01", "2026-01-04")
+    """A synchronous stream's records carry when their answer arrived, even after a Retry-After wait:
+    each day's window is asked once (429, wait 1 s), then again; its records are stamped no earlier
+    than the sandbox's answer to that second request."""
+    set_faults(fresh_sandbox, throttle_every=2, retry_after=1, vendors=["vroom"])
+    cfg = config(fresh_sandbox, ("vroom",), "2026-01-01", "2026-01-04", vroom={"concurrent_windows": 1})
     run = run_tap(cfg, catalog=catalog_selecting(cfg, ["vroom_orders"])).ok()
-    answered = [entry["at"] for entry in sandbox_log(fresh_sandbox)
-                if entry["path"].endswith("/analytics/orders") and entry["status"] == 200]
-    throttled = [entry["at"] for entry in sandbox_log(fresh_sandbox)
-                 if entry["path"].endswith("/analytics/orders") and entry["status"] == 429]
-    assert answered and throttled
-    stamped = [parse_utc(message["time_extracted"]).timestamp() for message in messages(run)
-               if message["type"] == "RECORD"]
-    assert stamped and min(stamped) >= min(answered) - 0.01  # no record is stamped before an answer came
+    calls = [entry for entry in sandbox_log(fresh_sandbox) if entry["path"].endswith("/analytics/orders")]
+    assert [entry["status"] for entry in calls] == [429, 200] * 3  # one window after another
+    answered = {day: calls[2 * index + 1]["at"] for index, day in enumerate(("2026-01-01", "2026-01-02", "2026-01-03"))}
+    stamped = [(message["record"]["created_at"][:10], parse_utc(message["time_extracted"]).timestamp())
+               for message in messages(run) if message["type"] == "RECORD"]
+    assert {day for day, _ in stamped} == set(answered)
+    for day, when in stamped:
+        assert when >= answered[day], (day, when, answered[day])  # never before its answer came
 
 
 @pytest.mark.parametrize("path", ["fast", "sdk"])

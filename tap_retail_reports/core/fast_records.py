@@ -43,7 +43,7 @@ if t.TYPE_CHECKING:
 # f(x) for the fast loop's `map`, in C where Python has it (3.11's operator.call).
 call: t.Callable[[t.Callable[[t.Any], t.Any], t.Any], t.Any] = getattr(operator, "call", None) or (lambda f, x: f(x))
 FLUSH_BYTES = 1 << 18  # lines written (and flushed) together: whole lines, so a stop signal never cuts one
-MEMO_LIMIT = 50_000  # distinct values remembered per typed column of a file
+MEMO_LIMIT = 20_000  # distinct values remembered per typed column of a layout (a few MB at most for times)
 EXTRA_FIELDS = "_extra_fields"
 
 
@@ -219,7 +219,8 @@ def layout_record(width: int, columns: list[tuple[int, str, Converter | None]], 
     written as JSON writes them (all of a row's, checked in one match) go out as written (`msgspec.Raw`,
     the text a Decimal of them writes); a row with a blank or otherwise written number reads them
     through a Memo as `as_number` does. Other typed values go through their column's Memo, or a
-    converter's strict form (date-times). A value that does not fit raises: `slowly` then takes the row.
+    (date-times: whole values, and minutes in the converter). A value that does not fit raises: `slowly`
+    then takes the row.
     Names reach the code only as `repr` literals."""
     env: dict[str, t.Any] = {"Raw": Raw, "ragged": ragged, "slowly": slowly, "join": "\x00".join,
                              "failures": (ValueError, ArithmeticError, KeyError, TypeError),
@@ -297,10 +298,9 @@ def _getter(positions: list[int]) -> Pick:
 
 
 def _fast(convert: Converter) -> t.Callable[[t.Any], t.Any]:
-    """What the fast loop calls for one column's value (it raises where `convert` gives a Misfit): a
-    converter's own strict form where it has one (date-times, per minute), else the column's Memo."""
-    strict = getattr(convert, "strict", None)
-    return strict if strict is not None else Memo(convert).__getitem__
+    """What the fast loop calls for one column's value: its Memo's lookup (it raises where `convert`
+    gives a Misfit). A date-time's converter remembers minutes itself; its Memo, whole values."""
+    return Memo(convert).__getitem__
 
 
 def write_file(lines: RecordLines, table_layouts: t.Iterable[TableLayout],

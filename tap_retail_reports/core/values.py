@@ -228,7 +228,6 @@ def time_of(found: re.Match[str]) -> dt.time | None:
 # (AM/PM, an offset). The first "H:MM" is its time: a date has no colon, an offset comes after.
 _AT_MINUTE = re.compile(r"(.*?[0-9]:[0-5][0-9])(:[0-5][0-9])?(\D*|\s*[AaPp][Mm]\s*[+-]?[0-9:]*|\s*[+-][0-9:]+)")
 MINUTES_REMEMBERED = 100_000  # distinct minutes per column converter (about 70 days): memory stays flat
-_SECONDS = frozenset(f":{second:02d}" for second in range(60))
 
 
 def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter:
@@ -306,20 +305,6 @@ def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter
             return iso(utc)
         return utc.replace(tzinfo=None).isoformat() + "Z"  # iso()'s text, several times quicker than strftime
 
-    def strict(value: t.Any) -> t.Any:
-        """`convert` for the fast record path: a value that does not fit raises ValueError. A naive time to
-        the second in a minute already converted costs a dict lookup (its key was checked when stored)."""
-        if value.__class__ is str and len(value) == 19 and value[16:] in _SECONDS:
-            utc = minutes.get(value[:16])
-            if utc is not None:
-                return f"{utc}{value[16:]}Z"
-        converted = convert(value)
-        if converted.__class__ is Misfit:
-            raise ValueError(value)
-        return converted
-
-    convert.remembers = True  # type: ignore[attr-defined]  # its own memory, per minute: callers need none
-    convert.strict = strict  # type: ignore[attr-defined]
     return convert
 
 

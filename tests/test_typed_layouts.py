@@ -278,9 +278,12 @@ def test_the_catalogs_columns_are_followed(fresh_sandbox: RunningSandbox, fast: 
     block = summary[summary.index("schema:"):].split("\n20")[0]  # up to the next log line
     pinned = yaml.safe_load(block)["schema"]["foxycart_transactions"]
     assert "Tax" not in pinned and "Order Total" not in pinned and "Currency" not in pinned
-    assert pinned["Transaction Date"] == {"type": ["string", "null"], "format": "date-time"}
+    assert pinned["Hidden"] == {"type": ["boolean", "null"]} and pinned["Discount"] == {"type": ["number", "null"]}
     schema = run.schemas["foxycart_transactions"]["schema"]["properties"]
     assert all(schema[name]["type"] == column["type"] for name, column in pinned.items())
+    # Names with spaces are listed apart: Meltano's schema extra cannot reach them, a catalog can (as above).
+    words = summary[:summary.index("schema:")]
+    assert "Transaction Date" not in pinned and "(Address 1, Customer ID, " in words and "catalog file" in words
 
 
 # -- 5: ragged rows ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 import typing as t
 import zoneinfo
 from pathlib import Path
@@ -317,6 +318,14 @@ def test_ragged_rows_load_with_every_field_declared(fresh_sandbox: RunningSandbo
     run = run_tap(cfg, env=env_setting_class_attributes(tmp_path, settings)).ok()
     assert_every_field_declared_first(run)
     rows = keyed(run.records["foxycart_transactions"])
+    said = {window: (int(short), int(long)) for window, short, long in re.findall(
+        r"window \[(\S+), \S+\): transactions\.csv: (\d+) row\(s\) with fewer values than the header \(the "
+        r"missing ones are null\); (\d+) row\(s\) with more \(the extra values kept in _extra_fields", run.stderr)}
+    numbers: dict[str, list[int]] = {}
+    for _, window, number in rows:
+        numbers.setdefault(window, []).append(number)
+    assert said == {window: (sum(1 for n in found if n % 4 == 1), sum(1 for n in found if n % 5 == 0 and n % 4 != 1))
+                    for window, found in numbers.items()}  # one WARNING per file: what became of its ragged rows
     expected = foxycart_expected(fresh_sandbox, "transactions", list(rows.values()))
     assert rows.keys() == expected.keys() and len(rows) > 20
     last_two = [portal(name) for name in list(next(iter(expected.values())))[-2:]]  # Hidden, Note

@@ -160,6 +160,7 @@ class FileRecords:
         constant = {**fields, **{key: value for key, value in partition.items() if key not in self.names and key not in fields}}
         self.constant = {name: value for name, value in constant.items() if kept(name)}
         self.keep_row_number = kept("_row_number")
+        self.short = self.long = 0  # ragged rows met, for the file's log line
         self.compile()
 
     def compile(self) -> None:
@@ -202,7 +203,9 @@ class FileRecords:
         `_extra_fields` as `_column_<position>`), as `core.file_stream.row_of` makes it."""
         width = self.width
         if len(values) < width:
+            self.short += 1
             return self.slowly(number, [*values, *[None] * (width - len(values))])
+        self.long += 1
         extra = {f"_column_{position}": value for position, value in enumerate(values[width:], start=width + 1)
                  if value is not None}
         return self.slowly(number, values[:width], extra or None)

@@ -198,6 +198,7 @@ class FileReportStream(WindowedStream):
         """Every row of `files` (each with the file fields its rows get) as the SDK's per-record
         path takes them, then `post_process`."""
         for table, fields in files:
+            short = long = 0
             for header, sample, rows in layouts(table, SAMPLE_ROWS):
                 names = self.plan_layout(header, sample, fields)
                 as_text = [names.index(name) for name in text_columns(self.columns.types, names)] if table.typed else []
@@ -205,10 +206,23 @@ class FileReportStream(WindowedStream):
                     if as_text:
                         values = list(values)
                         typed_as_text(values, as_text, self.naive_times_zone)
+                    if len(values) != len(names):
+                        short, long = (short + 1, long) if len(values) < len(names) else (short, long + 1)
                     row = row_of(names, values)
                     row.update(fields)
                     row["_row_number"] = number
                     yield row
+            self.say_ragged(table, short, long)
+
+    def say_ragged(self, table: CsvFile, short: int, long: int) -> None:
+        """One line for a file whose rows do not all have its header's width: what became of them."""
+        parts = []
+        if short:
+            parts.append(f"{short} row(s) with fewer values than the header (the missing ones are null)")
+        if long:
+            parts.append(f"{long} row(s) with more (the extra values kept in _extra_fields as _column_<position>)")
+        if parts:
+            self.logger.warning("%s: %s", table.where or table.name, "; ".join(parts))
 
     def write_records(self, files: t.Iterable[tuple[CsvFile, dict[str, t.Any]]], partition: t.Mapping[str, t.Any],
                       extracted_at: dt.datetime | None = None) -> None:
@@ -218,17 +232,20 @@ class FileReportStream(WindowedStream):
             lines.message["time_extracted"] = extracted_at
         try:
             for table, fields in files:
+                planned: list[FileRecords] = []
 
                 def plan(header: list[str], sample: t.Sequence[t.Sequence[t.Any]],
-                         fields: dict = fields) -> FileRecords:
+                         fields: dict = fields, planned: list = planned) -> FileRecords:
                     names = self.plan_layout(header, sample, fields)
                     types = self.columns.types
                     converters = {name: convert for name in names if (convert := converter_for(
                         types[name], self.naive_times_zone, self.default_order)) is not None}
-                    return FileRecords(self.mask, names, converters, fields, partition, widen=self.widen_column,
-                                       widenable=self.columns.widenable)
+                    planned.append(FileRecords(self.mask, names, converters, fields, partition,
+                                               widen=self.widen_column, widenable=self.columns.widenable))
+                    return planned[-1]
 
                 write_file(lines, layouts(table, SAMPLE_ROWS), plan)
+                self.say_ragged(table, sum(layout.short for layout in planned), sum(layout.long for layout in planned))
         finally:
             self._open_lines = None
 

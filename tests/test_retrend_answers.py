@@ -77,3 +77,9 @@ def test_a_reports_top_level_figures_are_typed_columns(fresh_sandbox: RunningSan
     assert oos["direct_search_volume"]["type"] == ["integer", "null"]
     assert oos["estimated_lost_revenue"]["type"] == ["number", "null"]
     assert all(isinstance(row["oos_rate"], float) for row in run.records["retrend_direct_search_oos_impact"])
+    # The types are remembered beside the partitions' bookmarks: the next run declares the same ones.
+    remembered = run.last_state["bookmarks"]["retrend_conversation_delta_report"]["column_types"]
+    assert remembered["volumes"] == "array" and remembered["total_conversations"] == "integer"
+    again = run_tap({**cfg, "lookback_days": 3}, catalog=catalog if with_catalog else None, state=run.last_state).ok()
+    assert len(again.records["retrend_conversation_delta_report"]) == len(run.records["retrend_conversation_delta_report"])
+    assert again.schemas["retrend_conversation_delta_report"] == run.schemas["retrend_conversation_delta_report"]

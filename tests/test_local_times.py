@@ -1,4 +1,4 @@
-"""Naive local times converted once per minute (core/records.py `as_iso_datetime`) give the text a
+"""Naive local times converted once per minute (core/values.py `as_iso_datetime`) give the text a
 conversion of each value on its own gives: around daylight-saving changes (a gap, a repeated hour),
 in zones with offsets of minutes or of seconds (local mean time before 1900), and for texts that
 look like a naive time but are none."""
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_retail_reports.core.records import Misfit, as_iso_datetime
+from tap_retail_reports.core.values import Misfit, as_iso_datetime
 from tap_retail_reports.core.windows import UTC, iso
 
 ZONES = ("Asia/Kolkata", "America/Los_Angeles", "Europe/London", "Australia/Lord_Howe", "America/St_Johns",

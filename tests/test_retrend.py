@@ -117,11 +117,11 @@ def test_every_store_and_period_arrives_as_the_sandbox_serves_it(fresh_sandbox: 
         for record in run.records[stream]:
             served = app.report(record["store_num"], report, record["duration"], D(record["start_date"]))
             assert {k: record[k] for k in COMMON} == {k: served[k] for k in COMMON}
-            # Every other field reaches the target: top-level figures as columns, nested series in _extra_fields.
-            extra = record["_extra_fields"] or {}
+            # Every other field reaches the target as a column of its own: figures, and nested series as JSON.
+            assert not record.get("_extra_fields")
             columns = {k: v for k, v in record.items() if k in served and k not in COMMON}
-            assert {**columns, **extra} == {k: v for k, v in served.items() if k not in COMMON}
-            assert not any(isinstance(value, (dict, list)) for value in columns.values())
+            assert columns == {k: v for k, v in served.items() if k not in COMMON}
+            assert any(isinstance(value, (dict, list)) for value in columns.values())
             assert record["_period_completed"] is True
         schema = run.schemas[stream]
         assert schema["key_properties"] == ["store_num", "duration", "start_date"]
@@ -427,7 +427,7 @@ def test_bare_report_objects_are_read_like_wrapped_ones(fresh_sandbox: RunningSa
     records = run.records["retrend_direct_search_oos_impact"]
     served = App(seed=42).report(2, "direct_search_oos_impact", "daily", D("2024-03-01"))
     assert len(records) == 2
-    assert records[0]["_extra_fields"]["time_series"] == served["time_series"]
+    assert records[0]["time_series"] == served["time_series"]
 
 
 def test_a_second_request_for_the_same_report_comes_from_the_cache(sandbox: RunningSandbox) -> None:
@@ -437,9 +437,10 @@ def test_a_second_request_for_the_same_report_comes_from_the_cache(sandbox: Runn
     config = config_for(sandbox, "2024-03-01", "2024-03-03", store_nums=[3])
     tap = TapRetailReports(config=config, parse_env_config=False)
     stream = tap.streams["retrend_category_interest_trends"]
-    first = stream.fetch(3, "weekly", dt.date(2024, 2, 26), "general")
-    second = stream.fetch(3, "weekly", dt.date(2024, 2, 26), "general")
+    first, first_arrived = stream.fetch(3, "weekly", dt.date(2024, 2, 26), "general")
+    second, second_arrived = stream.fetch(3, "weekly", dt.date(2024, 2, 26), "general")
     assert first == second and first[0]["start_date"] == "2024-02-26"
+    assert first_arrived == second_arrived  # the rows' time_extracted: when Retrend's one answer arrived
     assert [c["statuses"] for c in report_calls(sandbox) if c["store_num"] == 3] == [[200]]
 
 

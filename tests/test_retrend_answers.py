@@ -65,14 +65,21 @@ def test_a_reports_top_level_figures_are_typed_columns(fresh_sandbox: RunningSan
     assert schema["total_conversations"]["type"] == ["integer", "null"]
     assert schema["previous_total_conversations"]["type"] == ["integer", "null"]
     assert schema["percent_change"]["type"] == ["number", "null"]
-    assert "volumes" not in schema and "intent_breakdown" not in schema  # nested series stay JSON
+    assert schema["volumes"]["type"] == ["array", "null"]  # nested series: JSON columns of their own
+    assert schema["intent_breakdown"]["type"] in (["array", "null"], ["object", "null"])
     first = run.records["retrend_conversation_delta_report"][0]
     assert first["start_date"] == "2024-03-01"
     assert first["total_conversations"] == served["total_conversations"]
     assert first["percent_change"] == served["percent_change"]
-    assert first["_extra_fields"]["volumes"] == served["volumes"]
-    assert "total_conversations" not in first["_extra_fields"]
+    assert first["volumes"] == served["volumes"]
+    assert not first.get("_extra_fields")
     oos = run.schemas["retrend_direct_search_oos_impact"]["schema"]["properties"]
     assert oos["direct_search_volume"]["type"] == ["integer", "null"]
     assert oos["estimated_lost_revenue"]["type"] == ["number", "null"]
     assert all(isinstance(row["oos_rate"], float) for row in run.records["retrend_direct_search_oos_impact"])
+    # The types are remembered beside the partitions' bookmarks: the next run declares the same ones.
+    remembered = run.last_state["bookmarks"]["retrend_conversation_delta_report"]["column_types"]
+    assert remembered["volumes"] == "array" and remembered["total_conversations"] == "integer"
+    again = run_tap({**cfg, "lookback_days": 3}, catalog=catalog if with_catalog else None, state=run.last_state).ok()
+    assert len(again.records["retrend_conversation_delta_report"]) == len(run.records["retrend_conversation_delta_report"])
+    assert again.schemas["retrend_conversation_delta_report"] == run.schemas["retrend_conversation_delta_report"]

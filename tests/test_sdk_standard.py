@@ -3,6 +3,10 @@
 They discover the catalog, sync every stream (the SDK's dry run, which syncs each stream by itself:
 the asynchronous streams plan their own report jobs then) and check each record against its
 schema, keys and replication key: what any Singer pipeline relies on.
+
+The data is bounded by a few days (start_date) and by the report vendors' data span, never by a
+record limit: a limit sends every stream through the SDK's per-record path, and these tests must
+check the records of the path a run takes, the fast one (`test_windowed_streams_took_the_fast_path`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from singer_sdk.testing.tap_tests import StreamRecordSchemaMatchesCatalogTest
 
 from tap_retail_reports.core.async_stream import AsyncReportStream
+from tap_retail_reports.core.fast_records import RecordLines
+from tap_retail_reports.core.streams import WindowedStream
 from tap_retail_reports.sandbox.credentials import tap_config
 from tap_retail_reports.sandbox.server import RunningSandbox
 from tap_retail_reports.tap import VENDORS, TapRetailReports
@@ -50,9 +56,36 @@ def sandbox_behind_the_config() -> t.Iterator[None]:
 TestTapRetailReports = get_tap_test_class(
     TapRetailReports,
     config=CONFIG,
-    # A month's MIR ledger covers a whole month: none ends in these few days.
-    suite_config=SuiteConfig(max_records_limit=200, ignore_no_records_for_streams=["flipkart_mir_ledger"]),
+    # A month's MIR ledger is made only after the 7th of the next month: none in these few days.
+    suite_config=SuiteConfig(max_records_limit=None, ignore_no_records_for_streams=["flipkart_mir_ledger"]),
 )
+
+
+@pytest.fixture(scope="class", autouse=True)
+def fast_streams() -> t.Iterator[set[str]]:
+    """The streams whose records were written by the fast record path (core/fast_records.py)."""
+    seen: set[str] = set()
+    flush = RecordLines.flush
+
+    def noting_flush(lines: RecordLines) -> None:
+        if lines.buffer:
+            seen.add(lines.stream.name)
+        flush(lines)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RecordLines, "flush", noting_flush)
+        yield seen
+
+
+def windowed_streams_took_the_fast_path(self: t.Any, runner: t.Any, fast_streams: set[str]) -> None:
+    windowed = {name for name, stream in TapRetailReports(config=CONFIG).streams.items()
+                if isinstance(stream, WindowedStream)}
+    with_records = {name for name, records in runner.records.items() if records}
+    assert windowed & with_records, "no windowed stream wrote a record"
+    assert windowed & with_records <= fast_streams, f"on the SDK's path: {sorted((windowed & with_records) - fast_streams)}"
+
+
+TestTapRetailReports.test_windowed_streams_took_the_fast_path = windowed_streams_took_the_fast_path  # type: ignore[attr-defined]
 
 
 class RecordFieldsAreAnnounced(StreamRecordSchemaMatchesCatalogTest):

@@ -33,7 +33,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_retail_reports.core.async_stream import LEARNED_COLUMN
+from tap_retail_reports.core.file_stream import LEARNED_COLUMN
+from tap_retail_reports.core.layouts import ColumnType
 from tap_retail_reports.core.windows import on_grid
 from tap_retail_reports.flipkart.streams import STREAMS as FLIPKART_STREAMS
 from tap_retail_reports.foxycart.streams import STREAMS as FOXYCART_STREAMS
@@ -366,6 +367,11 @@ def test_first_load_has_every_stream_with_its_keys_types_and_the_sandboxs_rows(w
     assert tables == set(catalog), "every discovered stream is a table"
     assert set(catalog) == set(EXPECTED_ROWS), "a stream without a line in EXPECTED_ROWS (or a line without a stream)"
 
+    state = json.loads(subprocess.run(
+        [str(MELTANO), "--environment=sandbox", "state", "get", "sandbox:tap-retail-reports-to-target-postgres"],
+        cwd=warehouse.project, env=meltano_env(), capture_output=True, text=True, check=True).stdout)
+    learned_types = {stream: entry.get("column_types") or {} for stream, entry in state["singer_state"]["bookmarks"].items()}
+    assert learned_types["foxycart_complete"]["total_order"] == "number"
     for stream, entry in catalog.items():
         keys = [name for (name,) in server.sql(
             "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
@@ -377,10 +383,12 @@ def test_first_load_has_every_stream_with_its_keys_types_and_the_sandboxs_rows(w
             f"where table_schema = '{SCHEMA}' and table_name = '{stream}'"))
         for name, schema in entry["schema"]["properties"].items():
             assert columns.get(name) in sql_type(schema), f"{stream}.{name}: {columns.get(name)} for {schema}"
-        # CSV columns learned from the files' headers (announced mid-stream): typed when the tap knows them.
+        # CSV columns learned from the files' headers (announced mid-stream), typed by their values as
+        # the tap remembers in STATE: the table has the type the tap declared.
         for name in set(columns) - set(entry["schema"]["properties"]):
             if stream in LEARNS_COLUMNS and not name.startswith("_sdc_"):
-                schema = LEARNS_COLUMNS[stream].column_types.get(name, LEARNED_COLUMN)
+                column = ColumnType.from_token(learned_types.get(stream, {}).get(name))
+                schema = column.schema() if column else LEARNS_COLUMNS[stream].column_types.get(name, LEARNED_COLUMN)
                 assert columns[name] in sql_type(schema), f"{stream}.{name}: {columns[name]} for {schema}"
 
     # Spelled out, what a user checks first:

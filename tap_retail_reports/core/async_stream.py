@@ -12,9 +12,8 @@ per partition holds:
   created with, written as soon as each job is created, so a run that dies
   resumes polling them instead of creating new ones (see core/job_state.py).
 
-Every CSV column reaches the target under its header's name: columns the stream
-does not declare are learned from each file's header and announced with a new
-SCHEMA message before the first row that has them.
+How a file's rows become records (its columns typed, on the SDK's path or the fast one) is
+core/file_stream.py's.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ import copy
 import csv
 import datetime as dt
 import typing as t
-
-from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_retail_reports.core.async_jobs import (
     JobRecord,
@@ -35,13 +32,11 @@ from tap_retail_reports.core.async_jobs import (
     PollSchedule,
 )
 from tap_retail_reports.core.environment import CertificateProblem
-from tap_retail_reports.core.fast_records import FileRecords, RecordLines, write_file
+from tap_retail_reports.core.file_stream import FileReportStream
 from tap_retail_reports.core.files import CsvFile, UnreadableFile, csv_files, file_format
 from tap_retail_reports.core.job_state import PartitionJobs
-from tap_retail_reports.core.log_lines import listed
 from tap_retail_reports.core.outage import VendorUnavailable
-from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
-from tap_retail_reports.core.streams import EXTRA_FIELDS, WindowedStream, for_context
+from tap_retail_reports.core.streams import for_context
 from tap_retail_reports.core.windows import (
     UTC,
     Window,
@@ -55,36 +50,7 @@ from tap_retail_reports.core.windows import (
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-FILE_FIELDS = {
-    "_source_file": {"type": ["string"], "description": "The file's name inside the download"},
-    "_row_number": {"type": ["integer"], "description": "Data row number inside the file, from 1"},
-    "_report_window_start": {
-        "type": ["string"], "format": "date-time", "description": "Start of the report window (inclusive), UTC",
-    },
-    "_report_window_end": {
-        "type": ["string"], "format": "date-time", "description": "End of the report window (exclusive), UTC",
-    },
-}
-LEARNED_COLUMN = {"type": ["string", "null"], "description": "Column learned from the file's header"}
-NUMBER = {"type": ["number", "null"]}
-INTEGER = {"type": ["integer", "null"]}
-BOOLEAN = {"type": ["boolean", "null"]}
-DATE = {"type": ["string", "null"], "format": "date"}
-DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-
-def column_types(**columns: tuple[str, ...]) -> dict[str, dict]:
-    """`column_types(NUMBER=("total",), DATE=("day",))` as {column: schema}."""
-    kinds: dict[str, dict[str, t.Any]] = {"NUMBER": NUMBER, "INTEGER": INTEGER, "BOOLEAN": BOOLEAN, "DATE": DATE, "DATE_TIME": DATE_TIME}
-    return {name: dict(kinds[kind]) for kind, names in columns.items() for name in names}
-
-
-def file_schema(columns: t.Mapping[str, dict] | None = None) -> dict:
-    """A CSV stream's schema: the declared columns (typed) beside the file fields."""
-    return {"type": "object", "properties": {**FILE_FIELDS, **(columns or {})}}
-
-
-class AsyncReportStream(WindowedStream):
+class AsyncReportStream(FileReportStream):
     """A report made by vendor jobs and delivered as CSV, gzip'd CSV or a zip of CSVs.
 
     A vendor subclass supplies `repository()` (create and poll jobs), `job_params()`
@@ -95,17 +61,11 @@ class AsyncReportStream(WindowedStream):
     primary_keys = ("_source_file", "_report_window_start", "_row_number")
     replication_key = "_report_window_start"
     is_sorted = False
-    # Values are typed once, in post_process (SchemaCoercion): the SDK's own pass per
-    # record would only repeat that work (measured in `make bench`).
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     default_window_days: t.ClassVar[int] = 7
     default_lookback_days = 2
     takes_whole_days: t.ClassVar[bool] = False  # the vendor's reports cover whole local days (dates, not times)
     report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
     path = ""  # requests go to the URLs the vendor hands out (see ReportStream.call)
-    # Types of the columns this tap knows by name (the vendor's files, as read so far); a column
-    # learned from a header takes its type from here, else it is a string.
-    column_types: t.ClassVar[dict[str, dict]] = {}
     # The file formats the vendor sends (as `core.files.sniff` names them); another is a failed download.
     download_formats: t.ClassVar[frozenset[str] | None] = None
 
@@ -121,7 +81,6 @@ class AsyncReportStream(WindowedStream):
         self.schema = copy.deepcopy(type(self).schema)  # type: ignore[misc,arg-type]  # streams declare schema as a class dict
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple, list[JobSpec]] = {}
-        self._coercion: SchemaCoercion | None = None
 
     # -- what the vendor supplies ----------------------------------------------------
 
@@ -291,6 +250,7 @@ class AsyncReportStream(WindowedStream):
             self.plan()  # synced without the tap's up-front planning
         pending = self._plans.pop(_partition_key(context), [])
         jobs = self.partition_jobs(context)
+        partition = self.state_manager.get_state_partition_context(context) or {}
         held_at: Window | None = None  # the first window that failed: the bookmark stays before it
         vendor_lost: Exception | None = None  # said once, for the vendor, when this partition is done
         try:
@@ -299,11 +259,14 @@ class AsyncReportStream(WindowedStream):
                 result = self.run.result(spec)
                 self.count_job(result)
                 if result.error is None and result.path is not None:
+                    arrived = dt.datetime.fromtimestamp(result.path.stat().st_mtime, UTC)  # the file's last byte
                     try:
                         if self.fast_path and file_format(result.path) != "xlsx":  # a workbook's cells are typed
-                            self.write_records(result, context)  # written here; nothing goes back to the SDK's loop
+                            # Written here; nothing goes back to the SDK's loop.
+                            self.write_records(self.files_of(result), partition, arrived)
                         else:
-                            yield from self.rows_of(result)
+                            self.extracted_at = arrived
+                            yield from self.rows_of(self.files_of(result))
                     except (csv.Error, UnicodeError, OSError, UnreadableFile) as exc:
                         result.error = f"{spec}: the downloaded file cannot be read as CSV: {exc}"
                     finally:
@@ -353,76 +316,6 @@ class AsyncReportStream(WindowedStream):
             source = prefix + csv_file.name
             csv_file.where, csv_file.logger = f"{spec}: {source}", self.logger
             yield csv_file, {"_source_file": source, **window}
-
-    def learn_file_columns(self, columns: list[str]) -> list[str]:
-        """Learn a file's columns (a layout's header, and a first row's extra values); return the ones
-        renamed `<name>_vendor` (a vendor column named like one of ours keeps its value under another name)."""
-        clashes = [name for name in columns if name in FILE_FIELDS or name == EXTRA_FIELDS]
-        self.learn_columns([f"{name}_vendor" if name in clashes else name for name in columns])
-        return clashes
-
-    def rows_of(self, result: JobResult) -> t.Iterator[dict]:
-        """The rows of a job's files as the SDK's per-record path takes them (see `fast_path`)."""
-        for csv_file, fields in self.files_of(result):
-            clashes: list[str] = []
-            layout: list[str] | None = None
-            as_text: list[str] = []  # a workbook's columns typed as text, whose cells may be numbers or dates
-            for number, values in csv_file.rows():
-                if layout is not csv_file.columns:  # the first row, or a new header further down
-                    layout = csv_file.columns or list(values)
-                    clashes = self.learn_file_columns(list(dict.fromkeys([*layout, *values])))
-                    as_text = text_columns(self.schema, layout) if csv_file.typed else []
-                if as_text:
-                    typed_as_text(values, as_text, self.vendor_timezone)
-                row: dict[str, t.Any] = values
-                for name in clashes:
-                    if name in row:
-                        row[f"{name}_vendor"] = row.pop(name)
-                row.update(fields)
-                row["_row_number"] = number
-                yield row
-
-    # -- the fast record path (core/fast_records.py) ---------------------------------
-
-    def fast_path_blocker(self) -> str | None:
-        """A file's rows skip `post_process` on the fast path (FileRecords converts them itself)."""
-        if type(self).post_process is not AsyncReportStream.post_process:
-            return "the stream post-processes its records"
-        return super().fast_path_blocker()
-
-    def write_records(self, result: JobResult, context: Context | None) -> None:
-        """Every row of the job's files as a RECORD line, written by core/fast_records.py."""
-        lines = RecordLines(self, self._record_counter, lambda count: self.stats.add(rows=count))
-        partition = self.state_manager.get_state_partition_context(context) or {}
-        for csv_file, fields in self.files_of(result):
-
-            def plan(first_row: list[str], header: list[str], fields: dict = fields) -> FileRecords:
-                clashes = self.learn_file_columns(first_row)
-                return FileRecords(self, self.coercion, header, clashes, fields, partition)
-
-            write_file(lines, csv_file, plan)
-
-    @property
-    def coercion(self) -> SchemaCoercion:
-        """The converters of the schema as learned so far (learn_columns starts a new one)."""
-        if self._coercion is None:
-            self._coercion = SchemaCoercion(self.schema, self.vendor_timezone)
-        return self._coercion
-
-    def learn_columns(self, columns: list[str]) -> None:
-        """Declare the file's columns the schema does not have yet, and announce the new SCHEMA."""
-        properties = self.schema["properties"]
-        new = [name for name in columns if name not in properties]
-        if not new:
-            return
-        self.announce_columns({name: self.column_types.get(name) or LEARNED_COLUMN for name in new})
-        self._coercion = None
-        self.logger.info("%s: %d column(s) learned from the file header: %s", self.name, len(new), listed(new))
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        self.coercion(row)
-        self.stats.add(rows=1)
-        return row
 
 
 def _partition_key(context: Context | None) -> tuple:

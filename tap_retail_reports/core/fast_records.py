@@ -17,26 +17,33 @@ flattening, BATCH messages, a record limit, type conformance).
 
 from __future__ import annotations
 
+import functools
 import operator
+import re
 import typing as t
-from decimal import Decimal, InvalidOperation
 
+from msgspec import Raw
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_retail_reports.core.files import row_dict
-from tap_retail_reports.core.records import Converter, Misfit, SchemaCoercion, as_integer, as_number, aside
+from tap_retail_reports.core.records import as_number, aside, with_fraction
+from tap_retail_reports.core.values import Converter, Misfit
 
 if t.TYPE_CHECKING:
+    from datetime import datetime
+
     from singer_sdk import Stream
     from singer_sdk.metrics import Counter
+    from singer_sdk.singerlib.catalog import SelectionMask
 
-    from tap_retail_reports.core.files import CsvFile
+    from tap_retail_reports.core.file_stream import TableLayout
 
+# f(x) for the fast loop's `map`, in C where Python has it (3.11's operator.call).
+call: t.Callable[[t.Callable[[t.Any], t.Any], t.Any], t.Any] = getattr(operator, "call", None) or (lambda f, x: f(x))
 FLUSH_BYTES = 1 << 18  # lines written (and flushed) together: whole lines, so a stop signal never cuts one
-MEMO_LIMIT = 50_000  # distinct values remembered per typed column of a file
+MEMO_LIMIT = 20_000  # distinct values remembered per typed column of a layout (a few MB at most for times)
 EXTRA_FIELDS = "_extra_fields"
 
 
@@ -60,14 +67,6 @@ def blocker(stream: Stream) -> str | None:
     return None
 
 
-def remember(memo: dict, value: t.Any, convert: Converter) -> t.Any:
-    """`convert(value)`, kept in `memo`; a full memo is forgotten at once, so memory stays flat."""
-    if len(memo) >= MEMO_LIMIT:
-        memo.clear()
-    found = memo[value] = convert(value)
-    return found
-
-
 class RecordLines:
     """A stream's RECORD lines, encoded into one buffer and written whole when it fills."""
 
@@ -77,7 +76,7 @@ class RecordLines:
         self.counter = counter
         self.on_written = on_written
         self.buffer = bytearray()
-        self.count = 0
+        # time_extracted: when the answer or file arrived, set by the caller for each answer or file.
         self.message: dict[str, t.Any] = {"type": "RECORD", "stream": stream.name, "record": None,
                                           "time_extracted": utc_now()}
 
@@ -86,110 +85,111 @@ class RecordLines:
         self.message["record"] = record
         encoder.encode_into(self.message, self.buffer, -1)
         self.buffer.extend(b"\n")
-        self.count += 1
         if len(self.buffer) >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        if not self.count:
+        """The lines so far, written; counted from the buffer (JSON writes a newline inside a value as \\n)."""
+        if not self.buffer:
             return
+        count = self.buffer.count(b"\n")
         self.writer.write_lines(self.buffer)
         self.buffer.clear()
         self.stream.state_manager.is_flushed = False  # as Stream._write_record_message: a STATE is due
         if self.counter is not None:
-            self.counter.increment(self.count)
-        self.on_written(self.count)
-        self.count = 0
-        self.message["time_extracted"] = utc_now()  # one time per block of lines
+            self.counter.increment(count)
+        self.on_written(count)
+
+
+class Memo(dict):
+    """A column's converted values by their text, filled as they come (at most MEMO_LIMIT of them, then
+    forgotten at once: memory stays flat), for the fast loop to look up without a Python call per
+    known value. A value the converter says does not fit raises KeyError: the row is converted
+    again the careful way (`FileRecords.slowly`). `keep`: remember values (not for values that
+    rarely repeat, as times to the second)."""
+
+    __slots__ = ("convert", "keep")
+
+    def __init__(self, convert: Converter, keep: bool = True) -> None:
+        super().__init__({"": convert(""), None: None})
+        self.convert = convert
+        self.keep = keep
+
+    def __missing__(self, raw: t.Any) -> t.Any:
+        value = self.convert(raw)
+        if value.__class__ is Misfit:
+            raise KeyError(raw)
+        if self.keep:
+            if len(self) >= MEMO_LIMIT:
+                self.clear()
+                self.update({"": self.convert(""), None: None})
+            self[raw] = value
+        return value
 
 
 class FileRecords:
-    """One CSV file's rows as records, exactly as the SDK path would emit them.
+    """One layout's rows as records, exactly as the SDK path would emit them (core/file_stream.py).
 
-    `header` is the file's (unique) column names, `clashes` those renamed `<name>_vendor`,
-    `fields` the file fields every row gets, `partition` the state partition's keys (the
-    SDK adds those a row lacks).
+    `names` are the layout's columns as records carry them, `converters` those of its typed columns,
+    `fields` the file fields every row gets, `partition` the state partition's keys (the SDK adds
+    those a row lacks). `widen(name)` is told when a learned integer column of `widenable` meets a
+    number with a fraction: the column is read as a number from then on.
+
+    Each row's typed values are converted in one pass of C calls (`map`) through each column's
+    `Memo` (`Decimal` for numbers, which rarely repeat; date-times per minute); a row with a blank
+    number, a value that does not fit, or the wrong width takes `slowly`, the converters one by one.
     """
 
-    def __init__(self, stream: Stream, coercion: SchemaCoercion, header: list[str], clashes: list[str],
-                 fields: t.Mapping[str, t.Any], partition: t.Mapping[str, t.Any]) -> None:
-        mask = stream.mask
-        self.mask = mask
-        self.coercion = coercion
-        self.header = header
-        self.width = len(header)
-        self.clashes = clashes
-        self.fields = fields
-        self.partition = partition
-        names = [f"{name}_vendor" if name in clashes else name for name in header]
-        self.regular = len(set(names)) == len(names)
+    def __init__(self, mask: SelectionMask, names: t.Sequence[str], converters: t.Mapping[str, Converter],
+                 fields: t.Mapping[str, t.Any], partition: t.Mapping[str, t.Any], *,
+                 widen: t.Callable[[str], None] | None = None, widenable: t.Collection[str] = ()) -> None:
+        self.names = list(names)
+        self.width = len(self.names)
+        self.converters = dict(converters)
+        self.widen = widen
+        self.widenable = set(widenable)
 
         def kept(name: str) -> bool:
             return bool(mask[("properties", name)])
 
-        positions = [i for i, name in enumerate(names) if kept(name)]
-        self.kept_names = [names[i] for i in positions]
-        if len(positions) == len(names):
-            self.pick: t.Callable[[list[str]], t.Iterable[str]] = lambda values: values
-        elif len(positions) == 1:
-            only = positions[0]
-            self.pick = lambda values: (values[only],)
-        else:
-            self.pick = operator.itemgetter(*positions) if positions else lambda values: ()
+        positions = [i for i, name in enumerate(self.names) if kept(name)]
+        self.kept_names = [self.names[i] for i in positions]
+        self.pick = _getter(positions)
         self.keep_extra = kept(EXTRA_FIELDS)
-        # Typed columns, each with its converter and the answers it gave in this file (a file
-        # repeats its values: booleans, dates, times to the second). A column not kept is still
-        # converted when `_extra_fields` is, since a value that does not fit goes there.
-        # Numbers are mostly distinct and Decimal is quick: they are converted, not remembered, by
-        # the first step of `as_number` or `as_integer` inlined (the whole work for most values); so
-        # are date-times whose converter remembers them itself (per minute). One list per kind, so
-        # that a row takes no branch per column.
-        self.numbers: list[tuple[str, int, bool, t.Callable[[str], t.Any], Converter]] = []
-        self.others: list[tuple[str, int, dict | None, Converter, bool]] = []
-        for i, name in enumerate(names):
-            convert = coercion.converters.get(name)
-            if convert is None or not (kept(name) or self.keep_extra):
-                continue
-            if convert is as_number or convert is as_integer:  # int() reads what Decimal reads as a whole number
-                self.numbers.append((name, i, kept(name), Decimal if convert is as_number else int, convert))
-            else:
-                memo: dict | None = None if getattr(convert, "remembers", False) else {}
-                self.others.append((name, i, memo, convert, kept(name)))
-        constant = {**fields, **{key: value for key, value in partition.items() if key not in names and key not in fields}}
+        self.kept = {name for name in self.names if kept(name)}
+        constant = {**fields, **{key: value for key, value in partition.items() if key not in self.names and key not in fields}}
         self.constant = {name: value for name, value in constant.items() if kept(name)}
         self.keep_row_number = kept("_row_number")
+        self.short = self.long = 0  # ragged rows met, for the file's log line
+        self.compile()
 
-    def record(self, number: int, values: list[str]) -> dict[str, t.Any]:
-        if len(values) != self.width or not self.regular:
-            return self.irregular(number, values)
-        record: dict[str, t.Any] = dict(zip(self.kept_names, self.pick(values), strict=False))  # width checked above
-        misfits: dict[str, t.Any] | None = None
-        value: t.Any
-        for name, position, keep, parse, convert in self.numbers:
+    def compile(self) -> None:
+        """Make `record` for this layout (again, when a column widens). A column not kept is still converted
+        when `_extra_fields` is, since a value that does not fit goes there."""
+        typed = [(i, name) for i, name in enumerate(self.names)
+                 if name in self.converters and (name in self.kept or self.keep_extra)]
+        self.typed = [(name, i, self.converters[name]) for i, name in typed]
+        self.record = layout_record(self.width, [(i, name, self.converters.get(name) if (i, name) in typed else None)
+                                                 for i, name in enumerate(self.names)],
+                                    self.kept, self.constant, self.keep_row_number, self.ragged, self.slowly)
+
+    def slowly(self, number: int, values: t.Sequence[t.Any], extra: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """A row the converters take one by one: values that do not fit go to `_extra_fields`."""
+        record: dict[str, t.Any] = dict(zip(self.kept_names, self.pick(values), strict=True))
+        misfits = extra
+        for name, position, convert in self.typed:
             raw = values[position]
-            try:
-                value = parse(raw)
-                if value.__class__ is Decimal and not value.is_finite():
-                    raise InvalidOperation  # NaN, Infinity: as_number says they do not fit
-            except (ValueError, ArithmeticError):  # a blank, "1,204.10", "1.0" for an integer, or no number
-                value = convert(raw)
-                if value.__class__ is Misfit:
-                    misfits = aside(misfits, name, value)
-                    value = None
-            if keep:
-                record[name] = value
-        for name, position, memo, convert, keep in self.others:
-            raw = values[position]
-            if memo is None:
-                value = convert(raw)
-            else:
-                value = memo.get(raw, memo)
-                if value is memo:
-                    value = remember(memo, raw, convert)
+            value = convert(raw)
             if value.__class__ is Misfit:
+                if name in self.widenable and self.widen is not None and with_fraction(value):
+                    self.widen(name)
+                    self.widenable.discard(name)
+                    self.converters[name] = as_number
+                    self.compile()
+                    return self.slowly(number, values, extra)
                 misfits = aside(misfits, name, value)
                 value = None
-            if keep:
+            if name in self.kept:
                 record[name] = value
         record.update(self.constant)
         if self.keep_row_number:
@@ -198,41 +198,130 @@ class FileRecords:
             record[EXTRA_FIELDS] = misfits
         return record
 
-    def irregular(self, number: int, values: list[str]) -> dict[str, t.Any]:
-        """A short or long row, or a header with repeated names: the SDK path's steps one by one."""
-        row: dict[str, t.Any] = row_dict(self.header, values)
-        for name in self.clashes:
-            if name in row:
-                row[f"{name}_vendor"] = row.pop(name)
-        row.update(self.fields)
-        row["_row_number"] = number
-        self.coercion(row)
-        for key, value in self.partition.items():
-            row.setdefault(key, value)
-        for key in [key for key in row if not self.mask[("properties", key)]]:
-            del row[key]
-        return row
+    def ragged(self, number: int, values: t.Sequence[t.Any]) -> dict[str, t.Any]:
+        """A row shorter than the header (nulls for the missing values) or longer (its extra values in
+        `_extra_fields` as `_column_<position>`), as `core.file_stream.row_of` makes it."""
+        width = self.width
+        if len(values) < width:
+            self.short += 1
+            return self.slowly(number, [*values, *[None] * (width - len(values))])
+        self.long += 1
+        extra = {f"_column_{position}": value for position, value in enumerate(values[width:], start=width + 1)
+                 if value is not None}
+        return self.slowly(number, values[:width], extra or None)
 
 
-def write_file(lines: RecordLines, csv_file: CsvFile,
-               file_records: t.Callable[[list[str], list[str]], FileRecords]) -> None:
-    """Every row of `csv_file` as a RECORD line. `file_records` gets the columns of a layout's first
-    data row (as the SDK path names them) and its header, before any record of that layout is
-    written: the file's first header, and a different header further down (see files.py)."""
-    layout: list[str] | None = None
+def layout_record(width: int, columns: list[tuple[int, str, Converter | None]], kept: t.Collection[str],
+                  constant: t.Mapping[str, t.Any], keep_row_number: bool,
+                  ragged: t.Callable[[int, t.Sequence[t.Any]], dict], slowly: t.Callable[[int, t.Sequence[t.Any]], dict],
+                  ) -> t.Callable[[int, t.Sequence[t.Any]], dict]:
+    """`record(number, values)` for one layout, written as Python code for it (as `dataclasses` and
+    `namedtuple` write theirs): one dict display with a key per kept column, each value taken from its
+    position and, for a typed column (`columns`: position, name, converter or None), converted in place.
+    This runs for every row: a display builds the record in one step, with no per-column loop. Numbers
+    written as JSON writes them (all of a row's, checked in one match) go out as written (`msgspec.Raw`,
+    the text a Decimal of them writes); a row with a blank or otherwise written number reads them
+    through a Memo as `as_number` does. Other typed values go through their column's Memo, or a
+    (date-times: whole values, and minutes in the converter). A value that does not fit raises: `slowly`
+    then takes the row.
+    Names reach the code only as `repr` literals."""
+    env: dict[str, t.Any] = {"Raw": Raw, "ragged": ragged, "slowly": slowly, "join": "\x00".join,
+                             "failures": (ValueError, ArithmeticError, KeyError, TypeError),
+                             "as_number": Memo(as_number, keep=False).__getitem__}
+    written: list[str] = []  # the record's fields when every number is written as JSON writes it
+    read: list[str] = []  # ... when one is not
+    checked_written: list[str] = []  # typed columns not kept, converted only to see that they fit
+    checked_read: list[str] = []
+    numbers: list[str] = []
+    for position, name, convert in columns:
+        value = f"v[{position}]"
+        if convert is as_number:
+            numbers.append(value)
+            fast, careful = f"Raw({value})", f"as_number({value})"
+        elif convert is not None:
+            env[f"c{position}"] = _fast(convert)
+            fast = careful = f"c{position}({value})"
+        else:
+            fast = careful = value
+        if name in kept:
+            written.append(f"{name!r}: {fast}")
+            read.append(f"{name!r}: {careful}")
+        elif convert is not None:
+            if convert is not as_number:  # numbers are checked by the match
+                checked_written.append(fast)
+            checked_read.append(careful)
+    for index, (name, value) in enumerate(constant.items()):
+        env[f"k{index}"] = value
+        written.append(f"{name!r}: k{index}")
+        read.append(written[-1])
+    if keep_row_number:
+        written.append("'_row_number': number")
+        read.append(written[-1])
+    env["numbers_as_written"] = _json_numbers(len(numbers)).fullmatch
+
+    def fields(checked: list[str], values: list[str], indent: str) -> str:
+        check = f"({', '.join(checked)},)\n{indent}" if checked else ""
+        return f"{check}return {{{', '.join(values)}}}"
+
+    if numbers:
+        body = (f"if numbers_as_written(join(({', '.join(numbers)},))):\n"
+                f"            {fields(checked_written, written, ' ' * 12)}\n"
+                f"        {fields(checked_read, read, ' ' * 8)}")
+    else:
+        body = fields(checked_written, written, " " * 8)
+    source = f"""
+def record(number, v):
+    if len(v) != {width}:
+        return ragged(number, v)
+    try:
+        {body}
+    except failures:
+        return slowly(number, v)
+"""
+    exec(compile(source, "<layout record>", "exec"), env)  # code written above, names as literals
+    return env["record"]
+
+
+Pick = t.Callable[[t.Sequence[t.Any]], t.Sequence[t.Any]]
+_JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
+
+
+@functools.lru_cache(maxsize=64)
+def _json_numbers(count: int) -> re.Pattern[str]:
+    """`count` numbers written as JSON writes them (no exponent), joined by NUL: the one check of a row's numbers."""
+    return re.compile("\x00".join([_JSON_NUMBER] * count)) if count else re.compile("")
+
+
+def _getter(positions: list[int]) -> Pick:
+    """The values at `positions` of a row, as a sequence (itemgetter gives a bare value for one position)."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda values: (values[only],)
+    return operator.itemgetter(*positions) if positions else lambda values: ()
+
+
+def _fast(convert: Converter) -> t.Callable[[t.Any], t.Any]:
+    """What the fast loop calls for one column's value: its Memo's lookup (it raises where `convert`
+    gives a Misfit). A date-time's converter remembers minutes itself; its Memo, whole values."""
+    return Memo(convert).__getitem__
+
+
+def write_file(lines: RecordLines, table_layouts: t.Iterable[TableLayout],
+               plan: t.Callable[[list[str], list[t.Sequence[t.Any]]], FileRecords]) -> None:
+    """Every row of a table's layouts as a RECORD line. `plan` gets each layout's header and its first
+    rows (read ahead, see `core.file_stream.layouts`) before any record of that layout is written:
+    the file's first header, and a different header further down."""
     buffer, message, encode_into = lines.buffer, lines.message, encoder.encode_into
-    for number, values in csv_file.value_rows():
-        if layout is not csv_file.columns:
-            layout = csv_file.columns or []
-            lines.flush()  # rows of the layout before go out before a SCHEMA the new one may bring
-            record = file_records(list(row_dict(layout, values)), layout).record
-        message["record"] = record(number, values)  # type: ignore[arg-type]  # a CSV's value_rows are lists of text
-        encode_into(message, buffer, -1)  # RecordLines.add, inlined: this loop is the hot one
-        buffer.extend(b"\n")
-        lines.count += 1
-        if len(buffer) >= FLUSH_BYTES:
-            lines.flush()
-    lines.flush()
+    for header, sample, rows in table_layouts:
+        lines.flush()  # rows of the layout before go out before a SCHEMA the new one may bring
+        layout = plan(header, sample)  # its `record` is made again when a column widens
+        for number, values in rows:
+            message["record"] = layout.record(number, values)
+            encode_into(message, buffer, -1)  # RecordLines.add, inlined: this loop is the hot one
+            buffer.extend(b"\n")
+            if len(buffer) >= FLUSH_BYTES:
+                lines.flush()
+        lines.flush()
 
 
 def nested_deselection(stream: Stream) -> bool:
@@ -241,15 +330,17 @@ def nested_deselection(stream: Stream) -> bool:
     return any(len(breadcrumb) > 2 and not selected for breadcrumb, selected in stream.mask.items())
 
 
-def write_rows(lines: RecordLines, rows: t.Iterable[dict], process: t.Callable[[dict], dict | None],
+def write_rows(lines: RecordLines, rows: t.Iterable[tuple[datetime, dict]], process: t.Callable[[dict], dict | None],
                partition: t.Mapping[str, t.Any]) -> None:
-    """An answer's rows as RECORD lines, as the SDK's `_sync_records` would write them: each row through
-    `process` (the stream's `post_process`), the state partition's keys a row lacks, the fields the
-    catalog leaves out dropped. Which fields to drop is decided once per set of keys, not per field."""
+    """Answers' rows (each with when its answer arrived: its time_extracted) as RECORD lines, as the SDK's
+    `_sync_records` would write them: each row through `process` (the stream's `post_process`), the
+    state partition's keys a row lacks, the fields the catalog leaves out dropped. Which fields to drop
+    is decided once per set of keys, not per field."""
     mask = lines.stream.mask
     dropped_for: dict[tuple[str, ...], list[str]] = {}
-    add = lines.add
-    for row in rows:
+    add, message = lines.add, lines.message
+    for arrived, row in rows:
+        message["time_extracted"] = arrived
         record = process(row)
         if record is None:
             continue

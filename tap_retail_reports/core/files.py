@@ -221,12 +221,16 @@ class WorkbookSheet(CsvFile):
     typed: t.ClassVar[bool] = True
 
     def rows(self) -> t.Iterator[tuple[int, dict[str, t.Any]]]:
+        for number, values in self.value_rows():
+            yield number, row_dict(self.columns or [], values)
+
+    def value_rows(self) -> t.Iterator[tuple[int, t.Sequence[t.Any]]]:
         assert self.path is not None
         with open_workbook(self.path, self.name) as workbook:
             try:
                 worksheet = workbook[self.sheet]
                 worksheet.reset_dimensions()  # rows as they are, not as the file's stated dimensions say
-                yield from self.read_table(_cell_values(row) for row in worksheet.iter_rows())
+                yield from self.table_lines(_cell_values(row) for row in worksheet.iter_rows())
             except unreadable_workbook() as exc:
                 raise UnreadableFile(f"{self.name}: the workbook cannot be read: {exc}") from exc
 

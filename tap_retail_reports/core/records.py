@@ -11,26 +11,13 @@ import math
 import re
 import typing as t
 
-import pendulum
 from singer_sdk import typing as th
 
-from tap_retail_reports.core.windows import UTC, iso
+from tap_retail_reports.core.layouts import STRING, ColumnType
+from tap_retail_reports.core.values import MDY, Converter, Misfit, as_date, as_iso_datetime
+from tap_retail_reports.core.windows import UTC
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
-
-
-class Misfit:
-    """A value that does not fit its column's type: it goes to `_extra_fields` under the column's name."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: t.Any) -> None:
-        self.value = value
-
-
-Converter = t.Callable[[t.Any], t.Any]  # a value as sent -> the typed value, or a Misfit
 
 
 def as_number(value: t.Any) -> t.Any:
@@ -62,12 +49,29 @@ def as_number(value: t.Any) -> t.Any:
 
 
 def as_integer(value: t.Any) -> t.Any:
+    """A whole number, or a Misfit: a fraction, or text with a leading zero ("007", an identifier's form)."""
+    if value.__class__ is str:
+        try:
+            whole = int(value)
+        except ValueError:
+            pass
+        else:
+            text = value.strip().lstrip("+-")
+            return Misfit(value) if len(text) > 1 and text[0] == "0" else whole
     number = as_number(value)
     if isinstance(number, decimal.Decimal):
         return int(number) if number == number.to_integral_value() else Misfit(number)
     if isinstance(number, float):  # a workbook's number: 3.0 is 3, 2.5 is no whole number
         return int(number) if number.is_integer() else Misfit(number)
     return number
+
+
+def with_fraction(misfit: t.Any) -> bool:
+    """Whether a value that did not fit an integer column is a number with a fraction (the column widens)."""
+    if misfit.__class__ is not Misfit:
+        return False
+    number = as_number(misfit.value)
+    return isinstance(number, (decimal.Decimal, float)) and number == number and number != int(number)
 
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
@@ -90,132 +94,78 @@ def as_boolean(value: t.Any) -> t.Any:
     return Misfit(value)
 
 
-# A naive time to the second, in ASCII digits: the common shape of a report file's local times.
-_NAIVE_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-5][0-9]")
-MINUTES_REMEMBERED = 100_000  # distinct local minutes per column converter (about 70 days): memory stays flat
+def as_text(value: t.Any) -> t.Any:
+    """A JSON answer's text column: text, or a Misfit (a number or an object where text was declared)."""
+    return value if value is None or value.__class__ is str else Misfit(value)
 
 
-def as_iso_datetime(zone: dt.tzinfo = UTC) -> Converter:
-    """Date-times that are not ISO-8601 with an offset ("2026-10-01 12:00:00") as ISO UTC.
-
-    A time without an offset is read in `zone` (the vendor's), never silently as UTC.
-    Values already in ISO form with an offset (almost all) cost one regex match.
-    A naive time to the second ("2026-10-01 12:00:07") is converted once per minute, not
-    once per value: the zone's offset holds for the whole minute when it is the same at
-    its first and last second and a whole number of minutes (see `minute_in_utc`), so the
-    seconds are carried over as written.
-    """
-    minutes: dict[str, str | None] = {}
-
-    def minute_in_utc(minute: str) -> str | None:
-        """"YYYY-MM-DDTHH:MM" in UTC for a local "YYYY-MM-DD HH:MM", or None when its seconds cannot
-        be carried over (an offset with seconds, a change of offset inside the minute, a far year)."""
-        first = convert_slowly(minute + ":00")
-        if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
-            return None
-        moment = dt.datetime.fromisoformat(minute)
-        if zone.utcoffset(moment) != zone.utcoffset(moment.replace(second=59)):
-            return None
-        return first[:16]
-
-    def convert(value: t.Any) -> t.Any:
-        if value.__class__ is str and _NAIVE_SECOND.fullmatch(value):
-            minute = value[:16]
-            utc = minutes.get(minute, minutes)
-            if utc is minutes:
-                if len(minutes) >= MINUTES_REMEMBERED:
-                    minutes.clear()
-                utc = minutes[minute] = minute_in_utc(minute)
-            if utc is not None:
-                return f"{utc}{value[16:]}Z"
-        return convert_slowly(value)
-
-    def convert_slowly(value: t.Any) -> t.Any:
-        if not isinstance(value, str):
-            if value is None:
-                return None
-            if isinstance(value, dt.date):  # a workbook's cell: a date-time (naive: in `zone`), or a date's midnight
-                if not isinstance(value, dt.datetime):
-                    value = dt.datetime(value.year, value.month, value.day, tzinfo=zone)
-                return iso(value if value.tzinfo else value.replace(tzinfo=zone))
-            return Misfit(value)  # a workbook's number is no time
-        if _ISO_DATETIME.fullmatch(value):
-            return value
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            moment = dt.datetime.fromisoformat(text)  # fast for "YYYY-MM-DD HH:MM:SS"
-        except ValueError:
-            try:
-                found = pendulum.parse(text, tz=None)
-            except (ValueError, pendulum.parsing.exceptions.ParserError):
-                return Misfit(value)
-            if isinstance(found, dt.datetime):
-                moment = found
-            elif isinstance(found, dt.date):
-                moment = dt.datetime(found.year, found.month, found.day, tzinfo=zone)
-            else:
-                return Misfit(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
-        utc = moment.astimezone(UTC)
-        if utc.microsecond or utc.year < 1000:
-            return iso(utc)
-        return utc.replace(tzinfo=None).isoformat() + "Z"  # iso()'s text, several times quicker than strftime
-
-    convert.remembers = True  # type: ignore[attr-defined]  # its own memory, per minute: callers need none
-    return convert
+def as_array(value: t.Any) -> t.Any:
+    return value if value is None or isinstance(value, list) else Misfit(value)
 
 
-def as_iso_date(value: t.Any) -> t.Any:
-    if isinstance(value, str):
-        if not _ISO_DATE.fullmatch(value):
-            return Misfit(value) if value.strip() else None
-        return value
-    if value is None:
-        return None
-    # A workbook's cell: a date, or a naive date-time at midnight; anything else does not fit.
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() and value.tzinfo is None else Misfit(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return Misfit(value)
+def as_object(value: t.Any) -> t.Any:
+    return value if value is None or isinstance(value, dict) else Misfit(value)
+
+
+def converter_for(column: ColumnType, zone: dt.tzinfo | None = UTC, default_order: str = MDY, *,
+                  strict: bool = False) -> Converter | None:
+    """The converter of a column's values to its type; None where values pass as they are (text,
+    JSON, or any type). `strict`: a JSON answer's columns, whose text, arrays and objects are checked."""
+    kind = column.kind
+    if kind == "number":
+        return as_number
+    if kind == "integer":
+        return as_integer
+    if kind == "boolean":
+        return as_boolean
+    if kind == "date":
+        return as_date(column.order or default_order)
+    if kind == "date-time":
+        return as_iso_datetime(zone, column.order or default_order)
+    if strict:
+        return {"string": as_text, "array": as_array, "object": as_object}.get(kind)
+    return None
 
 
 class SchemaCoercion:
-    """Numbers, booleans and date-times as the stream's schema declares them, whatever the vendor sent.
+    """Numbers, booleans, dates and date-times as the stream declares them, whatever the vendor sent.
 
-    Only top-level fields typed purely as numbers, booleans or date-times are touched, each
-    by the converter its schema chose once (`converters`). A value that still does not fit
-    its type ("N/A" for a total) would make the record break its own SCHEMA, and a validating
-    target reject the load: it is moved to `_extra_fields` under its own name and the column
-    is left null, so it is neither lost nor invalid.
+    Only top-level fields are touched, each by the converter its type chose once (`converters`):
+    the schema's, or `types` where given (a learned column's day/month order). A value that still
+    does not fit its type ("N/A" for a total) would make the record break its own SCHEMA, and a
+    validating target reject the load: it is moved to `_extra_fields` under its own name and the
+    column is left null, so it is neither lost nor invalid. An integer column of `widen`'s
+    (`widenable`) that gets a number with a fraction becomes a number column instead: `widen(name)`
+    is told first (it declares the column again), then the value is read as a number.
     """
 
-    def __init__(self, schema: dict, zone: dt.tzinfo = UTC) -> None:
-        datetime = as_iso_datetime(zone)
+    def __init__(self, schema: dict, zone: dt.tzinfo | None = UTC, *, types: t.Mapping[str, ColumnType] | None = None,
+                 default_order: str = MDY, strict: t.Collection[str] = (),
+                 widen: t.Callable[[str], None] | None = None, widenable: t.Collection[str] = ()) -> None:
+        if types is None:
+            types = {name: ColumnType.from_schema(prop) for name, prop in (schema.get("properties") or {}).items()}
         self.converters: dict[str, Converter] = {}
-        for name, prop in (schema.get("properties") or {}).items():
-            types = prop.get("type") or []
-            types = {types} if isinstance(types, str) else set(types)
-            if types & {"number", "integer"} and "string" not in types:
-                self.converters[name] = as_number if "number" in types else as_integer
-            elif "boolean" in types and "string" not in types:
-                self.converters[name] = as_boolean
-            elif prop.get("format") == "date-time":
-                self.converters[name] = datetime
-            elif prop.get("format") == "date":
-                self.converters[name] = as_iso_date
+        for name, column in types.items():
+            convert = converter_for(column, zone, default_order, strict=name in strict)
+            if convert is not None:
+                self.converters[name] = convert
+        self.widen = widen
+        self.widenable = set(widenable)
 
     def __call__(self, row: dict) -> None:
         misfits: dict[str, t.Any] | None = None
-        for name, convert in self.converters.items():
+        for name, convert in list(self.converters.items()):
             if name in row:
                 value = convert(row[name])
                 if value.__class__ is Misfit:
-                    misfits = aside(misfits, name, value)
-                    value = None
+                    if name in self.widenable and with_fraction(value) and self.widen is not None:
+                        self.widen(name)
+                        self.widenable.discard(name)
+                        self.converters[name] = as_number
+                        value = as_number(row[name])
+                    else:
+                        misfits = aside(misfits, name, value)
+                        value = None
                 row[name] = value
         if misfits:
             set_aside(row, misfits)
@@ -233,41 +183,44 @@ def set_aside(row: dict, misfits: dict) -> None:
     row["_extra_fields"] = {**(row.get("_extra_fields") or {}), **misfits}
 
 
-def text_columns(schema: dict, columns: t.Iterable[str]) -> list[str]:
-    """Of `columns`, those the schema types as plain text: a workbook's number or date there becomes text."""
-    properties = schema.get("properties") or {}
-    text = []
-    for name in columns:
-        prop = properties.get(name) or {}
-        types = prop.get("type") or ["string"]
-        types = {types} if isinstance(types, str) else set(types)
-        if not types & {"number", "integer", "boolean"} and prop.get("format") not in ("date", "date-time"):
-            text.append(name)
-    return text
+def text_columns(types: t.Mapping[str, ColumnType], columns: t.Iterable[str]) -> list[str]:
+    """Of `columns`, those typed as plain text: a workbook's number or date there becomes text."""
+    return [name for name in columns if types.get(name, STRING).kind in ("string", "any")]
 
 
-def typed_as_text(row: dict, fields: t.Iterable[str], zone: dt.tzinfo) -> None:
-    """A workbook's typed values in text columns, as text: numbers as written ("12", "2.5"), booleans
-    as "true"/"false", dates as YYYY-MM-DD, date-times as ISO with the offset of `zone` (a naive one
-    is read in the vendor's zone, as a CSV's is), an empty cell as "" (as a CSV's empty field: the same
-    report gives the same row in either format)."""
+def typed_as_text(row: t.MutableMapping[t.Any, t.Any] | list, fields: t.Iterable[t.Any], zone: dt.tzinfo | None) -> None:
+    """A workbook's typed values in text columns (`fields`: names of a row, or positions of a row's
+    values), as text: numbers as written ("12", "2.5"), booleans as "true"/"false", dates as
+    YYYY-MM-DD, date-times as ISO with the offset of `zone` (a naive one is read in the vendor's
+    zone, as a CSV's is; with no zone, as the CSV writes it: "YYYY-MM-DD HH:MM:SS"), an empty cell
+    as "" (as a CSV's empty field: the same report gives the same row in either format)."""
     for name in fields:
-        value = row.get(name)
+        if isinstance(row, list):
+            if name >= len(row):
+                continue
+            value = row[name]
+        else:
+            if name not in row:
+                continue
+            value = row[name]
         if isinstance(value, str):
             continue
         if value is None:
-            if name in row:
-                row[name] = ""
+            text = ""
         elif isinstance(value, bool):
-            row[name] = "true" if value else "false"
+            text = "true" if value else "false"
         elif isinstance(value, float) and value.is_integer():
-            row[name] = str(int(value))
+            text = str(int(value))
         elif isinstance(value, dt.datetime):
-            row[name] = (value if value.tzinfo else value.replace(tzinfo=zone)).isoformat()
+            if value.tzinfo is None and zone is None:
+                text = value.isoformat(sep=" ")
+            else:
+                text = (value if value.tzinfo else value.replace(tzinfo=zone)).isoformat()
         elif isinstance(value, (dt.date, dt.time)):
-            row[name] = value.isoformat()
+            text = value.isoformat()
         else:
-            row[name] = str(value)
+            text = str(value)
+        row[name] = text
 
 
 def row_hash(row: dict, fields: t.Sequence[str]) -> str:

@@ -17,6 +17,7 @@ import logging
 import random
 import re
 import sys
+import threading
 import time
 import typing as t
 from functools import cached_property
@@ -30,10 +31,12 @@ from singer_sdk.exceptions import (
     FatalAPIError,
     RetriableAPIError,
 )
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
+from tap_retail_reports.core.catalog import follow_catalog, undeclared_columns_message
 from tap_retail_reports.core.environment import CertificateProblem
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.fast_records import RecordLines, blocker, nested_deselection, write_rows
@@ -58,6 +61,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.metrics import Counter
+    from singer_sdk.singerlib import RecordMessage
+    from singer_sdk.singerlib.catalog import Catalog
 
 
 EXTRA_FIELDS = "_extra_fields"
@@ -142,9 +147,26 @@ class ReportStream(RESTStream):
         properties = self.schema.setdefault("properties", {})
         properties.setdefault(EXTRA_FIELDS, EXTRA_FIELDS_SCHEMA)
         self._declared_fields = frozenset(properties)
-        self._coerce = SchemaCoercion(self.schema)
+        self._answers = threading.local()  # per thread: when the last answer it asked for arrived
         self.logger.addFilter(_DROP_REPEATED_LINES)  # the same filter object is added once per logger
         self.outage_probes.offer(self.vendor, self.health, self.probe_if_selected)
+
+    # -- the catalog: columns a user declares, and the replication key -------------------------
+
+    catalog_columns: t.Mapping[str, dict] = {}  # properties the catalog declares and the tap does not
+
+    def apply_catalog(self, catalog: Catalog) -> None:
+        """The SDK's, then what the tap adds (core/catalog.py): a replication key the stream cannot honour
+        stops the tap before any request; columns the catalog declares beyond the tap's are followed."""
+        own_key = self.replication_key
+        super().apply_catalog(catalog)
+        pinned = follow_catalog(self.name, catalog, own_key, self.replication_key, self.schema)
+        self.replication_key = own_key  # the windows are read by the stream's own key, whatever the SDK took
+        if pinned:
+            self.catalog_columns = pinned
+            self.schema = {**self.schema, "properties": {**self.schema["properties"], **pinned}}  # type: ignore[misc]  # an instance's own copy
+            self._declared_fields = frozenset(self.schema["properties"])
+            self._coercion_cache = None
 
     @cached_property
     def stats(self) -> StreamStats:
@@ -215,9 +237,17 @@ class ReportStream(RESTStream):
         return f"{values[0]} to {values[-1]} ({len(states)} partitions)"
 
     def log_sync_costs(self) -> None:
-        """The SDK's end-of-stream hook: one summary line per selected stream."""
+        """The SDK's end-of-stream hook: one summary line per selected stream, and the columns it typed
+        from the data that the catalog does not declare (with a block that pins them)."""
         if self.selected:
             self.logger.info("%s: summary: %s; bookmark %s", self.name, self.stats.describe(), self.bookmark_text())
+            undeclared = undeclared_columns_message(self.name, self.undeclared_columns())
+            if undeclared:
+                self.logger.info("%s", undeclared)
+
+    def undeclared_columns(self) -> t.Mapping[str, t.Any]:
+        """The columns this run typed from the data that neither the tap nor the catalog declares."""
+        return {}
 
     # -- configuration --------------------------------------------------------
 
@@ -328,6 +358,28 @@ class ReportStream(RESTStream):
             on_refresh_token(refresh_token)
         self.logger.info("%s: new access token, valid %ss", self.vendor, body.get("expires_in", "an unknown time"))
         return token, expiry_epoch(body.get("expires_in"), time.time())
+
+    # -- when an answer arrived: its records' time_extracted -----------------------------------
+
+    extracted_at: dt.datetime | None = None  # set by a stream that knows when the rows it emits arrived
+
+    def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        """The SDK's call; the time its answer arrived is noted for the thread that asked for it."""
+        response = super()._request(prepared_request, context)
+        self._answers.arrived = utc_now()
+        return response
+
+    def last_answer_at(self) -> dt.datetime | None:
+        """When the last answer this thread asked for arrived (the rows it parses come from it)."""
+        return getattr(self._answers, "arrived", None)
+
+    def _generate_record_messages(self, record: Record) -> t.Generator[RecordMessage, None, None]:
+        """The SDK's RECORD messages, stamped with when their answer (or file) arrived, not when written."""
+        arrived = self.extracted_at or self.last_answer_at()
+        for message in super()._generate_record_messages(record):
+            if arrived is not None:
+                message.time_extracted = arrived
+            yield message
 
     def _send_unauthenticated(self, request: requests.PreparedRequest, context: Context | None) -> requests.Response:
         response = self.requests_session.send(request, timeout=self.timeout)
@@ -497,9 +549,21 @@ class ReportStream(RESTStream):
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         yield from extract_jsonpath(self.records_jsonpath, input=self.response_json(response))
 
+    _coercion_cache: SchemaCoercion | None = None
+
+    @property
+    def coercion(self) -> SchemaCoercion:
+        """The converters of the stream's columns as declared so far (announce_columns starts new ones)."""
+        if self._coercion_cache is None:
+            self._coercion_cache = self.make_coercion()
+        return self._coercion_cache
+
+    def make_coercion(self) -> SchemaCoercion:
+        return SchemaCoercion(self.schema)
+
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Type what the vendor sent loosely (numeric strings, non-ISO times); keep unknown fields."""
-        self._coerce(row)
+        self.coercion(row)
         unknown = row.keys() - self._declared_fields
         if unknown:
             add_extra_fields(row, {key: row.pop(key) for key in unknown})
@@ -526,7 +590,7 @@ class ReportStream(RESTStream):
             # resolved from its parent on each lookup. Resolve it once (the same answer).
             self.mask[("properties", name)] = self.mask[("properties", name)]
         self._declared_fields = frozenset(properties)
-        self._coerce = SchemaCoercion(self.schema)
+        self._coercion_cache = None
         # The SDK's stream maps hold the schema they were built with (records are conformed to it): build
         # them again. Dropped first: the SDK keeps them when the schema it was given compares equal.
         self._tap.mapper.stream_maps.pop(self.name, None)
@@ -614,16 +678,24 @@ class WindowedStream(ReportStream):
         windows = self.windows(context)
         _ = self.requests_session  # made here, once: workers share it (and its rate limiter)
         write = self.record_writer(context)
-        for window, rows in in_window_order(windows, lambda window: self.records_in_window(window, context),
-                                            self.concurrent_windows, self.name, stop=self.run.stop):
+        timed_rows = t.cast("t.Callable[[Window], t.Iterable[dict]]", lambda window: self.timed_rows(window, context))
+        for window, rows in in_window_order(windows, timed_rows, self.concurrent_windows, self.name,
+                                              stop=self.run.stop):
+            pairs = t.cast("t.Iterable[tuple[dt.datetime, dict]]", rows)  # (when its answer arrived, row)
             if write is None:
-                yield from rows
+                for self.extracted_at, row in pairs:
+                    yield row
             else:
-                write(rows)
+                write(pairs)
             self.checkpoint(context, window.end)
 
-    def record_writer(self, context: Context | None) -> t.Callable[[t.Iterable[dict]], None] | None:
-        """On the fast path, what writes rows (as `get_records` would yield them) as RECORD lines at once,
+    def timed_rows(self, window: Window, context: Context | None) -> t.Iterator[tuple[dt.datetime, dict]]:
+        """(when its answer arrived, row) for each row of a window, on whichever thread reads it."""
+        for row in self.records_in_window(window, context):
+            yield self.last_answer_at() or utc_now(), row
+
+    def record_writer(self, context: Context | None) -> t.Callable[[t.Iterable[tuple[dt.datetime, dict]]], None] | None:
+        """On the fast path, what writes rows (each with when its answer arrived) as RECORD lines at once,
         through `post_process`; None on the SDK's path, where `get_records` yields them."""
         if not self.fast_path:
             return None

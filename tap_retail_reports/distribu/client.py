@@ -135,10 +135,12 @@ class DistribuSnapshotStream(DistribuStream):
             # Fetched outside `shared`'s lock: the request itself takes the tap's shared rate limiter.
             (cache["data"],) = self.request_records(context)  # parse_response yields the one `data`
             cache["snapshot_date"] = dt.datetime.now(UTC).date().isoformat()
+            cache["arrived_at"] = self.last_answer_at()  # both streams' records: when the one answer came
         return cache
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         snapshot = self.snapshot(context)
+        self.extracted_at = snapshot["arrived_at"]
         unread = self.unread_parts(snapshot["data"])
         for row in snapshot["data"].get(self.part) or []:
             # A copy: post_process edits rows in place, and the cached snapshot is shared.

@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
-from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
+from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
+from tap_retail_reports.core.file_stream import column_types
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window
 
@@ -87,6 +88,9 @@ class FlipkartStream(AsyncReportStream):
     extra_retry_statuses = (429, 499)  # 499: the gateway's "connection timed out"
     outage_statuses = (499,)
     takes_whole_days = True  # from_date/to_date are whole India days, both inclusive
+    # Dates written with day and month (31/10/2026) are read day first, as India writes them, unless a
+    # value shows otherwise. Times in the files have no documented zone: naive ones stay text as written.
+    day_first = True
     column_types = column_types(
         NUMBER=("selling_price", "shipping_charge", "total_amount", "price_before_discount", "total_discount",
                 "final_invoice_amount", "taxable_value", "igst_rate", "igst_amount", "cgst_rate", "cgst_amount",
@@ -98,7 +102,6 @@ class FlipkartStream(AsyncReportStream):
                  "adjustments", "closing_stock", "live_inventory", "reserved", "in_transit", "sellable",
                  "stranded_quantity", "unsellable_quantity", "opening_balance", "received", "dispatched",
                  "returned", "damaged", "closing_balance"),
-        DATE_TIME=("order_date", "return_requested_date", "transaction_date", "last_updated"),  # naive, India time
         DATE=("dispatch_by_date", "invoice_date", "payment_date", "shipped_date", "delivered_date", "completed_date",
               "date", "stranded_since", "received_date"),
         BOOLEAN=("is_replacement",),

@@ -14,7 +14,7 @@ import calendar
 import datetime as dt
 import typing as t
 
-from tap_retail_reports.core.async_stream import file_schema
+from tap_retail_reports.core.file_stream import file_schema
 from tap_retail_reports.core.windows import Window, local_midnight, resume_from
 from tap_retail_reports.flipkart import RANGE_REPORTS, SNAPSHOT_REPORTS
 from tap_retail_reports.flipkart.client import ZONE, FlipkartStream

@@ -23,8 +23,9 @@ from functools import cached_property
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
-from tap_retail_reports.core.async_stream import AsyncReportStream, column_types
+from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
+from tap_retail_reports.core.file_stream import column_types
 from tap_retail_reports.core.windows import Window, local_naive
 
 if t.TYPE_CHECKING:
@@ -73,7 +74,7 @@ class FoxyCartStream(AsyncReportStream):
                 "item_weight", "discount_amount", "total_spent", "average_order_value"),
         INTEGER=("item_quantity", "transaction_count"),
         DATE_TIME=("transaction_date", "date_created", "last_login_date", "first_transaction_date",
-                   "last_transaction_date"),  # naive, in the store's timezone
+                   "last_transaction_date"),  # naive, in the store's timezone (other columns: typed by their values)
         BOOLEAN=("is_test", "hide_transaction", "is_anonymous", "is_future_line_item"),
     )
 
@@ -136,6 +137,11 @@ class FoxyCartStream(AsyncReportStream):
 
     @property
     def vendor_timezone(self) -> dt.tzinfo:
+        return self.store["zone"]
+
+    @property
+    def naive_times_zone(self) -> dt.tzinfo:
+        """The document: report times are "for your store's configured timezone"."""
         return self.store["zone"]
 
     @property

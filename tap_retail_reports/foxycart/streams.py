@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tap_retail_reports.core.async_stream import file_schema
+from tap_retail_reports.core.file_stream import file_schema
 from tap_retail_reports.foxycart.client import FoxyCartStream
 
 

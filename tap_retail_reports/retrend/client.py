@@ -18,7 +18,6 @@ import collections
 import copy
 import datetime as dt
 import json
-import re
 import time
 import typing as t
 from functools import cached_property
@@ -29,7 +28,9 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
 from tap_retail_reports.core.http import describe_response
+from tap_retail_reports.core.layouts import NUMBER, ColumnMemory, ColumnType, StreamColumns
 from tap_retail_reports.core.log_lines import listed
+from tap_retail_reports.core.records import SchemaCoercion
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.streams import WindowedStream, for_context
 from tap_retail_reports.core.windows import DURATIONS, UTC, iso, periods, resume_from
@@ -124,7 +125,6 @@ class RetrendStream(WindowedStream):
         self.schema = copy.deepcopy(type(self).schema)  # type: ignore[misc,arg-type]  # streams declare schema as a class dict
         super().__init__(*args, **kwargs)
         self._partitions_done: list[tuple[bool, bool]] = []  # (found a report, passed a period) per partition
-        self._learned: dict[str, dict] = {}  # columns learned from the answers (see learn_figures)
 
     # -- configuration -----------------------------------------------------------
 
@@ -276,12 +276,13 @@ class RetrendStream(WindowedStream):
         passed: list[dt.date] = []  # starts of missing periods past the horizon
         write = self.record_writer(context)
         for start, end, completed in self.periods_to_read(context):
-            rows = self.fetch(store, duration, start, "general" if completed else "run-now")
+            rows, arrived = self.fetch(store, duration, start, "general" if completed else "run-now")
             stamped = (self.stamp(row, store, duration, start, completed=completed) for row in rows)
             if write is None:
+                self.extracted_at = arrived
                 yield from stamped
             else:
-                write(stamped)
+                write((arrived, row) for row in stamped)
             found = found or bool(rows)
             if not completed:
                 continue  # the period in progress is never bookmarked
@@ -332,49 +333,63 @@ class RetrendStream(WindowedStream):
                 "and retrend.store_nums, or start later with start_date)"
             )
 
-    def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> list[dict]:
-        """The report rows for one period, from the run's cache when this run has asked already."""
+    def fetch(self, store: int, duration: str, start: dt.date, endpoint: str) -> tuple[list[dict], dt.datetime]:
+        """The report rows for one period and when their answer arrived, from the run's cache when this
+        run has asked already."""
         key = (store, self.report, duration, start.isoformat())
         cache: collections.OrderedDict = self.run.shared("retrend.responses", collections.OrderedDict)
         if key in cache:
             self.logger.debug("%s: %s from this run's cache", self.name, key)
             cache.move_to_end(key)
-            return json.loads(cache[key])
+            text, arrived = cache[key]
+            return json.loads(text), arrived
         rows = list(
             self.request_records(
                 {"store_num": store, "duration": duration, "start_date": start.isoformat(), "endpoint": endpoint}
             )
         )
-        cache[key] = json.dumps(rows)  # a snapshot: the rows below are changed on their way out
+        arrived = self.last_answer_at() or dt.datetime.now(UTC)
+        cache[key] = (json.dumps(rows), arrived)  # a snapshot: the rows below are changed on their way out
         if len(cache) > RESPONSE_CACHE_SIZE:  # bounded: a multi-year backfill must not grow memory
             cache.popitem(last=False)
-        return rows
+        return rows, arrived
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         self.learn_figures(row)
         return super().post_process(row, context)
 
+    @cached_property
+    def columns(self) -> StreamColumns:
+        """The report's declared fields and the figures learned from Retrend's answers (core/layouts.py)."""
+        declared = {name: schema for name, schema in self.schema["properties"].items() if name not in self.catalog_columns}
+        return StreamColumns(declared, self.catalog_columns, json=True, memory=lambda: ColumnMemory(self.stream_state))
+
     def learn_figures(self, row: dict) -> None:
-        """Give the report's top-level figures (numbers, booleans, text, dates) columns of their own, typed
-        from their values, and announce them with a new SCHEMA before the first row that has them; a
-        whole-number column that later gets a fraction becomes a number column. Nested series (objects,
-        lists) stay in `_extra_fields` as JSON, and so does a value Retrend sent against the request
-        (`vendor_<field>`, see `stamp`)."""
-        properties = self.schema["properties"]
-        learned = {}
-        for name, value in row.items():
-            if name in self._declared_fields:
-                if isinstance(value, float) and name in self._learned and properties[name]["type"][0] == "integer":
-                    learned[name] = {**FIGURE_NUMBER, "description": LEARNED_FIGURE}
-                continue
-            kind = figure_type(value)
-            if kind is not None and not name.startswith("vendor_"):
-                learned[name] = {**kind, "description": LEARNED_FIGURE}
-        if learned:
-            self._learned.update(learned)
-            self.announce_columns(learned)
-            self.logger.info("%s: %d column(s) learned from Retrend's answer: %s", self.name, len(learned),
-                             listed([f"{name} ({schema['type'][0]})" for name, schema in learned.items()]))
+        """Give the report's top-level fields columns of their own, typed from their values (numbers,
+        booleans, text, dates; nested series as JSON arrays and objects), and announce them with a new
+        SCHEMA before the first row that has them; a learned whole-number column that later gets a
+        fraction becomes a number column. A value Retrend sent against the request (`vendor_<field>`,
+        see `stamp`) stays in `_extra_fields`."""
+        names = [name for name, value in row.items() if value is not None and not name.startswith("vendor_")
+                 and (name not in self._declared_fields or name in self.columns.learned)]
+        declare = self.columns.plan(names, [[row[name] for name in names]])
+        if declare:
+            self.announce_columns({name: column.schema(LEARNED_FIGURE) for name, column in declare.items()})
+            self.logger.info("%s: %d column(s) learned from Retrend's answer: %s", self.name, len(declare),
+                             listed([f"{name} ({column.kind})" for name, column in declare.items()]))
+
+    def make_coercion(self) -> SchemaCoercion:
+        columns = self.columns
+        return SchemaCoercion(self.schema, types=columns.types, strict=columns.learned, widen=self.widen_figure,
+                              widenable=columns.widenable)
+
+    def widen_figure(self, name: str) -> None:
+        """A learned whole-number figure got a fraction: a number column from now on."""
+        self.columns.learn(name, NUMBER)
+        self.announce_columns({name: NUMBER.schema(LEARNED_FIGURE)})
+
+    def undeclared_columns(self) -> dict[str, ColumnType]:
+        return self.columns.undeclared()
 
     def stamp(self, row: dict, store: int, duration: str, start: dt.date, *, completed: bool) -> dict:
         """Give a row its key as requested; a vendor value that disagrees is kept as `vendor_<field>`."""
@@ -392,26 +407,6 @@ class RetrendStream(WindowedStream):
 
 
 LEARNED_FIGURE = "A figure of Retrend's report, learned from its answers"
-FIGURE_NUMBER = {"type": ["number", "null"]}
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
-
-
-def figure_type(value: t.Any) -> dict | None:
-    """The column schema a top-level value of a report gets; None for a nested series or a null."""
-    if isinstance(value, bool):
-        return {"type": ["boolean", "null"]}
-    if isinstance(value, int):
-        return {"type": ["integer", "null"]}
-    if isinstance(value, float):
-        return dict(FIGURE_NUMBER)
-    if isinstance(value, str):
-        if _ISO_DATE.fullmatch(value):
-            return {"type": ["string", "null"], "format": "date"}
-        if _ISO_DATE_TIME.fullmatch(value):
-            return {"type": ["string", "null"], "format": "date-time"}
-        return {"type": ["string", "null"]}
-    return None
 
 
 def other_period(row: dict, duration: str, start: str) -> str | None:

@@ -4,8 +4,10 @@ streamed back in chunks.
 
 Two layout faults stand for concatenated exports: `csv_repeat_header_every` writes the header
 line again after every N data rows; `csv_new_header_after` writes, after N data rows, a header
-with the columns in reverse order, and the rows after it in that order. A workbook's cells are
-typed (numbers, dates, date-times, booleans), or all text with `text_cells`.
+with the columns in reverse order, and the rows after it in that order. Ragged rows (shorter or
+longer than the header) and a column that starts further down are faults too (`Layout`). A
+workbook's cells are typed (numbers, dates, date-times, booleans), or all text with `text_cells`.
+`Variant` is another reading of the files: other column names, dates and times in other forms.
 
 A report's rows come from generators, so a file of millions of rows is built in constant
 memory. Each distinct file is built once per app (`FileStore`) and served from disk with its
@@ -36,6 +38,9 @@ import openpyxl
 FORMATS = ("csv", "csv_bom", "gzip", "zip", "xlsx")
 CHUNK = 64 * 1024
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)  # members carry a fixed time: the same rows make the same bytes
+_NUMBER = re.compile(r"-?\d{1,9}(\.\d+)?")  # longer digit strings are ids: kept as text, as exports do
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -56,12 +61,19 @@ class BuiltFile:
 
 @dataclass(frozen=True)
 class Layout:
-    """How a file is laid out: a CSV's repeated header, or another header, after some rows; a workbook's
-    cells typed (numbers, dates, booleans) or all text, as some exports write them."""
+    """How a file is laid out: a CSV's repeated header, or another header, after some rows; ragged rows;
+    a workbook's cells typed (numbers, dates, booleans) or all text, as some exports write them."""
 
     repeat_header_every: int = 0  # write the header again after every N data rows
     new_header_after: int = 0  # after N data rows, a header in reverse column order, and rows in that order
     text_cells: bool = False  # a workbook's cells hold the CSV's text as it is
+    short_rows_every: int = 0  # data rows 1, N+1, 2N+1, ... of a CSV lack their last two values
+    long_rows_every: int = 0  # every Nth data row of a CSV has one value more than its header ("spare")
+    new_column_after: int = 0  # after N data rows, the header again with one more column, LATE_COLUMN, which
+    #                            the rows below it fill with whole numbers
+
+
+LATE_COLUMN = "late_column"
 
 
 def _write_csv(text: t.TextIO, member: Member, layout: Layout = Layout()) -> int:
@@ -75,14 +87,78 @@ def _write_csv(text: t.TextIO, member: Member, layout: Layout = Layout()) -> int
         if count and count == layout.new_header_after:
             columns.reverse()
             writer.writerow(columns)
-        writer.writerow([row.get(name, "") for name in columns])
+        if count and count == layout.new_column_after:
+            columns.append(LATE_COLUMN)
+            writer.writerow(columns)
         count += 1
+        values = [row.get(name, "") for name in columns]
+        if LATE_COLUMN in columns:
+            values[columns.index(LATE_COLUMN)] = str(count % 7 + 1)
+        if layout.short_rows_every and count % layout.short_rows_every == 1 % layout.short_rows_every:
+            values = values[:-2]  # the first row, and every Nth after it
+        elif layout.long_rows_every and count % layout.long_rows_every == 0:
+            values.append("spare")
+        writer.writerow(values)
     return count
 
 
-_NUMBER = re.compile(r"-?\d{1,9}(\.\d+)?")  # longer digit strings are ids: kept as text, as exports do
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+@dataclass(frozen=True)
+class Variant:
+    """Another reading of the vendor's files, whose documents show none of their columns: other
+    column names for the same reports, other forms of dates and times, times with an offset.
+
+    column_names: snake (as generated), portal (Title Case words, with the app's own `portal_names`
+    where it has them: "Transaction Date", "Order Total"), camel (transactionDate)
+    date_format: iso (2026-10-05), mdy (10/05/2026), dmy (05/10/2026), ymd_slash (2026/10/05)
+    time_format: seconds (13:45:07), minutes (13:45), ampm (1:45:07 PM), t_separator (2026-10-05T13:45:07)
+    time_zone: naive (local time, as generated), offset (the local time with its offset, +05:30), utc (in UTC, Z)
+    """
+
+    column_names: str = "snake"
+    date_format: str = "iso"
+    time_format: str = "seconds"
+    time_zone: str = "naive"
+
+    def name(self, column: str, portal_names: t.Mapping[str, str]) -> str:
+        if self.column_names == "portal":
+            return portal_names.get(column) or " ".join(
+                "ID" if word == "id" else word.capitalize() for word in column.split("_"))
+        if self.column_names == "camel":
+            first, *rest = column.split("_")
+            return first + "".join(word.capitalize() for word in rest)
+        return column
+
+    def value(self, text: str, zone: dt.tzinfo) -> str:
+        """A generated value in this variant's forms: ISO dates and naive local times are rewritten."""
+        if _DATE.fullmatch(text):
+            return self.date(dt.date.fromisoformat(text))
+        if not _DATE_TIME.fullmatch(text):
+            return text
+        moment = dt.datetime.fromisoformat(text)
+        suffix = ""
+        if self.time_zone == "offset":
+            offset = moment.replace(tzinfo=zone).strftime("%z")
+            suffix = f"{offset[:3]}:{offset[3:]}"
+        elif self.time_zone == "utc":
+            moment = moment.replace(tzinfo=zone).astimezone(dt.timezone.utc).replace(tzinfo=None)
+            suffix = "Z"
+        clock = {"seconds": "%H:%M:%S", "minutes": "%H:%M", "ampm": "%I:%M:%S %p", "t_separator": "%H:%M:%S"}
+        separator = "T" if self.time_format == "t_separator" else " "
+        time_text = moment.strftime(clock[self.time_format])
+        if self.time_format == "ampm":
+            time_text = time_text.lstrip("0")
+        return f"{self.date(moment.date())}{separator}{time_text}{suffix}"
+
+    def date(self, day: dt.date) -> str:
+        return day.strftime({"iso": "%Y-%m-%d", "mdy": "%m/%d/%Y", "dmy": "%d/%m/%Y", "ymd_slash": "%Y/%m/%d"}[
+            self.date_format])
+
+
+VARIANT_CHOICES = {"column_names": ("snake", "portal", "camel"), "date_format": ("iso", "mdy", "dmy", "ymd_slash"),
+                   "time_format": ("seconds", "minutes", "ampm", "t_separator"),
+                   "time_zone": ("naive", "offset", "utc")}
+
+
 
 
 def cell(text: str) -> t.Any:
@@ -163,13 +239,19 @@ class FileStore:
         self.builds = 0
         self.extra_column: dict[str, str] = {}  # fault: {column: value} added to every file (a new vendor column)
         self.cell_values: dict[str, str] = {}  # fault: {column: value} replaces that column's every cell
-        self.layout = Layout()  # fault: repeated or different header lines in every CSV built from now on
+        self.cell_values_from_row = 0  # ... in its data rows after this many only
+        self.layout = Layout()  # fault: repeated or different header lines, ragged rows, in every CSV built from now on
+        self.variant = Variant()  # another reading: other column names, other date and time forms
+        self.portal_names: dict[str, str] = {}  # the vendor's portal names of its columns, where it has them
 
-    def get(self, key: t.Hashable, file_format: str, members: t.Callable[[], t.Sequence[Member]]) -> BuiltFile:
-        faults = (tuple(self.extra_column.items()), tuple(self.cell_values.items()), self.layout)
-        if any(faults[:2]) or faults[2] != Layout():  # a faulted file is another file
+    def get(self, key: t.Hashable, file_format: str, members: t.Callable[[], t.Sequence[Member]],
+            zone: dt.tzinfo = dt.timezone.utc) -> BuiltFile:
+        """The file of `key`, built once; `zone` is the vendor's, for the variant's times with an offset."""
+        faults = (tuple(self.extra_column.items()), tuple(self.cell_values.items()), self.cell_values_from_row,
+                  self.layout, self.variant, str(zone))
+        if any(faults[:2]) or faults[3] != Layout() or faults[4] != Variant():  # a faulted file is another file
             key, plain = (key, faults), members
-            members = lambda: [self._faulted(member) for member in plain()]  # noqa: E731
+            members = lambda: [self._faulted(member, zone) for member in plain()]  # noqa: E731
         with self._lock:
             if key in self._built:
                 return self._built[key]
@@ -187,14 +269,21 @@ class FileStore:
                 self._built[key] = built
             return built
 
-    def _faulted(self, member: Member) -> Member:
-        extra, cells = dict(self.extra_column), dict(self.cell_values)
+    def _faulted(self, member: Member, zone: dt.tzinfo) -> Member:
+        extra, cells, after = dict(self.extra_column), dict(self.cell_values), self.cell_values_from_row
+        variant, portal = self.variant, dict(self.portal_names)
+        columns = (*member.columns, *(name for name in extra if name not in member.columns))
+        names = {column: variant.name(column, portal) for column in columns}
+        reformat = variant.date_format != "iso" or variant.time_format != "seconds" or variant.time_zone != "naive"
 
         def rows() -> t.Iterator[dict[str, str]]:
-            for row in member.rows():
-                yield {**row, **{name: value for name, value in cells.items() if name in row}, **extra}
+            for number, row in enumerate(member.rows(), start=1):
+                row = {**row, **{name: value for name, value in cells.items() if name in row and number > after}, **extra}
+                if reformat:
+                    row = {name: variant.value(value, zone) for name, value in row.items()}
+                yield {names.get(name, name): value for name, value in row.items()}
 
-        return Member(member.name, (*member.columns, *(name for name in extra if name not in member.columns)), rows)
+        return Member(member.name, tuple(names[column] for column in columns), rows)
 
     def clear(self) -> None:
         with self._lock:

@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -80,7 +81,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from tap_retail_reports.sandbox import credentials
-from tap_retail_reports.sandbox.files import FORMATS, BuiltFile, Layout, Member
+from tap_retail_reports.sandbox.files import FORMATS, BuiltFile, Member
 from tap_retail_reports.sandbox.jobs import AsyncVendorApp, Job, days
 from tap_retail_reports.sandbox.server import Request, Response
 
@@ -215,8 +216,9 @@ class App(AsyncVendorApp):
             raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
         if key in LAYOUT_KNOBS:
             knobs = {**{name: self.knobs.get(name) for name in LAYOUT_KNOBS}, key: value}
-            self.files.layout = Layout(knobs["csv_repeat_header_every"] or 0, knobs["csv_new_header_after"] or 0,
-                                       bool(knobs["xlsx_text_cells"]))
+            self.files.layout = dataclasses.replace(
+                self.files.layout, repeat_header_every=knobs["csv_repeat_header_every"] or 0,
+                new_header_after=knobs["csv_new_header_after"] or 0, text_cells=bool(knobs["xlsx_text_cells"]))
             return value
         if key in ("expire_next", "timeout_499_next", "accepted_next"):
             return value
@@ -467,7 +469,7 @@ class App(AsyncVendorApp):
                job.extra["as_of"] if job.name in SNAPSHOT_TYPES else None, *self.data_span())
         return self.files.get(key, job.extra["format"], lambda: self.members(
             job.name, job.parameters, dt.date.fromisoformat(job.extra["as_of"]), job.rows_per_day
-        ))
+        ), IST)
 
     @staticmethod
     def csv_names(report_type: str, parameters: dict) -> tuple[str, ...]:

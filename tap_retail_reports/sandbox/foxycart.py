@@ -95,6 +95,21 @@ FILES = {  # report name -> its CSVs, in zip order
 }
 
 
+# How FoxyCart's admin portal might head the same columns (the csv_column_names knob's `portal` reading).
+PORTAL_NAMES = {
+    "transaction_date": "Transaction Date", "customer_id": "Customer ID",
+    "customer_first_name": "First Name", "customer_last_name": "Last Name", "customer_email": "Email",
+    "customer_address1": "Address 1", "customer_city": "City", "customer_state": "State",
+    "customer_postal_code": "Postal Code", "customer_country": "Country", "total_item_price": "Item Total",
+    "total_tax": "Tax", "total_shipping": "Shipping", "total_discount": "Discount", "total_order": "Order Total",
+    "currency_code": "Currency", "payment_type": "Payment Type", "is_test": "Test Transaction",
+    "hide_transaction": "Hidden", "custom_note": "Note", "item_code": "Item Code", "item_name": "Item Name",
+    "item_price": "Price", "item_quantity": "Quantity", "item_weight": "Weight", "date_created": "Date Created",
+    "last_login_date": "Last Login", "transaction_count": "Orders", "total_spent": "Lifetime Value",
+    "average_order_value": "Average Order Value",
+}
+
+
 def money(value: float) -> str:
     return f"{value + 0.0:.2f}"  # + 0.0: no "-0.00"
 
@@ -160,6 +175,7 @@ class App(AsyncVendorApp):
     report_names = REPORT_NAMES
     vendor_defaults: t.ClassVar[dict[str, t.Any]] = {"timezone": "America/Los_Angeles", "error_shape": "hal"}
     token_lifetime_default = 7200.0
+    portal_names = PORTAL_NAMES
 
     def hapi_error(self, status: int, message: str) -> Response:
         return hapi_error(status, message, self.knobs["error_shape"])
@@ -344,7 +360,8 @@ class App(AsyncVendorApp):
         if self.now() >= job.links[secret] or self.status(job) != "ready":
             self.record_download(job, 403, 0)
             return _expired_link()
-        built = self.files.get(self._file_key(job), "zip", lambda: self.members(job.name, *self._window(job), job))
+        built = self.files.get(self._file_key(job), "zip", lambda: self.members(job.name, *self._window(job), job),
+                               ZoneInfo(job.extra["timezone"]))
         return self.serve_file(job, built, "application/zip", _expired_link)
 
     # -- data ------------------------------------------------------------------------

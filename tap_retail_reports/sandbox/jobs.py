@@ -35,6 +35,18 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
                                   purged_status (404 or 410, default 404), as after a restart
   csv_extra_column: {col: value}  every file built from now on gains this column (a new vendor column)
   csv_cell_values: {col: value}   every file built from now on has this value in every cell of that column
+  csv_cell_values_from_row: N     ... in its data rows after the first N only (default 0: every row)
+  Other readings of the files (neither vendor documents its columns; see `files.Variant`):
+  csv_column_names                snake (default, as generated), portal (Title Case: "Transaction Date",
+                                  "Order Total"), camel (transactionDate)
+  csv_date_format                 iso (default, 2026-10-05), mdy (10/05/2026), dmy (05/10/2026), ymd_slash
+  csv_time_format                 seconds (default, 13:45:07), minutes (13:45), ampm (1:45:07 PM),
+                                  t_separator (2026-10-05T13:45:07)
+  csv_time_zone                   naive (default: local times), offset (with the zone's offset, +05:30), utc (Z)
+  csv_short_rows_every: N         data rows 1, N+1, 2N+1, ... of a CSV lack their last two values (0: off)
+  csv_long_rows_every: N          every Nth data row of a CSV has one value more than its header, "spare"
+  csv_new_column_after: N         after N data rows, the header again with one more column, late_column,
+                                  which the rows below it fill with whole numbers
   per_report: {name: {knob: value}}  processing_seconds, link_ttl_seconds, rows_per_day and the
                                   counters above for one report name (or Flipkart type) only; its
                                   counters are used before the global ones
@@ -46,6 +58,7 @@ Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import threading
@@ -53,7 +66,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_retail_reports.sandbox.files import BuiltFile, FileStore, stream, trickle
+from tap_retail_reports.sandbox.files import VARIANT_CHOICES, BuiltFile, FileStore, stream, trickle
 from tap_retail_reports.sandbox.server import Request, Response, VendorApp
 
 # Bodies a storage service may answer with status 200 that are not the report (knob -> body).
@@ -86,9 +99,16 @@ DEFAULTS: dict[str, t.Any] = {
     "purged_status": 404,
     "csv_extra_column": {},
     "csv_cell_values": {},
+    "csv_cell_values_from_row": 0,
+    **{f"csv_{name}": choices[0] for name, choices in VARIANT_CHOICES.items()},
+    "csv_short_rows_every": 0,
+    "csv_long_rows_every": 0,
+    "csv_new_column_after": 0,
     "refuse_grants": False,
     "download_base_url": None,
 }
+RAGGED_KNOBS = {"csv_short_rows_every": "short_rows_every", "csv_long_rows_every": "long_rows_every",
+                "csv_new_column_after": "new_column_after"}  # knob -> files.Layout field
 COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads",
             *BODY_FAULTS, "stall_next_downloads", "unknown_status_next_polls")
 PER_REPORT = ("processing_seconds", "link_ttl_seconds", "rows_per_day", *COUNTERS)
@@ -134,6 +154,7 @@ class AsyncVendorApp(VendorApp):
     report_names: tuple[str, ...] = ()
     vendor_defaults: t.ClassVar[dict[str, t.Any]] = {}  # vendor-specific knobs and their defaults
     vendor_per_report: tuple[str, ...] = ()  # vendor knobs also allowed under per_report
+    portal_names: t.ClassVar[dict[str, str]] = {}  # the csv_column_names knob's `portal` names of the vendor's columns
     token_lifetime_default = 3600.0
 
     def __init__(self, seed: int) -> None:
@@ -147,6 +168,7 @@ class AsyncVendorApp(VendorApp):
         }
         self.per_report: dict[str, dict[str, t.Any]] = {}
         self.files = FileStore(self.prefix)
+        self.files.portal_names = dict(self.portal_names)
         self._forget()
 
     def _forget(self) -> None:
@@ -209,6 +231,20 @@ class AsyncVendorApp(VendorApp):
                 dt.date.fromisoformat(value)
             except (TypeError, ValueError):
                 raise ValueError(f"{key} must be a date YYYY-MM-DD or null, got {value!r}") from None
+            return value
+        if key in ("csv_cell_values_from_row", *RAGGED_KNOBS):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
+            if key == "csv_cell_values_from_row":
+                self.files.cell_values_from_row = value
+            else:
+                self.files.layout = dataclasses.replace(self.files.layout, **{RAGGED_KNOBS[key]: value})  # type: ignore[arg-type]  # an int field
+            return value
+        if key.removeprefix("csv_") in VARIANT_CHOICES:
+            choices = VARIANT_CHOICES[key.removeprefix("csv_")]
+            if value not in choices:
+                raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+            self.files.variant = dataclasses.replace(self.files.variant, **{key.removeprefix("csv_"): value})
             return value
         if key in ("csv_extra_column", "csv_cell_values"):
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in [*value, *value.values()]):

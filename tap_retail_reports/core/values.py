@@ -1,0 +1,339 @@
+"""What a report file's text values are: numbers, booleans, dates and times in the forms exports write them.
+
+`read_text` tells, for one value, which kinds it could be (`Shape`): the evidence `core/layouts.py`
+types a column from. The date and date-time converters here (`as_date`, `as_iso_datetime`) read the
+same forms; the others are in `core/records.py`.
+
+Dates come as ISO (`2026-10-05`), `YYYY/MM/DD`, or day and month in either order with `/`, `-`
+or `.` between (`10/05/2026`, `05.10.2026`): a column's order (`mdy` or `dmy`) is told by a
+value whose first or second number is over 12, else it is the vendor's default. Times follow a
+date after a space or `T`: `HH:MM`, `HH:MM:SS`, fractions, `AM`/`PM`, and an offset (`Z`,
+`+05:30`, `+0530`) or none (a naive, local time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import typing as t
+from dataclasses import dataclass
+
+import pendulum
+
+from tap_retail_reports.core.windows import UTC, iso
+
+MDY, DMY = "mdy", "dmy"
+ORDERS = (MDY, DMY)
+
+_INTEGER = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d{1,3}(?:,\d{3})+\.\d+)")
+_LEADING_ZERO = re.compile(r"[+-]?0\d+")
+LONG_DIGITS = 12  # a whole number written with this many digits or more is an identifier, never a count
+_DIGITS = re.compile(r"\d+")
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
+_YMD_SLASH = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
+_DAY_MONTH = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})")
+_DATE_PART = r"\d{4}-\d{2}-\d{2}|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}(?P<sep>[/.-])\d{1,2}(?P=sep)\d{4}"
+_DATE_TIME = re.compile(
+    rf"(?P<date>{_DATE_PART})(?:T| +)(?P<hour>\d{{1,2}}):(?P<minute>\d{{2}})"
+    r"(?::(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
+    r"(?: ?(?P<half>[AaPp][Mm]))?"
+    r"(?: ?(?P<offset>[Zz]|[+-]\d{2}:?\d{2}))?"
+)
+BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "y": True, "n": False}
+
+
+class Misfit:
+    """A value that does not fit its column's type: it goes to `_extra_fields` under the column's name."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: t.Any) -> None:
+        self.value = value
+
+
+Converter = t.Callable[[t.Any], t.Any]  # a value as sent -> the typed value, or a Misfit
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What one value could be. `orders`: the day/month orders a date reads in (both for an ISO date or
+    a day and month of 12 or less); `naive`: a date-time without an offset; `identifier`: digits that
+    must stay text (a leading zero, or LONG_DIGITS or more)."""
+
+    kind: str  # integer, number, boolean, date, date-time, string; array and object in JSON answers
+    orders: frozenset[str] = frozenset(ORDERS)
+    naive: bool = False
+    identifier: bool = False
+
+
+STRING = Shape("string")
+_BOOLEAN = Shape("boolean")
+_INTEGER_SHAPE = Shape("integer")
+_NUMBER_SHAPE = Shape("number")
+_IDENTIFIER = Shape("string", identifier=True)
+_ARRAY = Shape("array")
+_OBJECT = Shape("object")
+
+
+def read_text(text: str) -> Shape | None:
+    """The shape of a text value; None for a blank (no evidence either way)."""
+    value = text.strip()
+    if not value:
+        return None
+    if value.lower() in BOOLEAN_WORDS:
+        return _BOOLEAN
+    if _INTEGER.fullmatch(value):
+        digits = value.lstrip("+-").replace(",", "")
+        if _LEADING_ZERO.fullmatch(value) or len(digits) >= LONG_DIGITS:
+            return _IDENTIFIER
+        return _INTEGER_SHAPE
+    if _DECIMAL.fullmatch(value):
+        return _NUMBER_SHAPE
+    if not value[:1].isdigit():
+        return STRING
+    orders = date_orders(value)
+    if orders:
+        return Shape("date", orders)
+    found = _DATE_TIME.fullmatch(value)
+    if found:
+        orders = date_orders(found["date"])
+        if orders and time_of(found) is not None:
+            return Shape("date-time", orders, naive=found["offset"] is None)
+    return STRING
+
+
+def read_cell(value: t.Any, *, json: bool = False) -> Shape | None:
+    """The shape of a value as a workbook (or, with `json`, a JSON answer) types it; text is read as
+    `read_text`. A workbook's whole number of LONG_DIGITS or more is an identifier, as its text would
+    be; a JSON number is the number the vendor typed."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return read_text(value)
+    if isinstance(value, bool):
+        return _BOOLEAN
+    if isinstance(value, int):
+        return _IDENTIFIER if not json and len(str(abs(value))) >= LONG_DIGITS else _INTEGER_SHAPE
+    if isinstance(value, float):
+        return _NUMBER_SHAPE
+    if isinstance(value, dt.datetime):
+        return Shape("date-time", naive=value.tzinfo is None)
+    if isinstance(value, dt.date):
+        return Shape("date")
+    if isinstance(value, list):
+        return _ARRAY
+    if isinstance(value, dict):
+        return _OBJECT
+    return STRING
+
+
+def date_orders(text: str) -> frozenset[str]:
+    """The orders (MDY, DMY) in which `text` is a real date; empty when it is no date."""
+    found = _ISO_DATE.fullmatch(text) or _YMD_SLASH.fullmatch(text)
+    if found:
+        return frozenset(ORDERS) if _valid(int(found[1]), int(found[2]), int(found[3])) else frozenset()
+    found = _DAY_MONTH.fullmatch(text)
+    if not found:
+        return frozenset()
+    first, second, year = int(found[1]), int(found[3]), int(found[4])
+    return frozenset(order for order, (month, day) in ((MDY, (first, second)), (DMY, (second, first)))
+                     if _valid(year, month, day))
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return year >= 1
+
+
+def window_order(values: t.Iterable[t.Any], first: dt.date, last: dt.date) -> str | None:
+    """The day/month order under which dates written with them both ("05/10/2026", also as a date-time's
+    date) fall between `first` and `last` (a report's window, a day wider each side) where the other
+    order puts them elsewhere; None when the values do not tell."""
+    inside: dict[str, int] = dict.fromkeys(ORDERS, 0)
+    for value in values:
+        if value.__class__ is not str:
+            continue
+        text = value.strip().split(" ")[0].split("T")[0]
+        if not _DAY_MONTH.fullmatch(text):
+            continue
+        placed = [order for order in ORDERS if (day := read_date(text, order)) is not None and first <= day <= last]
+        if len(placed) == 1:
+            inside[placed[0]] += 1
+    told = [order for order, count in inside.items() if count]
+    return told[0] if len(told) == 1 else None
+
+
+def read_date(text: str, order: str) -> dt.date | None:
+    """A date written in any of the forms above, day and month read in `order`; None if it is none."""
+    found = _ISO_DATE.fullmatch(text) or _YMD_SLASH.fullmatch(text)
+    try:
+        if found:
+            return dt.date(int(found[1]), int(found[2]), int(found[3]))
+        found = _DAY_MONTH.fullmatch(text)
+        if not found:
+            return None
+        first, second = int(found[1]), int(found[3])
+        month, day = (first, second) if order == MDY else (second, first)
+        return dt.date(int(found[4]), month, day)
+    except ValueError:
+        return None
+
+
+def read_date_time(text: str, order: str) -> dt.datetime | None:
+    """A date-time in any of the forms above, aware when it has an offset, else naive; None if it is none."""
+    found = _DATE_TIME.fullmatch(text)
+    if not found:
+        return None
+    day = read_date(found["date"], order)
+    clock = time_of(found)
+    if day is None or clock is None:
+        return None
+    moment = dt.datetime.combine(day, clock)
+    offset = found["offset"]
+    if offset is not None:
+        if offset in ("Z", "z"):
+            return moment.replace(tzinfo=dt.timezone.utc)
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        delta = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        if delta >= dt.timedelta(hours=24):
+            return None
+        moment = moment.replace(tzinfo=dt.timezone(sign * delta))
+    return moment
+
+
+def time_of(found: re.Match[str]) -> dt.time | None:
+    """The time of day of a `_DATE_TIME` match, or None when it is no time (25:00, 13 PM)."""
+    hour, minute = int(found["hour"]), int(found["minute"])
+    half = (found["half"] or "").lower()
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    fraction = found["fraction"]
+    micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
+    try:
+        return dt.time(hour, minute, int(found["second"] or 0), micro)
+    except ValueError:
+        return None
+
+
+# A date-time split at its minute: what comes before its seconds, its seconds (when it has them), the rest
+# (AM/PM, an offset). The first "H:MM" is its time: a date has no colon, an offset comes after.
+_AT_MINUTE = re.compile(r"(.*?[0-9]:[0-5][0-9])(:[0-5][0-9])?(\D*|\s*[AaPp][Mm]\s*[+-]?[0-9:]*|\s*[+-][0-9:]+)")
+MINUTES_REMEMBERED = 100_000  # distinct minutes per column converter (about 70 days): memory stays flat
+
+
+def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter:
+    """Date-times that are not ISO-8601 with an offset ("2026-10-01 12:00:00", "10/01/2026 12:00 PM") as ISO UTC.
+
+    A time without an offset is read in `zone` (the vendor's), never silently as UTC; with no zone
+    (no document gives the vendor's), it does not fit. Day and month of a date written with them
+    both are read in `order`. Values already in ISO form with a `T` and an offset (almost all of a
+    JSON answer's) are kept as they are, for one regex match. Others are converted once per minute,
+    not once per value: a minute (the value without its seconds) is converted at its first and
+    last second; when both land in one UTC minute (no change of offset inside it, no offset with
+    seconds), the seconds of every value in it are carried over as written (`minute_in_utc`).
+    """
+    minutes: dict[str, str | None] = {}
+
+    def minute_in_utc(before: str, after: str) -> str | None:
+        """"YYYY-MM-DDTHH:MM" in UTC for a date-time's minute (`before` its seconds, `after` them), or
+        None when its seconds cannot be carried over."""
+        first = convert_slowly(f"{before}:00{after}")
+        if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
+            return None
+        return first[:16] if convert_slowly(f"{before}:59{after}") == first[:17] + "59Z" else None
+
+    def convert(value: t.Any) -> t.Any:
+        if value.__class__ is str and not _ISO_DATETIME.fullmatch(value):
+            split = _AT_MINUTE.fullmatch(value)
+            if split is not None:
+                before, seconds, after = split.groups()
+                key = before + after
+                utc = minutes.get(key, minutes)
+                if utc is minutes:
+                    if len(minutes) >= MINUTES_REMEMBERED:
+                        minutes.clear()
+                    utc = minutes[key] = minute_in_utc(before, after)
+                if utc is not None:
+                    return f"{utc}{seconds or ':00'}Z"
+        return convert_slowly(value)
+
+    def convert_slowly(value: t.Any) -> t.Any:
+        if not isinstance(value, str):
+            if value is None:
+                return None
+            if isinstance(value, dt.date):  # a workbook's cell: a date-time (naive: in `zone`), or a date's midnight
+                if not isinstance(value, dt.datetime):
+                    value = dt.datetime(value.year, value.month, value.day)  # noqa: DTZ001  # naive: the zone is added below
+                if value.tzinfo is None:
+                    if zone is None:
+                        return Misfit(value)
+                    value = value.replace(tzinfo=zone)
+                return iso(value)
+            return Misfit(value)  # a workbook's number is no time
+        if _ISO_DATETIME.fullmatch(value):
+            return value
+        text = value.strip()
+        if not text:
+            return None
+        moment = read_date_time(text, order)
+        if moment is None:
+            day = read_date(text, order)
+            moment = dt.datetime(day.year, day.month, day.day) if day else None  # noqa: DTZ001  # a date: local midnight
+        if moment is None:
+            try:
+                found = pendulum.parse(text, tz=None)
+            except (ValueError, pendulum.parsing.exceptions.ParserError):
+                return Misfit(value)
+            if not isinstance(found, dt.datetime):
+                return Misfit(value)
+            moment = found
+        if moment.tzinfo is None:
+            if zone is None:
+                return Misfit(value)
+            moment = moment.replace(tzinfo=zone)
+        utc = moment.astimezone(UTC)
+        if utc.microsecond or utc.year < 1000:
+            return iso(utc)
+        return utc.replace(tzinfo=None).isoformat() + "Z"  # iso()'s text, several times quicker than strftime
+
+    return convert
+
+
+def as_date(order: str = MDY) -> Converter:
+    """Dates as YYYY-MM-DD: ISO, or with day and month in `order` ("10/05/2026"); a real date or a Misfit."""
+
+    def convert(value: t.Any) -> t.Any:
+        if isinstance(value, str):
+            if _ISO_DATE.fullmatch(value):
+                try:
+                    dt.date.fromisoformat(value)
+                except ValueError:
+                    return Misfit(value)
+                return value
+            text = value.strip()
+            if not text:
+                return None
+            day = read_date(text, order)
+            return day.isoformat() if day else Misfit(value)
+        if value is None:
+            return None
+        # A workbook's cell: a date, or a naive date-time at midnight; anything else does not fit.
+        if isinstance(value, dt.datetime):
+            return value.date().isoformat() if value.time() == dt.time() and value.tzinfo is None else Misfit(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return Misfit(value)
+
+    return convert
+
+
+as_iso_date = as_date(MDY)

@@ -238,8 +238,11 @@ class PacedSession(LimitedSession):
             response = super().send(request, **kwargs)
         finally:
             self._sending.turn = None
-            self.pace.done(turn, response)
-        if abandoned():
+            # An answer for work that has ended is not learned from: its stream (or the run) is over, and
+            # the pace must not speak after it (the next stream of the vendor learns from its own).
+            ended = abandoned()
+            self.pace.done(turn, None if ended else response)
+        if ended:
             response.close()
             raise Abandoned("the work this call was for ended while it was answered")
         return response

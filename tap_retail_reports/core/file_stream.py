@@ -188,6 +188,8 @@ class FileReportStream(WindowedStream):
         return names
 
     def undeclared_columns(self) -> dict[str, t.Any]:
+        if "columns" not in self.__dict__:  # no file was read: nothing learned, and no call to make for it
+            return {}
         return self.columns.undeclared()
 
     def widen_column(self, name: str) -> None:

@@ -147,6 +147,12 @@ def as_json(value: t.Any) -> str:
     return json.dumps(value, sort_keys=True, indent=1)
 
 
+def declared_type(schema: dict) -> str:
+    """A SCHEMA property's type as STATE's `column_types` names it: its one type besides null, or its format."""
+    (kind,) = set(schema["type"]) - {"null"}
+    return schema.get("format", kind)
+
+
 @dataclass
 class Replayed:
     """One run of the tap command against a ReplayServer: what it wrote, what it sent, when it ran."""

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.replay_server import Replayed, as_json, example_answer, example_json, run_against
+from tests.replay_server import Replayed, as_json, declared_type, example_answer, example_json, run_against
 
 REPORT_ID = "R-01BX5ZZKBKACTAV9WEVGEMMVRY"  # the document's sample
 SECRET_KEY = "<secret_key>"  # the signed location's key in the document's sample
@@ -101,19 +101,40 @@ def test_the_report_id_of_the_trigger_answer_is_polled_until_completed_then_its_
     assert "authorization" not in download.headers  # the link is signed: no API credentials to storage
 
 
+# The file's columns as docs/streams.md ("Columns: any layout, typed") reads them, by hand from
+# vendor_examples/flipkart/orders_report.csv. Flipkart's columns the tap knows by name (flipkart/client.py:
+# quantity, selling_price, dispatch_by_date, is_replacement) keep their known types; the others are typed
+# by the rule. What a column is declared as, STATE remembers as `column_types` (docs/state.md).
+ORDERS_REPORT_COLUMNS = {
+    "order_id": "string",  # an identifier name (last word `id`): text
+    "order_item_id": "string",  # an identifier name, and 15-digit values (12 or more): text
+    "sku": "string",  # an identifier name (`sku`): text
+    "order_date": "string",  # naive times (no offset), and no document gives Flipkart's files a zone: text as written
+    "dispatch_by_date": "date",  # known by name; ISO dates, which need no day/month order (no `:dmy`)
+    "quantity": "integer",  # known by name; whole numbers (2, 1)
+    "selling_price": "number",  # known by name; numbers with a fraction (499.00, 249.50)
+    "is_replacement": "boolean",  # known by name; false/true
+    "fulfilment_type": "string",  # FBF, NON_FBF: neither number, boolean nor date: text
+}
+
+
 def test_the_file_becomes_rows_typed_by_the_taps_reading_of_the_columns(seller_app: Replayed) -> None:
     """Flipkart does not document its files' columns: this CSV's are the tap's reading (docs/streams.md:
-    known columns typed, naive times in India's zone written as UTC, ids and unknown columns as text)."""
+    known columns typed, others typed by their values, ids as text, naive times as text exactly as the
+    file writes them: no document gives Flipkart's files a zone)."""
     window = {"_source_file": "orders_report.csv", "_report_window_start": "2023-04-30T18:30:00Z",
               "_report_window_end": "2023-05-07T18:30:00Z"}
     assert as_json(seller_app.tap.records["flipkart_orders_report"]) == as_json([
         {"order_id": "OD428155016923", "order_item_id": "428155016923000", "sku": "SKU-TEE-BLK-M",
-         "order_date": "2023-05-02T04:45:00Z", "dispatch_by_date": "2023-05-04", "quantity": 2,
+         "order_date": "2023-05-02 10:15:00", "dispatch_by_date": "2023-05-04", "quantity": 2,
          "selling_price": 499.0, "is_replacement": False, "fulfilment_type": "FBF", "_row_number": 1, **window},
         {"order_id": "OD428155016924", "order_item_id": "428155016924000", "sku": "SKU-MUG-WHT",
-         "order_date": "2023-05-06T18:15:30Z", "dispatch_by_date": "2023-05-08", "quantity": 1,
+         "order_date": "2023-05-06 23:45:30", "dispatch_by_date": "2023-05-08", "quantity": 1,
          "selling_price": 249.5, "is_replacement": True, "fulfilment_type": "NON_FBF", "_row_number": 2, **window},
     ])
+    properties = seller_app.tap.schemas["flipkart_orders_report"]["schema"]["properties"]
+    declared = {name: declared_type(properties[name]) for name in ORDERS_REPORT_COLUMNS}
+    assert declared == ORDERS_REPORT_COLUMNS  # order_date: text, no date-time format
 
 
 def test_state_keeps_the_report_id_while_in_flight_then_the_bookmark_at_the_weeks_end(seller_app: Replayed) -> None:
@@ -122,6 +143,7 @@ def test_state_keeps_the_report_id_while_in_flight_then_the_bookmark_at_the_week
     assert any(jobs.get("2023-04-30T18:30:00Z", {}).get("job_id") == REPORT_ID for jobs in in_flight)
     assert states[-1] == {"bookmarks": {"flipkart_orders_report": {
         "jobs": {}, "replication_key": "_report_window_start", "replication_key_value": "2023-05-07T18:30:00Z",
+        "column_types": ORDERS_REPORT_COLUMNS,  # beside the bookmark (docs/state.md, "Column types in STATE")
     }}}
 
 

@@ -14,13 +14,30 @@ import zipfile
 
 import pytest
 
-from tests.replay_server import EXAMPLES, Answer, Replayed, as_json, example_answer, run_against
+from tests.replay_server import EXAMPLES, Answer, Replayed, as_json, declared_type, example_answer, run_against
 
 CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "fx-client-8", "fx-secret-2f", "fx-refresh-91c"
 TOKEN = "fx-access-6d1f0b"  # vendor_examples/foxycart/token.response.json
 REPORT = "/foxycart/report/1"  # the example's self link, on this server
 DOWNLOAD = "/download/store_1/complete_report.1647049118670.zip"  # the example's fx:download_url, on this server
 ZIP_MEMBERS = ("transactions.csv", "transaction_details.csv")
+# The zip's columns as docs/streams.md ("Columns: any layout, typed") reads them, by hand from
+# vendor_examples/foxycart/complete_report/. FoxyCart's columns the tap knows by name (foxycart/client.py:
+# transaction_date, total_order, is_test, item_price, item_quantity) keep their known types; the others are
+# typed by the rule. What a column is declared as, STATE remembers as `column_types` (docs/state.md).
+COMPLETE_COLUMNS = {
+    "id": "string",  # an identifier name (`id`): text
+    "transaction_date": "date-time",  # known by name; naive times in the store's zone, written as UTC instants
+    "customer_email": "string",  # neither number, boolean nor date: text
+    "total_order": "number",  # known by name; a fraction among the values (54.90, 120)
+    "is_test": "boolean",  # known by name: 1/0 as booleans (by the rule alone, 0 and 1 would be an integer)
+    "currency_code": "string",  # an identifier name (`code`): text
+    "transaction_id": "string",  # an identifier name (`id`): text
+    "item_name": "string",  # text
+    "item_price": "number",  # known by name; numbers with a fraction (12.45, 1200.00)
+    "item_quantity": "integer",  # known by name; whole numbers (2, 1)
+    "coupon_code": "string",  # an identifier name (`code`); a blank tells nothing, WELCOME10 is text
+}
 
 
 def complete_report_zip() -> bytes:
@@ -97,7 +114,8 @@ def test_the_ready_representations_download_link_is_fetched_as_given_without_cre
 def test_each_csv_of_the_zip_becomes_rows_typed_by_the_taps_reading_of_the_columns(first_week_of_2022: Replayed) -> None:
     """The document leaves the files' columns open ("typically CSV"): these are the tap's reading
     (docs/streams.md: known columns typed, naive times in the store's zone written as UTC, 1/0 as
-    booleans, ids and unknown columns as text, an empty cell as an empty string)."""
+    booleans, ids as text, other columns typed by their values (here all text), an empty cell of a
+    text column as an empty string). The SCHEMA declares each column as COMPLETE_COLUMNS says."""
     window = {"_report_window_start": "2022-01-03T08:00:00Z", "_report_window_end": "2022-01-10T08:00:00Z"}
     transactions = {"_source_file": "transactions.csv", **window}
     details = {"_source_file": "transaction_details.csv", **window}
@@ -111,6 +129,8 @@ def test_each_csv_of_the_zip_becomes_rows_typed_by_the_taps_reading_of_the_colum
         {"transaction_id": "1002", "item_name": "Tea Sampler", "item_price": 1200.0, "item_quantity": 1,
          "coupon_code": "WELCOME10", "_row_number": 2, **details},
     ])
+    properties = first_week_of_2022.tap.schemas["foxycart_complete"]["schema"]["properties"]
+    assert {name: declared_type(properties[name]) for name in COMPLETE_COLUMNS} == COMPLETE_COLUMNS
 
 
 def test_state_keeps_the_report_link_while_in_flight_then_the_bookmark_at_the_weeks_end(first_week_of_2022: Replayed) -> None:
@@ -122,6 +142,7 @@ def test_state_keeps_the_report_link_while_in_flight_then_the_bookmark_at_the_we
                                    "datetime_start": "2022-01-03 00:00:00", "datetime_end": "2022-01-09 23:59:59"}
     assert states[-1] == {"bookmarks": {"foxycart_complete": {
         "jobs": {}, "replication_key": "_report_window_start", "replication_key_value": "2022-01-10T08:00:00Z",
+        "column_types": COMPLETE_COLUMNS,  # beside the bookmark (docs/state.md, "Column types in STATE")
     }}}
 
 

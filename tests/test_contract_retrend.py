@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.replay_server import Replayed, as_json, example_answer, example_json, run_against
+from tests.replay_server import Replayed, as_json, declared_type, example_answer, example_json, run_against
 
 ORGANIZATION = "org-11"
 API_KEY = "rk_live_example_key_5b1"
@@ -86,8 +86,12 @@ def test_the_run_now_request_is_the_documented_example_and_carries_the_kiosk_hea
 
 
 def test_a_completed_period_is_one_row_with_the_common_fields_and_a_bookmark_at_its_end(last_completed_week: Replayed) -> None:
-    """The common fields keep their names and types; the report's own figures get columns
-    (numbers) or travel in _extra_fields (series), as docs/streams.md says."""
+    """The common fields keep their names and declared types; every other top-level field of the
+    report becomes a column of its own, typed from its JSON value (docs/streams.md, Retrend: "JSON
+    numbers, booleans and text as Retrend sends them"; nested series "become JSON columns of their own
+    (`array` or `object`), not `_extra_fields`", their contents as sent). Nothing misfits, so no
+    `_extra_fields`. STATE remembers the learned types beside `partitions` (docs/state.md, "Column
+    types in STATE"); the common fields are the tap's own declarations, not learned."""
     expected = {
         "report_name": "conversation_delta_report",
         "client_id": "retailer-2204",
@@ -96,27 +100,34 @@ def test_a_completed_period_is_one_row_with_the_common_fields_and_a_bookmark_at_
         "start_date": "2024-08-12",
         "end_date": "2024-08-18",
         "created_at": "2024-08-19T03:15:00Z",
-        "conversation_count": 1520,
-        "percent_change": 12.5,
+        "conversation_count": 1520,  # a JSON whole number: integer
+        "percent_change": 12.5,  # a JSON number with a fraction: number
         "_period_completed": True,
-        "_extra_fields": {
-            "volumes_over_time": [{"date": "2024-08-12", "count": 201}, {"date": "2024-08-13", "count": 230}],
-            "channel_mix": {"kiosk": 0.4, "web": 0.6},
-        },
+        # nested series: JSON columns of their own, as Retrend sends them
+        "volumes_over_time": [{"date": "2024-08-12", "count": 201}, {"date": "2024-08-13", "count": 230}],  # array
+        "channel_mix": {"kiosk": 0.4, "web": 0.6},  # object
     }
+    # what the JSON values above give: a whole number, a fraction, a list, an object
+    learned = {"conversation_count": "integer", "percent_change": "number", "volumes_over_time": "array",
+               "channel_mix": "object"}
     tap = last_completed_week.tap
     assert as_json(tap.records["retrend_conversation_delta_report"]) == as_json([expected])
-    assert tap.last_state == {"bookmarks": {"retrend_conversation_delta_report": {"partitions": [{
-        "context": {"store_num": 2, "duration": "weekly"},
-        "replication_key": "start_date",
-        "replication_key_value": "2024-08-19T00:00:00Z",
-    }]}}}
+    assert tap.last_state == {"bookmarks": {"retrend_conversation_delta_report": {
+        "partitions": [{
+            "context": {"store_num": 2, "duration": "weekly"},
+            "replication_key": "start_date",
+            "replication_key_value": "2024-08-19T00:00:00Z",
+        }],
+        "column_types": learned,
+    }}}
     properties = tap.schemas["retrend_conversation_delta_report"]["schema"]["properties"]
-    assert properties["conversation_count"]["type"][0] == "integer"
-    assert properties["percent_change"]["type"][0] == "number"
+    assert {name: declared_type(properties[name]) for name in learned} == learned
 
 
 def test_a_period_in_progress_is_a_row_marked_not_completed_and_no_bookmark(month_in_progress: Replayed) -> None:
+    """The same reading as a completed period's (docs/streams.md, Retrend): the series are JSON
+    columns of their own, not `_extra_fields`; the period in progress is never bookmarked, but the
+    types its row was declared with are remembered (docs/state.md, "Column types in STATE")."""
     expected = {
         "report_name": "category_interest_trends",
         "client_id": "retailer-2204",
@@ -126,17 +137,20 @@ def test_a_period_in_progress_is_a_row_marked_not_completed_and_no_bookmark(mont
         "end_date": "2024-08-31",
         "created_at": "2024-08-20T09:00:00Z",
         "_period_completed": False,
-        "_extra_fields": {
-            "top_broadtypes": [{"name": "Snacks", "interest": 341}],
-            "rising_subtypes": [{"name": "Sparkling water", "change": 0.35}],
-            "bar_data": [{"label": "Snacks", "value": 341}],
-        },
+        # nested series, each a JSON array: array columns, contents as Retrend sends them
+        "top_broadtypes": [{"name": "Snacks", "interest": 341}],
+        "rising_subtypes": [{"name": "Sparkling water", "change": 0.35}],
+        "bar_data": [{"label": "Snacks", "value": 341}],
     }
     tap = month_in_progress.tap
     assert as_json(tap.records["retrend_category_interest_trends"]) == as_json([expected])
     for state in tap.states:
         for partition in state.get("bookmarks", {}).get("retrend_category_interest_trends", {}).get("partitions", []):
             assert partition.get("replication_key_value") is None, state
+    series = ("top_broadtypes", "rising_subtypes", "bar_data")
+    assert tap.last_state["bookmarks"]["retrend_category_interest_trends"]["column_types"] == dict.fromkeys(series, "array")
+    properties = tap.schemas["retrend_category_interest_trends"]["schema"]["properties"]
+    assert {name: declared_type(properties[name]) for name in series} == dict.fromkeys(series, "array")
 
 
 @pytest.mark.parametrize("run", ["last_completed_week", "month_in_progress"])

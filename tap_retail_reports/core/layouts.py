@@ -28,7 +28,7 @@ ID_WORDS = frozenset({
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 SAMPLE_ROWS = 2000  # rows of a layout read ahead to type its columns: memory stays flat
 MEMORY_KEY = "column_types"  # the stream's STATE entry, beside its bookmark (or its partitions)
-LEARNED = "Learned from the vendor's data: typed by its values"
+LEARNED = "A column of the vendor's data, not in the tap's schema: typed by its name or its values"
 
 
 def identifier_name(name: str) -> bool:

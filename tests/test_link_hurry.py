@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_retail_reports.core.async_jobs import JobRunner, JobSpec, Poll, PollSchedule
+from tap_retail_reports.core.async_jobs import JobRunner
+from tap_retail_reports.core.job_model import JobSpec, Poll, PollSchedule
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC, Window
 from tap_retail_reports.sandbox.server import RunningSandbox

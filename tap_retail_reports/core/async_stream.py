@@ -23,20 +23,16 @@ import csv
 import datetime as dt
 import typing as t
 
-from tap_retail_reports.core.async_jobs import (
-    JobRecord,
-    JobRepository,
-    JobResult,
-    JobRunner,
-    JobSpec,
-    PollSchedule,
-)
+from tap_retail_reports.core.async_jobs import JobRunner
 from tap_retail_reports.core.environment import CertificateProblem
+from tap_retail_reports.core.file_formats import file_format
 from tap_retail_reports.core.file_stream import FileReportStream
-from tap_retail_reports.core.files import CsvFile, UnreadableFile, csv_files, file_format
+from tap_retail_reports.core.files import report_tables
+from tap_retail_reports.core.job_model import JobRecord, JobRepository, JobResult, JobSpec, PollSchedule
 from tap_retail_reports.core.job_state import PartitionJobs
 from tap_retail_reports.core.outage import VendorUnavailable
 from tap_retail_reports.core.streams import for_context
+from tap_retail_reports.core.tables import Table, UnreadableFile
 from tap_retail_reports.core.windows import (
     UTC,
     Window,
@@ -66,10 +62,10 @@ class AsyncReportStream(FileReportStream):
     takes_whole_days: t.ClassVar[bool] = False  # the vendor's reports cover whole local days (dates, not times)
     report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
     path = ""  # requests go to the URLs the vendor hands out (see ReportStream.call)
-    # The file formats the vendor sends (as `core.files.sniff` names them); another is a failed download.
+    # The file formats the vendor sends (as `core.file_formats.sniff` names them); another is a failed download.
     download_formats: t.ClassVar[frozenset[str] | None] = None
 
-    # Test knobs: the engine's waits (core/async_jobs.py PollSchedule), shortened by tests that run the tap
+    # Test knobs: the engine's waits (core/job_model.py PollSchedule), shortened by tests that run the tap
     # as a command. The share is what a report's latency depends on: with every wait scaled, it stays.
     poll_first_seconds: t.ClassVar[float] = 1.5
     poll_share: t.ClassVar[float] = 0.15
@@ -305,17 +301,17 @@ class AsyncReportStream(FileReportStream):
         self.stats.add(jobs=1, job_creations=result.creations, polls=result.polls, downloads=result.downloads,
                        requests=result.downloads, job_wait=result.waited)
 
-    def files_of(self, result: JobResult) -> t.Iterator[tuple[CsvFile, dict[str, str]]]:
+    def files_of(self, result: JobResult) -> t.Iterator[tuple[Table, dict[str, str]]]:
         """The CSV files of a job's download, each with the file fields its rows get."""
         spec = result.spec
         assert result.path is not None
         window = {"_report_window_start": iso(spec.window.start), "_report_window_end": iso(spec.window.end)}
         # Files of two partitions (warehouses) may share a name: the key must tell them apart.
         prefix = "".join(f"{value}/" for _, value in spec.partition)
-        for csv_file in csv_files(result.path, result.file_name):
-            source = prefix + csv_file.name
-            csv_file.where, csv_file.logger = f"{spec}: {source}", self.logger
-            yield csv_file, {"_source_file": source, **window}
+        for table in report_tables(result.path, result.file_name):
+            source = prefix + table.name
+            table.where, table.logger = f"{spec}: {source}", self.logger
+            yield table, {"_source_file": source, **window}
 
 
 def _partition_key(context: Context | None) -> tuple:

@@ -29,7 +29,7 @@ import requests
 import urllib3
 
 from tap_retail_reports.core.environment import NetworkSettings, certificate_problems
-from tap_retail_reports.core.files import not_a_report
+from tap_retail_reports.core.file_formats import not_a_report
 from tap_retail_reports.core.http import retry_after_seconds
 from tap_retail_reports.core.redact import redact
 

@@ -21,11 +21,11 @@ from functools import cached_property
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_retail_reports.core.fast_records import EXTRA_FIELDS, FileRecords, RecordLines, write_file
-from tap_retail_reports.core.files import CsvFile
 from tap_retail_reports.core.layouts import NUMBER, SAMPLE_ROWS, ColumnMemory, StreamColumns, default_order
 from tap_retail_reports.core.log_lines import listed
 from tap_retail_reports.core.records import SchemaCoercion, converter_for, text_columns, typed_as_text
 from tap_retail_reports.core.streams import WindowedStream
+from tap_retail_reports.core.tables import Table
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -92,7 +92,7 @@ def row_of(names: t.Sequence[str], values: t.Sequence[t.Any]) -> dict[str, t.Any
 TableLayout = tuple[list[str], list[t.Sequence[t.Any]], t.Iterator[tuple[int, t.Sequence[t.Any]]]]
 
 
-def layouts(table: CsvFile, sample_rows: int) -> t.Iterator[TableLayout]:
+def layouts(table: Table, sample_rows: int) -> t.Iterator[TableLayout]:
     """Each layout of a table (its header, and each different header further down) as (its columns, the
     values of its first `sample_rows` data rows, all its rows): the first rows are read ahead, so that a reader can
     decide what its columns are before the layout's first row is used; memory holds no more than
@@ -197,7 +197,7 @@ class FileReportStream(WindowedStream):
         self.logger.info("%s: column %s holds numbers with fractions: declared a number column from now on",
                          self.name, name)
 
-    def rows_of(self, files: t.Iterable[tuple[CsvFile, dict[str, t.Any]]]) -> t.Iterator[dict]:
+    def rows_of(self, files: t.Iterable[tuple[Table, dict[str, t.Any]]]) -> t.Iterator[dict]:
         """Every row of `files` (each with the file fields its rows get) as the SDK's per-record
         path takes them, then `post_process`."""
         for table, fields in files:
@@ -217,7 +217,7 @@ class FileReportStream(WindowedStream):
                     yield row
             self.say_ragged(table, short, long)
 
-    def say_ragged(self, table: CsvFile, short: int, long: int) -> None:
+    def say_ragged(self, table: Table, short: int, long: int) -> None:
         """One line for a file whose rows do not all have its header's width: what became of them."""
         parts = []
         if short:
@@ -227,7 +227,7 @@ class FileReportStream(WindowedStream):
         if parts:
             self.logger.warning("%s: %s", table.where or table.name, "; ".join(parts))
 
-    def write_records(self, files: t.Iterable[tuple[CsvFile, dict[str, t.Any]]], partition: t.Mapping[str, t.Any],
+    def write_records(self, files: t.Iterable[tuple[Table, dict[str, t.Any]]], partition: t.Mapping[str, t.Any],
                       extracted_at: dt.datetime | None = None) -> None:
         """Every row of `files` as a RECORD line, written by core/fast_records.py (CSV files only)."""
         lines = self._open_lines = RecordLines(self, self._record_counter, lambda count: self.stats.add(rows=count))

@@ -20,7 +20,7 @@ import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tap_retail_reports.core.async_jobs import JobRecord
+from tap_retail_reports.core.job_model import JobRecord
 from tap_retail_reports.core.windows import Window, iso, parse_when
 
 if t.TYPE_CHECKING:

@@ -14,7 +14,8 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_retail_reports.core.async_jobs import Downloader, JobRecord, JobResult, JobSpec
+from tap_retail_reports.core.download import Downloader
+from tap_retail_reports.core.job_model import JobRecord, JobResult, JobSpec
 from tap_retail_reports.core.run_outcome import RunFailures
 from tap_retail_reports.core.scheduler import EventHandler, JobScheduler
 

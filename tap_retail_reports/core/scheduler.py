@@ -28,7 +28,8 @@ import threading
 import time
 import typing as t
 
-from tap_retail_reports.core.async_jobs import JobCancelled, JobRecord, JobResult, JobSpec
+from tap_retail_reports.core.download import JobCancelled
+from tap_retail_reports.core.job_model import JobRecord, JobResult, JobSpec
 from tap_retail_reports.core.pace import work_for
 from tap_retail_reports.core.redact import redact
 

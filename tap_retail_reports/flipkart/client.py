@@ -29,10 +29,10 @@ from urllib.parse import urlsplit
 
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
 from tap_retail_reports.core.file_stream import column_types
+from tap_retail_reports.core.job_model import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window
 

@@ -22,10 +22,10 @@ from functools import cached_property
 
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
 from tap_retail_reports.core.file_stream import column_types
+from tap_retail_reports.core.job_model import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.windows import Window, local_naive
 
 if t.TYPE_CHECKING:

@@ -1,14 +1,6 @@
-"""Streams whose rows come from report files: each file's layout typed before its first record.
-
-Neither vendor that sends files documents their columns, so every column of a file reaches the
-target under its header's name, typed: a column the tap does not declare (nor the catalog) is
-typed from the first SAMPLE_ROWS rows of its layout (core/layouts.py), remembered in STATE, and
-announced with a new SCHEMA message before the first record of that layout. Both record paths
-take the same steps: the SDK's (`rows_of`, then `post_process`) and the fast one (`write_records`,
-core/fast_records.py), which must write the same records (tests/test_fast_path.py).
-
-A row shorter than its header has nulls for the missing values; a longer one keeps its extra
-values in `_extra_fields` as `_column_<position>`: every field of a record is declared.
+"""Streams whose rows come from report files. No vendor documents its files' columns, so each layout's
+columns are typed from its first rows (core/layouts.py) and announced before its first record, alike on
+the SDK's record path (`rows_of`) and the fast one (`write_records`; tests/test_fast_path.py holds them equal).
 """
 
 from __future__ import annotations
@@ -94,9 +86,8 @@ TableLayout = tuple[list[str], list[t.Sequence[t.Any]], t.Iterator[tuple[int, t.
 
 def layouts(table: Table, sample_rows: int) -> t.Iterator[TableLayout]:
     """Each layout of a table (its header, and each different header further down) as (its columns, the
-    values of its first `sample_rows` data rows, all its rows): the first rows are read ahead, so that a reader can
-    decide what its columns are before the layout's first row is used; memory holds no more than
-    them. Each layout's rows must be read through before the next layout is asked for."""
+    values of its first `sample_rows` rows, all its rows): the sample is read ahead so that the columns are
+    typed before the first row is used. Read a layout's rows through before asking for the next layout."""
     source = table.value_rows()
     pending = next(source, None)
     while pending is not None:
@@ -138,10 +129,8 @@ def report_days(fields: t.Mapping[str, t.Any]) -> tuple[dt.date, dt.date] | None
 
 
 class FileReportStream(WindowedStream):
-    """A report delivered as files (CSV, gzip'd CSV, zips of CSVs, XLSX workbooks), whose columns
-    are typed as they arrive. A vendor subclass says what it knows: `column_types` (types of
-    columns by name), `naive_times_zone` (where its documents give the zone of naive times) and
-    `day_first` (the day/month order its dates most likely have when their values do not show it)."""
+    """A report delivered as files, whose columns are typed as they arrive. A vendor subclass says what its
+    documents tell: `column_types` (by name), `naive_times_zone` and `day_first` (its likely date order)."""
 
     # Values are typed once, by the steps below: the SDK's own pass per record would only repeat that.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -215,9 +204,9 @@ class FileReportStream(WindowedStream):
                     row.update(fields)
                     row["_row_number"] = number
                     yield row
-            self.say_ragged(table, short, long)
+            self.warn_ragged(table, short, long)
 
-    def say_ragged(self, table: Table, short: int, long: int) -> None:
+    def warn_ragged(self, table: Table, short: int, long: int) -> None:
         """One line for a file whose rows do not all have its header's width: what became of them."""
         parts = []
         if short:
@@ -248,7 +237,7 @@ class FileReportStream(WindowedStream):
                     return planned[-1]
 
                 write_file(lines, layouts(table, SAMPLE_ROWS), plan)
-                self.say_ragged(table, sum(layout.short for layout in planned), sum(layout.long for layout in planned))
+                self.warn_ragged(table, sum(layout.short for layout in planned), sum(layout.long for layout in planned))
         finally:
             self._open_lines = None
 

@@ -1,16 +1,5 @@
-"""FoxyCart (hAPI): OAuth refresh-token auth, the store resource, and report jobs.
-
-- Auth: `POST /token` with `grant_type=refresh_token` and HTTP Basic client_id:client_secret
-  gives an access token for 7200 s; it is renewed five minutes before expiry and once on a
-  401. Every API call sends `Authorization: Bearer ...` and `FOXY-API-VERSION: 1`.
-- The store (`GET /stores/{store_id}`) gives the store's `timezone` and the link to its
-  reports (`_links["fx:reports"]`), followed rather than built.
-- A report job: `POST` that link with `{name, version, datetime_start, datetime_end}` in the
-  store's local time; poll the report's `_links.self`; when `ready`, its
-  `_links["fx:download_url"]` is a zip of CSV files, valid about 10 minutes (a fresh link
-  comes from polling again). Status `error` is a failed job.
-- Errors are HAL: `{"total", "_embedded": {"fx:errors": [{"logref", "message"}]}}`; a line shows
-  their messages (and logrefs, which FoxyCart's support asks for), never the JSON.
+"""FoxyCart (hAPI): OAuth refresh-token auth, the store (its timezone, and the link reports are created at,
+followed rather than built), and report jobs whose files are zips of CSVs (docs/streams.md, "FoxyCart").
 """
 
 from __future__ import annotations

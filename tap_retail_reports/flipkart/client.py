@@ -182,7 +182,7 @@ class FlipkartStream(AsyncReportStream):
 
     def repository(self) -> FlipkartReports:
         # The token first: refused credentials (or a vendor that is down) then fail the stream's
-        # planning, said once for the vendor, rather than each of its jobs in its own line.
+        # planning, reported once for the vendor, rather than each of its jobs in its own line.
         self.token.get()
         return FlipkartReports(self)
 

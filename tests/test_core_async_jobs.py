@@ -12,21 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from tap_retail_reports.core.async_jobs import (
-    MAX_ATTEMPTS,
-    STORED_JOB_MAX_AGE,
-    DownloadFailed,
+from tap_retail_reports.core.async_jobs import MAX_ATTEMPTS, STORED_JOB_MAX_AGE, JobRunner
+from tap_retail_reports.core.download import DownloadFailed, LinkExpired
+from tap_retail_reports.core.file_formats import CorruptFile, not_a_report, verify
+from tap_retail_reports.core.files import report_tables
+from tap_retail_reports.core.job_model import (
     JobRecord,
-    JobRunner,
     JobSpec,
     JobStatus,
-    LinkExpired,
     Poll,
     PollSchedule,
     StatusMap,
     UnknownJobStatus,
 )
-from tap_retail_reports.core.files import CorruptFile, csv_files, not_a_report, unique_columns, verify
+from tap_retail_reports.core.tables import unique_columns
 from tap_retail_reports.core.windows import UTC, Window, local_day_windows
 from tests.conftest import FakeClock
 
@@ -258,7 +257,7 @@ def test_local_day_windows_follow_dst():
 # -- files ---------------------------------------------------------------------------
 
 def rows(path: Path, name: str = "report.csv") -> dict[str, list]:
-    return {f.name: [row for _, row in f.rows()] for f in csv_files(path, name)}
+    return {f.name: [row for _, row in f.rows()] for f in report_tables(path, name)}
 
 
 def test_csv_gzip_and_zip_are_told_from_their_bytes(tmp_path):

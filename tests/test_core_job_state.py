@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tap_retail_reports.core.async_jobs import JobRecord
+from tap_retail_reports.core.job_model import JobRecord
 from tap_retail_reports.core.job_state import PartitionJobs
 from tap_retail_reports.core.windows import Window, parse_when
 

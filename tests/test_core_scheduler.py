@@ -7,7 +7,7 @@ import logging
 import threading
 from pathlib import Path
 
-from tap_retail_reports.core.async_jobs import JobResult, JobSpec
+from tap_retail_reports.core.job_model import JobResult, JobSpec
 from tap_retail_reports.core.pace import abandoned
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC, Window

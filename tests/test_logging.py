@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 
-from tap_retail_reports.core.async_jobs import JobResult, JobSpec
 from tap_retail_reports.core.http import RateLimiter
+from tap_retail_reports.core.job_model import JobResult, JobSpec
 from tap_retail_reports.core.log_lines import LINE_LIMIT
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.scheduler import JobScheduler

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tap_retail_reports.core.files import UnreadableFile, csv_files
+from tap_retail_reports.core.files import report_tables
 from tap_retail_reports.core.layouts import ColumnType
 from tap_retail_reports.core.records import SchemaCoercion, text_columns, typed_as_text
+from tap_retail_reports.core.tables import UnreadableFile
 from tap_retail_reports.sandbox.credentials import FLIPKART_WAREHOUSE_IDS
 from tap_retail_reports.sandbox.files import Layout, Member, write_file
 from tap_retail_reports.sandbox.server import RunningSandbox
@@ -110,7 +111,7 @@ def test_a_different_header_keeps_each_value_under_its_name(tmp_path: Path) -> N
     rows = [{"id": str(n), "total": f"{n}.50", "city": f"C{n}"} for n in range(6)]
     path = tmp_path / "joined.csv"
     write_file(str(path), "csv", [Member("r.csv", ("id", "total", "city"), lambda: rows)], Layout(2, 4))
-    read = [values for table in csv_files(path, "r.csv") for _, values in table.rows()]
+    read = [values for table in report_tables(path, "r.csv") for _, values in table.rows()]
     assert read == rows
 
 
@@ -119,7 +120,7 @@ def test_a_workbook_and_a_csv_read_as_the_same_table(tmp_path: Path, file_format
     rows = [{"id": "A1", "day": "2026-10-01", "at": "2026-10-01 09:30:00", "n": "3", "ok": "true", "note": ""}]
     path = tmp_path / f"r.{file_format}"
     write_file(str(path), file_format, [Member("r.csv", tuple(rows[0]), lambda: rows)])
-    (table,) = csv_files(path, "r.csv")
+    (table,) = report_tables(path, "r.csv")
     (_, values), = table.rows()
     if file_format == "xlsx":  # a workbook's date-times are naive: the vendor's zone is the tap's to apply
         assert table.name == "r.xlsx#Sheet1"
@@ -138,7 +139,7 @@ def test_a_workbook_inside_a_zip_is_never_read_as_csv(tmp_path: Path) -> None:
     archive = tmp_path / "outer.zip"
     with zipfile.ZipFile(archive, "w") as packed:
         packed.write(workbook, "report.xlsx")
-    (table,) = csv_files(archive, "outer.zip")
+    (table,) = report_tables(archive, "outer.zip")
     with pytest.raises(UnreadableFile, match=r"report\.xlsx is a zip or XLSX workbook inside the download"):
         list(table.rows())
 

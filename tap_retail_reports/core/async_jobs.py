@@ -1,198 +1,38 @@
-"""The life of an asynchronous report job: create, poll, download, verify.
-
-A vendor supplies a `JobRepository` (create a job, poll it) and nothing else:
-no sleeps, no threads, no files. `JobRunner` drives one job to a verified file
-on disk, in a worker thread:
-
-- statuses are mapped to four (running, done, failed, expired); a status the
-  mapping does not know is named in a warning and polled on like a running one;
-- polls follow their own schedule (each wait a share of the job's age, so a report is
-  seen soon after it is ready however long it takes; capped, with jitter so jobs do
-  not poll in lockstep), apart from the HTTP retry backoff;
-- a failed or expired job, one the vendor no longer knows (404/410), or one past
-  its deadline, is re-created, at most `MAX_ATTEMPTS` times, with a wait between;
-  `job_timeout_minutes` bounds the window's attempts together;
-- a stored job is resumed unless its parameters differ or it is older than
-  `STORED_JOB_MAX_AGE`;
-- a link is always tried (its stated expiry is a hint); storage's refusal, or a
-  body saying it expired, asks for a fresh link; the job is re-created only when that fails;
-  a link whose stated expiry came near while it waited for a place on disk is swapped for a
-  fresh one before the fetch (once per wait), and the link expiring first gets the next place;
-- the file is fetched without credentials (core/download.py), its size checked
-  against Content-Length, its first bytes checked to be a report, and its archive
-  checksums verified; a truncated, corrupt or wrong body is fetched again.
-"""
+"""One asynchronous report job, driven in a worker thread from creation (or a job stored in STATE) to
+a verified file on disk; a failed, expired, lost or late job is created again. What the tap does in
+each case is tabled in docs/streams.md ("Asynchronous reports")."""
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
-import random
 import threading
 import time
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tap_retail_reports.core.download import Downloader, DownloadFailed, JobCancelled, LinkExpired, safe_link
-from tap_retail_reports.core.files import CorruptFile, verify
+from tap_retail_reports.core.download import Downloader, DownloadFailed, LinkExpired
+from tap_retail_reports.core.file_formats import CorruptFile, verify
+from tap_retail_reports.core.job_model import (
+    JobRecord,
+    JobRepository,
+    JobResult,
+    JobSpec,
+    JobStatus,
+    Poll,
+    PollSchedule,
+    UnknownJobStatus,
+)
 from tap_retail_reports.core.redact import redact
-from tap_retail_reports.core.windows import Window, iso
+from tap_retail_reports.core.windows import iso
 
 MAX_ATTEMPTS = 3  # jobs created per window before the window fails for good
 DOWNLOAD_TRIES = 3  # fetches of one link (truncated, corrupt, 5xx) before the job is re-created
 LINK_REFRESHES = 3  # fresh links asked of the vendor before the job is re-created
 STORED_JOB_MAX_AGE = 24 * 3600.0  # a stored job older than this is re-created: its report may be stale
-HURRY_MARGIN_SECONDS = 60.0  # a link this close to its stated expiry (or a fifth of its life) after a wait is swapped
-__all__ = ["DownloadFailed", "Downloader", "JobCancelled", "LinkExpired", "safe_link"]  # their home is core/download.py
-
-
-class JobStatus(enum.Enum):
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-
-class UnknownJobStatus(Exception):
-    """The vendor reported a status this tap does not know: never guessed at."""
-
-    def __init__(self, message: str, vendor_status: object = None) -> None:
-        super().__init__(message)
-        self.vendor_status = str(vendor_status)
-
-
-class StatusMap:
-    """A vendor's job statuses, each mapped to one of the engine's four."""
-
-    def __init__(self, vendor: str, mapping: dict[str, JobStatus]) -> None:
-        folded: dict[str, JobStatus] = {}
-        for name, status in mapping.items():
-            key = name.strip().lower()
-            if key in folded:
-                raise ValueError(f"{vendor}: job status {name!r} is mapped twice")
-            folded[key] = status
-        missing = {JobStatus.RUNNING, JobStatus.DONE} - set(folded.values())
-        if missing:
-            raise ValueError(f"{vendor}: no vendor status maps to {', '.join(s.value for s in missing)}")
-        self.vendor = vendor
-        self._mapping = folded
-
-    def __call__(self, vendor_status: object) -> JobStatus:
-        status = self._mapping.get(str(vendor_status).strip().lower()) if isinstance(vendor_status, str) else None
-        if status is None:
-            known = ", ".join(sorted(self._mapping))
-            raise UnknownJobStatus(f"{self.vendor} reported job status {vendor_status!r}, which this tap does not know "
-                                   f"(known: {known}); polling on until job_timeout_minutes", vendor_status)
-        return status
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One report job to run: which stream, partition and window, with the vendor parameters."""
-
-    stream: str
-    partition: tuple[tuple[str, t.Any], ...]  # the state partition, as sorted items
-    window: Window
-    params: t.Mapping[str, t.Any]  # what the job is created with; a stored job must match them
-
-    @property
-    def key(self) -> str:
-        """The job's name inside its partition's state: the window."""
-        return f"{iso(self.window.start)}/{iso(self.window.end)}"
-
-    @property
-    def context(self) -> dict | None:
-        return dict(self.partition) or None
-
-    def __str__(self) -> str:
-        where = ", ".join(f"{k} {v}" for k, v in self.partition)
-        return f"{self.stream}{' ' + where if where else ''} window {self.window}"
-
-
-@dataclass
-class JobRecord:
-    """What STATE keeps of a job in flight, so the next run polls it instead of creating another."""
-
-    job_id: str
-    params: dict
-    created_at: float  # epoch seconds
-    attempt: int = 1
-
-    def to_state(self) -> dict:
-        return {"job_id": self.job_id, "params": dict(self.params), "created_at": self.created_at, "attempt": self.attempt}
-
-    @classmethod
-    def from_state(cls, value: t.Any) -> JobRecord | None:
-        if not isinstance(value, dict) or not isinstance(value.get("job_id"), str):
-            return None
-        try:
-            return cls(value["job_id"], dict(value.get("params") or {}), float(value["created_at"]),
-                       int(value.get("attempt") or 1))
-        except (TypeError, ValueError, KeyError):
-            return None
-
-
-@dataclass
-class Poll:
-    """One look at a job: its mapped status, the vendor's word, and when done, the link."""
-
-    status: JobStatus
-    vendor_status: str
-    link: str | None = None
-    link_expires_at: float | None = None  # epoch seconds, when the vendor says
-
-
-class JobRepository(t.Protocol):
-    """A vendor's side of the engine: HTTP only, no waits, thread-safe."""
-
-    def create(self, spec: JobSpec) -> str:
-        """Create the job; return the vendor's job id."""
-
-    def poll(self, job_id: str) -> Poll:
-        """The job's status now (and its download link when done)."""
-
-
-class PollSchedule:
-    """The wait before the next poll of a job of a given age: `share` of its age, at least `first`, at most
-    `cap`, with +/- `jitter`.
-
-    A report ready T seconds after its creation is seen by the first poll after T, which comes at most
-    one wait later: T * share * (1 + jitter) for a long job, `first` * (1 + jitter) for a short one. With
-    the defaults a report is seen within max(16.5% of T, 1.65 s) up to T = 800 s (a fifth of T, or
-    2 s, leaves time to fetch the file), and within 132 s after; a 30-minute job is polled about 48
-    times, a 2-minute one 26 times.
-    """
-
-    def __init__(self, first: float = 1.5, share: float = 0.15, cap: float = 120.0, jitter: float = 0.1,
-                 rng: random.Random | None = None) -> None:
-        self.first, self.share, self.cap, self.jitter = first, share, cap, jitter
-        self._rng = rng or random.Random()
-
-    def delay(self, age: float) -> float:
-        return min(max(self.share * age, self.first), self.cap) * (1 + self._rng.uniform(-self.jitter, self.jitter))
-
-
-@dataclass
-class JobResult:
-    """A finished job: the verified file on disk, or why the window failed."""
-
-    spec: JobSpec
-    path: Path | None = None
-    error: str | None = None
-    file_name: str = ""
-    # The job may still be good at the vendor (the tap met an error while polling it): STATE keeps
-    # it, and the next run polls it again instead of creating another.
-    resumable: bool = False
-    # The vendor was lost (credentials refused, or down through every retry): its stream says
-    # it once for the vendor, not once per window (see AsyncReportStream.get_records).
-    vendor_lost: Exception | None = None
-    polls: int = 0
-    creations: int = 0
-    downloads: int = 0
-    waited: float = 0.0
-    unknown_statuses: set[str] = field(default_factory=set)  # warned about already
+# A link this close to its stated expiry (or to a fifth of its stated life) after a wait for disk is swapped.
+NEAR_EXPIRY_SECONDS = 60.0
 
 
 class JobGone(Exception):
@@ -229,6 +69,7 @@ class JobRunner:
     download_wait_first: t.ClassVar[float] = 2.0  # before the second fetch of a link; doubles, capped at 30 s
 
     def run(self, spec: JobSpec, stored: JobRecord | None, file_name: str) -> JobResult:
+        """The job's verified file, or why its window failed: never raises for the vendor's failures."""
         result = JobResult(spec, file_name=file_name)
         deadline = self.clock() + self.timeout_seconds
         record = self._trusted(spec, stored)
@@ -292,7 +133,7 @@ class JobRunner:
         try:
             poll = self.repository.poll(record.job_id)
         except UnknownJobStatus as exc:
-            # Not guessed at: polled on like a running job, until the deadline. Said once per status.
+            # Not guessed at: polled on like a running job, until the deadline. Warned once per status.
             if exc.vendor_status not in result.unknown_statuses:
                 result.unknown_statuses.add(exc.vendor_status)
                 self.logger.warning("%s", exc)
@@ -325,11 +166,8 @@ class JobRunner:
             result.waited += delay
 
     def _download(self, spec: JobSpec, record: JobRecord, poll: Poll, result: JobResult) -> tuple[Path | None, str]:
-        """Fetch and verify the job's file; (path, "") or (None, why the job must be re-created).
-
-        The link's stated expiry is only a hint (its zone or unit may be read wrongly): the link
-        is always tried. Storage's refusal asks for a fresh link; so do DOWNLOAD_TRIES failed
-        fetches of one link, once; after that the job is re-created."""
+        """Fetch and verify the job's file; (path, "") or (None, why the job must be re-created). The link
+        is always tried: its stated expiry is only a hint, whose zone or unit may be read wrongly."""
         refreshes = 0
         failures = 0  # failed fetches of the current link (an expired link is not the file's fault)
         refreshed_for_failures = False
@@ -395,10 +233,10 @@ class JobRunner:
                 self.release_disk(spec)
 
     def _near_expiry(self, poll: Poll, received: float) -> bool:
-        """The link's stated expiry is within HURRY_MARGIN_SECONDS, or a fifth of its stated life, from now."""
+        """The link's stated expiry is within NEAR_EXPIRY_SECONDS, or a fifth of its stated life, from now."""
         if poll.link_expires_at is None:
             return False  # unknown or unreadable: the link is tried as it is
-        margin = min(HURRY_MARGIN_SECONDS, max(poll.link_expires_at - received, 0.0) / 5)
+        margin = min(NEAR_EXPIRY_SECONDS, max(poll.link_expires_at - received, 0.0) / 5)
         return poll.link_expires_at - self.clock() <= margin
 
     def _wait(self, spec: JobSpec, seconds: float, why: str, result: JobResult) -> None:

@@ -1,19 +1,9 @@
-"""Streams whose reports come from asynchronous vendor jobs as CSV files.
+"""Streams whose reports come from asynchronous vendor jobs: every job planned before any stream syncs,
+so that the vendors make all the reports at once, then each window's file read in window order.
 
-A stream plans one job per (partition, window) before any stream syncs (see
-core/scheduler.py; a stream the SDK syncs by itself, as `--test` does, plans when
-it starts), then takes each window's file in order and emits its rows. Its STATE
-per partition holds:
-
-- the bookmark (`replication_key_value`): a contiguous low-water mark, the end of
-  the last window whose files were fully emitted with every earlier window done;
-  a window that fails for good holds it back, while later windows still emit;
-- `jobs`: the jobs in flight, by window start, with the parameters they were
-  created with, written as soon as each job is created, so a run that dies
-  resumes polling them instead of creating new ones (see core/job_state.py).
-
-How a file's rows become records (its columns typed, on the SDK's path or the fast one) is
-core/file_stream.py's.
+The bookmark is a low-water mark (a failed window holds it, later windows still emit) and the jobs in
+flight are in STATE from their creation, so a run that dies resumes them (docs/state.md). How a file's
+rows become records is core/file_stream.py's.
 """
 
 from __future__ import annotations
@@ -23,20 +13,16 @@ import csv
 import datetime as dt
 import typing as t
 
-from tap_retail_reports.core.async_jobs import (
-    JobRecord,
-    JobRepository,
-    JobResult,
-    JobRunner,
-    JobSpec,
-    PollSchedule,
-)
+from tap_retail_reports.core.async_jobs import JobRunner
 from tap_retail_reports.core.environment import CertificateProblem
+from tap_retail_reports.core.file_formats import file_format
 from tap_retail_reports.core.file_stream import FileReportStream
-from tap_retail_reports.core.files import CsvFile, UnreadableFile, csv_files, file_format
+from tap_retail_reports.core.files import report_tables
+from tap_retail_reports.core.job_model import JobRecord, JobRepository, JobResult, JobSpec, PollSchedule
 from tap_retail_reports.core.job_state import PartitionJobs
 from tap_retail_reports.core.outage import VendorUnavailable
 from tap_retail_reports.core.streams import for_context
+from tap_retail_reports.core.tables import Table, UnreadableFile
 from tap_retail_reports.core.windows import (
     UTC,
     Window,
@@ -51,12 +37,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 class AsyncReportStream(FileReportStream):
-    """A report made by vendor jobs and delivered as CSV, gzip'd CSV or a zip of CSVs.
-
-    A vendor subclass supplies `repository()` (create and poll jobs), `job_params()`
-    (what one window's job is created with) and, when its windows are not plain
-    local days, `job_windows()`.
-    """
+    """A report made by vendor jobs. A vendor subclass supplies `repository()`, `job_params()` and, when its
+    windows are not plain local days, `job_windows()`."""
 
     primary_keys = ("_source_file", "_report_window_start", "_row_number")
     replication_key = "_report_window_start"
@@ -66,10 +48,10 @@ class AsyncReportStream(FileReportStream):
     takes_whole_days: t.ClassVar[bool] = False  # the vendor's reports cover whole local days (dates, not times)
     report_name: t.ClassVar[str]  # the vendor's name for the report; single-file downloads take it as file name
     path = ""  # requests go to the URLs the vendor hands out (see ReportStream.call)
-    # The file formats the vendor sends (as `core.files.sniff` names them); another is a failed download.
+    # The file formats the vendor sends (as `core.file_formats.sniff` names them); another is a failed download.
     download_formats: t.ClassVar[frozenset[str] | None] = None
 
-    # Test knobs: the engine's waits (core/async_jobs.py PollSchedule), shortened by tests that run the tap
+    # Test knobs: the engine's waits (core/job_model.py PollSchedule), shortened by tests that run the tap
     # as a command. The share is what a report's latency depends on: with every wait scaled, it stays.
     poll_first_seconds: t.ClassVar[float] = 1.5
     poll_share: t.ClassVar[float] = 0.15
@@ -109,12 +91,8 @@ class AsyncReportStream(FileReportStream):
         return "max_concurrent_jobs"
 
     def job_windows(self, context: Context | None) -> list[Window]:
-        """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end.
-
-        They lie on a fixed grid, whatever start_date or bookmark a run starts from: the first window
-        starts on the grid boundary at or before that day. So a window read again, by the lookback or by
-        a backfill from an earlier start_date, is the window the first run read, and its rows keep
-        their keys (`_report_window_start`, `_row_number`)."""
+        """Local-day windows in the vendor's zone from the bookmark (less the lookback) to the end, on a
+        fixed grid: a window read again is the window the first run read, so its rows keep their keys."""
         bookmark = self.bookmark(context)
         start = resume_from(bookmark, self.start_date, self.lookback_days)
         self.warn_if_past_end(bookmark, start)
@@ -140,8 +118,8 @@ class AsyncReportStream(FileReportStream):
     def log_plan(self, context: Context | None, bookmark: dt.datetime | None, start: dt.datetime,
                  windows: list[Window], end: dt.datetime | None = None, *, origin: str | None = None,
                  note: str = "") -> None:
-        """One line per partition: where it starts and why (or `origin`), how many jobs, and `note`. Where a
-        vendor's runs stop short of the run's end (whole local days), once per vendor."""
+        """One line per partition: where it starts and why (or `origin`), how many jobs, and `note`; once per
+        vendor, where its runs stop short of the run's end (whole local days)."""
         if end is not None and end < self.end_date and self.run.first_time(f"{self.vendor}.whole days"):
             self.logger.info("%s reports take whole days: this run reads up to %s, the last midnight in %s; the part "
                              "day after it is the next run's", self.vendor, iso(end), self.vendor_timezone)
@@ -163,11 +141,8 @@ class AsyncReportStream(FileReportStream):
         return PartitionJobs(self.get_context_state(context), self.job_origin, self.name, self.logger)
 
     def plan(self) -> int:
-        """Submit every job this stream needs in this run, for every partition; return how many.
-
-        The tap plans every selected stream before the first one syncs, so that reports of every
-        type are made at the vendors at once (see core/scheduler.py); a stream synced without that
-        (the SDK's `--test`, its standard tests) plans itself when it starts."""
+        """Submit every job this stream needs in this run, for every partition; return how many. The tap
+        calls it before any stream syncs; a stream the SDK syncs by itself (`--test`) plans when it starts."""
         self.run.listen(self.name, self.remember_job)
         runner = self.runner()
         count = 0
@@ -195,9 +170,8 @@ class AsyncReportStream(FileReportStream):
         return count
 
     def run_job(self, runner: JobRunner, spec: JobSpec, record: JobRecord | None) -> JobResult:
-        """In a worker: one job to its file. A vendor lost meanwhile (its credentials refused, down through
-        every retry, a certificate of its API or storage not accepted) ends the job quietly, kept in STATE:
-        the stream says it once for the vendor."""
+        """In a worker: one job to its file. A vendor lost meanwhile (credentials refused, down, a certificate
+        not accepted) ends the job quietly, kept in STATE: the stream reports that once for the vendor."""
         try:
             try:
                 return runner.run(spec, record, self.file_name(spec))
@@ -305,17 +279,17 @@ class AsyncReportStream(FileReportStream):
         self.stats.add(jobs=1, job_creations=result.creations, polls=result.polls, downloads=result.downloads,
                        requests=result.downloads, job_wait=result.waited)
 
-    def files_of(self, result: JobResult) -> t.Iterator[tuple[CsvFile, dict[str, str]]]:
-        """The CSV files of a job's download, each with the file fields its rows get."""
+    def files_of(self, result: JobResult) -> t.Iterator[tuple[Table, dict[str, str]]]:
+        """The tables of a job's download, each with the file fields its rows get."""
         spec = result.spec
         assert result.path is not None
         window = {"_report_window_start": iso(spec.window.start), "_report_window_end": iso(spec.window.end)}
         # Files of two partitions (warehouses) may share a name: the key must tell them apart.
         prefix = "".join(f"{value}/" for _, value in spec.partition)
-        for csv_file in csv_files(result.path, result.file_name):
-            source = prefix + csv_file.name
-            csv_file.where, csv_file.logger = f"{spec}: {source}", self.logger
-            yield csv_file, {"_source_file": source, **window}
+        for table in report_tables(result.path, result.file_name):
+            source = prefix + table.name
+            table.where, table.logger = f"{spec}: {source}", self.logger
+            yield table, {"_source_file": source, **window}
 
 
 def _partition_key(context: Context | None) -> tuple:

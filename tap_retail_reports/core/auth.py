@@ -1,9 +1,6 @@
-"""Renewable tokens shared by a vendor's streams and worker threads.
-
-A vendor's token (a session, an OAuth access token) is fetched once per run and
-shared: it is renewed shortly before it expires, and once when a call answers
-401. One lock guards it, so concurrent jobs never start a storm of renewals:
-the first thread to find the token due renews it, the others wait and reuse it.
+"""A vendor's token (a session, an OAuth access token), fetched once per run and shared by its streams and
+worker threads: renewed shortly before it expires and once when a call answers 401, under one lock, so
+that concurrent jobs never start a storm of renewals.
 """
 
 from __future__ import annotations
@@ -29,11 +26,8 @@ TokenFetcher = t.Callable[[], "tuple[str, float | None]"]  # -> (token, expiry i
 
 
 def expiry_epoch(value: t.Any, now: float) -> float | None:
-    """When a token expires (epoch seconds), read liberally; None if unreadable.
-
-    Vendors give an ISO date-time, epoch seconds or milliseconds, or a lifetime
-    in seconds (OAuth's `expires_in`).
-    """
+    """When a token expires (epoch seconds), from an ISO date-time, epoch seconds or milliseconds, or a
+    lifetime in seconds (OAuth's `expires_in`); None if unreadable."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -56,14 +50,8 @@ def expiry_epoch(value: t.Any, now: float) -> float | None:
 
 
 class RenewableToken:
-    """One vendor's current token for the run (thread-safe).
-
-    `get()` returns a live token, fetching a new one when there is none or it is
-    about to expire. `rejected(token)` is told of a 401 and says whether a retry
-    with a new token is worth it: yes once; not when the token cannot be renewed
-    or a token fetched after a 401 is refused too. The renewal a 401 asks for is
-    logged once, however many calls in flight met that 401.
-    """
+    """One vendor's current token for the run (thread-safe): `get()` a live one, `rejected(token)` after a
+    401, which is worth a retry with a new token once (not when it cannot be renewed, nor twice in a row)."""
 
     def __init__(
         self,
@@ -142,13 +130,9 @@ class TokenRejected(RetriableAPIError):
 
 
 class TokenAuthenticator(APIAuthenticatorBase):
-    """Sends fixed headers and the run's current token with every call.
-
-    The SDK applies the authenticator again on every retry, so a retry after a
-    renewal carries the new token. `header` and `scheme` say how the token is
-    sent: `Authorization: Bearer <token>` by default, `x-session: <token>` for
-    a vendor with its own header.
-    """
+    """Fixed headers and the run's current token on every call, retries included (the SDK applies the
+    authenticator to each), so that a retry after a renewal carries the new token. `header` and `scheme`:
+    `Authorization: Bearer <token>` by default, `x-session: <token>` for a vendor with its own header."""
 
     def __init__(
         self,

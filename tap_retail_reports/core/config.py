@@ -93,11 +93,8 @@ class Vendor:
 
 
 def unknown_settings(config: t.Any, schema: dict, nested: t.Collection[str] = ()) -> list[str]:
-    """One line per key of `config` that `schema` does not declare, with the closest valid name.
-
-    Inside, only the objects named in `nested` are checked (the vendors'): the SDK's own
-    objects (stream_maps, batch_config, ...) hold names the user chooses.
-    """
+    """One line per key of `config` that `schema` does not declare, with the closest valid name; inside, only
+    the objects named in `nested` (the vendors'), since the SDK's own (stream_maps, ...) hold the user's names."""
     if not isinstance(config, dict):
         return []
     properties = schema.get("properties") or {}
@@ -232,12 +229,9 @@ def with_nested_env_settings(config: dict, schema: dict, prefix: str, nested: t.
 
 def nested_env_settings(schema: dict, prefix: str, nested: t.Collection[str],
                         environ: t.Mapping[str, str]) -> dict[str, dict]:
-    """The settings of the objects named in `nested` found in `environ`, one variable per setting,
-    as Meltano names them: `vroom.password` is `<PREFIX>VROOM_PASSWORD`. The SDK's `--config ENV`
-    reads only top-level settings (`<PREFIX>VROOM` as a JSON object).
-
-    Values are typed as the setting's schema says (integers, booleans, JSON lists); a value that is
-    not of its type raises ValueError naming the variable."""
+    """The settings of the objects named in `nested` found in `environ`, one variable per setting as Meltano
+    names them (`vroom.password` is `<PREFIX>VROOM_PASSWORD`), where the SDK's `--config ENV` reads only
+    top-level ones. Typed as each setting's schema says; a value of another type raises ValueError."""
     properties = schema.get("properties") or {}
     found: dict[str, dict] = {}
     for key in nested:

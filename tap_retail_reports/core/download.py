@@ -1,15 +1,7 @@
-"""Fetching a report's link: without credentials, into a folder the tap owns, stoppable at once.
-
-- The session carries no credentials (no API headers, no .netrc), yet honours the
-  environment's proxies (`HTTPS_PROXY`, `NO_PROXY`) and CA bundle (`REQUESTS_CA_BUNDLE`,
-  `SSL_CERT_FILE`...) exactly as the API calls do (core/environment.py); a certificate
-  that fails verification is a CertificateProblem, not a failed download to fetch again.
-- Files go to `<tempdir>/tap-retail-reports-downloads/<pid>-<random>/`, removed when the
-  process exits; folders of runs that died (SIGKILL) are removed by the next run.
-- A stop (SIGTERM/SIGINT) cuts a download off mid-body, even a stalled one: the socket is
-  shut down from a watcher thread.
-- A body that is not a report (an HTML sign-in page, an XML or JSON error document, an
-  empty body, a format the vendor does not send) is a failed download, never a file to parse.
+"""Fetching a report's link into a folder the tap owns (docs/production.md, "Temporary files and disk"):
+without credentials, since links point at storage, not at the API; through the environment's proxies
+and CA bundle, as API calls go; stoppable at once, even mid-body; and a body that is not a report is a
+failed download, never a file to parse.
 """
 
 from __future__ import annotations
@@ -29,7 +21,7 @@ import requests
 import urllib3
 
 from tap_retail_reports.core.environment import NetworkSettings, certificate_problems
-from tap_retail_reports.core.files import not_a_report
+from tap_retail_reports.core.file_formats import not_a_report
 from tap_retail_reports.core.http import retry_after_seconds
 from tap_retail_reports.core.redact import redact
 
@@ -89,11 +81,8 @@ def _shut(response: requests.Response) -> None:
 
 
 class Downloader:
-    """Fetches links into files of this run's download folder with a session that carries no credentials.
-
-    Links point at storage, not at the vendor's API: the API's Authorization and
-    vendor headers must never travel with them.
-    """
+    """Fetches links into files of this run's download folder, with sessions of its own: the API's
+    Authorization and vendor headers must never travel to storage."""
 
     def __init__(self, user_agent: str, timeout: tuple[float, float] = (30, 300), directory: str | None = None) -> None:
         self.user_agent = user_agent

@@ -1,14 +1,7 @@
-"""What the environment says about reaching a host, for API calls and downloads alike.
-
-requests merges the environment's proxies (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, less the
-hosts in `NO_PROXY`) and CA bundle (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`) in `Session.request`;
-a session's `send`, which the SDK and this tap call, skips that step. `NetworkSettings` does it
-once for both paths, and also takes `SSL_CERT_FILE` / `SSL_CERT_DIR` (OpenSSL's and curl's
-variables), which a TLS-inspecting proxy's instructions often name.
-
-A certificate that fails verification is not an outage: the same settings meet the same
-certificate on every retry. `certificate_problems` turns it into one line that says so, names
-the host and the setting to look at, and is never retried.
+"""The environment's proxies and CA bundle, for API calls and downloads alike: requests merges them in
+`Session.request`, but the SDK and this tap call a session's `send`, which skips that step. A certificate
+that fails verification is a setting to fix, not an outage (the same settings meet it on every retry):
+`certificate_problems` makes it one line, never retried.
 """
 
 from __future__ import annotations
@@ -42,13 +35,9 @@ def ca_setting() -> tuple[str, str] | None:
 
 
 class NetworkSettings:
-    """The `proxies` and `verify` arguments for a request to a URL, as requests' `Session.request`
-    would merge them from the environment (with SSL_CERT_FILE / SSL_CERT_DIR besides).
-
-    Proxies depend only on the URL's scheme and host and on the environment, which a run does not
-    change: they are looked up once per scheme and host (requests scans all of os.environ several
-    times per lookup, about a third of a small call's own cost).
-    """
+    """The `proxies` and `verify` arguments for a request to a URL, as `Session.request` would merge them
+    (SSL_CERT_FILE / SSL_CERT_DIR too: a TLS-inspecting proxy's instructions often name them). Proxies are
+    looked up once per scheme and host: requests' lookup scans os.environ, a third of a small call's cost."""
 
     def __init__(self, session_proxies: t.Mapping[str, str] | None = None) -> None:
         self._session_proxies = dict(session_proxies or {})
@@ -90,14 +79,14 @@ def _verification_failure(error: BaseException) -> ssl.SSLCertVerificationError 
 
 def describe_certificate_failure(url: str, failure: ssl.SSLCertVerificationError) -> str:
     """One line: which host, what the verification said, that it is no outage, and which setting to check."""
-    said = failure.verify_message or failure.reason or "certificate verify failed"
+    verdict = failure.verify_message or failure.reason or "certificate verify failed"
     setting = ca_setting()
     if setting is None:
         where = ("checked against certifi's CA bundle; behind a TLS-inspecting proxy, set REQUESTS_CA_BUNDLE "
                  "(or SSL_CERT_FILE) to a bundle holding its CA")
     else:
         where = f"checked against {setting[0]}={setting[1]}: does it hold the CA that signed it?"
-    return f"the TLS certificate of {host_of(url)} was not accepted ({said}): a certificate problem, not an outage; not retried; {where}"
+    return f"the TLS certificate of {host_of(url)} was not accepted ({verdict}): a certificate problem, not an outage; not retried; {where}"
 
 
 @contextlib.contextmanager

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 
 class TapError(Exception):
-    """An expected failure: bad configuration, rejected credentials, a vendor refusing.
-
-    The message is shown to the user as it is, so it must name what is wrong and
-    must already be free of secrets.
-    """
+    """An expected failure (bad configuration, rejected credentials, a vendor refusing), shown to the user as
+    it is: its message names what is wrong and holds no secret."""
 
 
 class VendorAuthError(TapError):

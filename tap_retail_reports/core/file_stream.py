@@ -1,14 +1,6 @@
-"""Streams whose rows come from report files: each file's layout typed before its first record.
-
-Neither vendor that sends files documents their columns, so every column of a file reaches the
-target under its header's name, typed: a column the tap does not declare (nor the catalog) is
-typed from the first SAMPLE_ROWS rows of its layout (core/layouts.py), remembered in STATE, and
-announced with a new SCHEMA message before the first record of that layout. Both record paths
-take the same steps: the SDK's (`rows_of`, then `post_process`) and the fast one (`write_records`,
-core/fast_records.py), which must write the same records (tests/test_fast_path.py).
-
-A row shorter than its header has nulls for the missing values; a longer one keeps its extra
-values in `_extra_fields` as `_column_<position>`: every field of a record is declared.
+"""Streams whose rows come from report files. No vendor documents its files' columns, so each layout's
+columns are typed from its first rows (core/layouts.py) and announced before its first record, alike on
+the SDK's record path (`rows_of`) and the fast one (`write_records`; tests/test_fast_path.py holds them equal).
 """
 
 from __future__ import annotations
@@ -21,11 +13,11 @@ from functools import cached_property
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_retail_reports.core.fast_records import EXTRA_FIELDS, FileRecords, RecordLines, write_file
-from tap_retail_reports.core.files import CsvFile
 from tap_retail_reports.core.layouts import NUMBER, SAMPLE_ROWS, ColumnMemory, StreamColumns, default_order
 from tap_retail_reports.core.log_lines import listed
 from tap_retail_reports.core.records import SchemaCoercion, converter_for, text_columns, typed_as_text
 from tap_retail_reports.core.streams import WindowedStream
+from tap_retail_reports.core.tables import Table
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -92,11 +84,10 @@ def row_of(names: t.Sequence[str], values: t.Sequence[t.Any]) -> dict[str, t.Any
 TableLayout = tuple[list[str], list[t.Sequence[t.Any]], t.Iterator[tuple[int, t.Sequence[t.Any]]]]
 
 
-def layouts(table: CsvFile, sample_rows: int) -> t.Iterator[TableLayout]:
+def layouts(table: Table, sample_rows: int) -> t.Iterator[TableLayout]:
     """Each layout of a table (its header, and each different header further down) as (its columns, the
-    values of its first `sample_rows` data rows, all its rows): the first rows are read ahead, so that a reader can
-    decide what its columns are before the layout's first row is used; memory holds no more than
-    them. Each layout's rows must be read through before the next layout is asked for."""
+    values of its first `sample_rows` rows, all its rows): the sample is read ahead so that the columns are
+    typed before the first row is used. Read a layout's rows through before asking for the next layout."""
     source = table.value_rows()
     pending = next(source, None)
     while pending is not None:
@@ -138,10 +129,8 @@ def report_days(fields: t.Mapping[str, t.Any]) -> tuple[dt.date, dt.date] | None
 
 
 class FileReportStream(WindowedStream):
-    """A report delivered as files (CSV, gzip'd CSV, zips of CSVs, XLSX workbooks), whose columns
-    are typed as they arrive. A vendor subclass says what it knows: `column_types` (types of
-    columns by name), `naive_times_zone` (where its documents give the zone of naive times) and
-    `day_first` (the day/month order its dates most likely have when their values do not show it)."""
+    """A report delivered as files, whose columns are typed as they arrive. A vendor subclass says what its
+    documents tell: `column_types` (by name), `naive_times_zone` and `day_first` (its likely date order)."""
 
     # Values are typed once, by the steps below: the SDK's own pass per record would only repeat that.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -199,7 +188,7 @@ class FileReportStream(WindowedStream):
         self.logger.info("%s: column %s holds numbers with fractions: declared a number column from now on",
                          self.name, name)
 
-    def rows_of(self, files: t.Iterable[tuple[CsvFile, dict[str, t.Any]]]) -> t.Iterator[dict]:
+    def rows_of(self, files: t.Iterable[tuple[Table, dict[str, t.Any]]]) -> t.Iterator[dict]:
         """Every row of `files` (each with the file fields its rows get) as the SDK's per-record
         path takes them, then `post_process`."""
         for table, fields in files:
@@ -217,9 +206,9 @@ class FileReportStream(WindowedStream):
                     row.update(fields)
                     row["_row_number"] = number
                     yield row
-            self.say_ragged(table, short, long)
+            self.warn_ragged(table, short, long)
 
-    def say_ragged(self, table: CsvFile, short: int, long: int) -> None:
+    def warn_ragged(self, table: Table, short: int, long: int) -> None:
         """One line for a file whose rows do not all have its header's width: what became of them."""
         parts = []
         if short:
@@ -229,7 +218,7 @@ class FileReportStream(WindowedStream):
         if parts:
             self.logger.warning("%s: %s", table.where or table.name, "; ".join(parts))
 
-    def write_records(self, files: t.Iterable[tuple[CsvFile, dict[str, t.Any]]], partition: t.Mapping[str, t.Any],
+    def write_records(self, files: t.Iterable[tuple[Table, dict[str, t.Any]]], partition: t.Mapping[str, t.Any],
                       extracted_at: dt.datetime | None = None) -> None:
         """Every row of `files` as a RECORD line, written by core/fast_records.py (CSV files only)."""
         lines = self._open_lines = RecordLines(self, self._record_counter, lambda count: self.stats.add(rows=count))
@@ -250,7 +239,7 @@ class FileReportStream(WindowedStream):
                     return planned[-1]
 
                 write_file(lines, layouts(table, SAMPLE_ROWS), plan)
-                self.say_ragged(table, sum(layout.short for layout in planned), sum(layout.long for layout in planned))
+                self.warn_ragged(table, sum(layout.short for layout in planned), sum(layout.long for layout in planned))
         finally:
             self._open_lines = None
 

@@ -28,11 +28,8 @@ if t.TYPE_CHECKING:
 
 
 class RateLimiter:
-    """At most `max_calls` in any sliding window of `period` seconds.
-
-    Shared by every stream of a vendor (the budget is per API key, not per stream)
-    and thread-safe, so concurrent jobs draw on one budget.
-    """
+    """At most `max_calls` in any sliding window of `period` seconds, shared by every stream and thread of a
+    vendor: the budget is per API key, not per stream."""
 
     def __init__(
         self,
@@ -78,12 +75,8 @@ class RateLimiter:
 
 
 class LimitedSession(requests.Session):
-    """A requests session whose every send first takes a slot from a rate limiter,
-    and is counted (requests, seconds waited for the budget) in the stream's stats.
-
-    Each send takes the environment's proxies and CA bundle as `Session.request` would
-    (core/environment.py), and a certificate that fails verification leaves as one
-    CertificateProblem, never retried."""
+    """A requests session whose every send takes a slot from a rate limiter, is counted in the stream's
+    stats, and goes through the environment's proxies and CA bundle (core/environment.py)."""
 
     def __init__(self, limiter: RateLimiter | None = None, stats: StreamStats | None = None) -> None:
         super().__init__()

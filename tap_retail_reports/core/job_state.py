@@ -1,16 +1,10 @@
-"""The jobs in flight of one partition of an asynchronous stream, as its STATE keeps them.
+"""The jobs in flight of one partition of an asynchronous stream, in its STATE's `jobs` (docs/state.md): one
+entry per window, keyed by its start (the open window's end is "now", which differs on every run):
 
-STATE holds, beside the partition's bookmark, `jobs`: one entry per window, keyed by the
-window's start (not its end, which for the open window is "now" and differs on every run),
-with what the job was created with and where:
+    {"job_id", "params", "created_at", "attempt", "window_end": "<ISO>", "origin": "<base URL[/store]>"}
 
-    {"job_id", "params", "created_at", "attempt",   # JobRecord.to_state()
-     "window_end": "<ISO>",                          # the end of the window the job was made for
-     "origin": "<base URL[/store]>"}                 # the vendor account the job belongs to
-
-Every change to `jobs` goes through `PartitionJobs`, and a stored job is handed back only
-when it belongs to the configured vendor account: STATE can never point the tap's
-credentials at another host.
+A stored job is handed back only when it belongs to the configured vendor account, so that STATE can never
+point the tap's credentials at another host.
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tap_retail_reports.core.async_jobs import JobRecord
+from tap_retail_reports.core.job_model import JobRecord
 from tap_retail_reports.core.windows import Window, iso, parse_when
 
 if t.TYPE_CHECKING:
@@ -55,7 +49,7 @@ class PartitionJobs:
 
     def stored(self, start: dt.datetime) -> StoredJob | None:
         """The job stored for the window starting at `start`, if it is readable and this account's;
-        any other entry for that window is forgotten (said at INFO)."""
+        any other entry for that window is forgotten, with an INFO line."""
         key = iso(start)
         for name in [name for name in self._jobs if _window_start_of(name) == key]:
             entry = self._jobs[name]
@@ -75,7 +69,7 @@ class PartitionJobs:
         return None
 
     def keep_only(self, starts: t.Iterable[dt.datetime]) -> None:
-        """Forget stored jobs of windows this run does not read (said at INFO)."""
+        """Forget stored jobs of windows this run does not read, with an INFO line each."""
         wanted = {iso(start) for start in starts}
         for name in [name for name in self._jobs if _window_start_of(name) not in wanted]:
             self._logger.info("%s: forgetting stored job %s for window from %s, outside this run's windows",

@@ -1,12 +1,7 @@
-"""The types of the columns a stream learns from what arrives: any report layout, typed by its values.
-
-A column (a CSV header's name, or a top-level field of a JSON report) that neither the tap nor the
-catalog declares is typed from a sample of its values before its first record: integer, number,
-boolean, date, date-time, else string (see `infer`). Identifiers stay text whatever their values:
-a column whose name ends in an identifier word (`ID_WORDS`), and any column with a value that has
-a leading zero or LONG_DIGITS digits or more. A column's type, once declared, is remembered in
-STATE (`ColumnMemory`) and holds from run to run: only an integer column ever changes, to number,
-when a fraction comes; any other value that does not fit goes to `_extra_fields`.
+"""The types of the columns a stream learns from what arrives, so that any report layout reaches the target
+typed: a column neither the tap nor the catalog declares is typed from a sample of its values before its
+first record (the rule: docs/streams.md, "Columns: any layout, typed"), and remembered in STATE so that its
+type holds from run to run.
 """
 
 from __future__ import annotations
@@ -95,15 +90,9 @@ ANY = ColumnType("any")
 
 
 def infer(name: str, shapes: t.Iterable[Shape | None], *, naive_times: bool, by_name: bool = True) -> ColumnType:
-    """A column's type from the shapes of a sample of its values (`core/values.py`).
-
-    Identifier names and identifier values make text. Then: only whole numbers, integer; numbers with
-    a fraction among them, number; only booleans, boolean; only dates, date; only date-times, date-time
-    (with `naive_times` false, as when no document gives the vendor's zone, only if every one has an
-    offset: a naive time stays text as written); dates read in one day/month order only. Anything
-    else, and a column with no value in the sample, is text. `by_name` false: the name rule is not
-    applied (a JSON answer's numbers are the numbers the vendor typed).
-    """
+    """A column's type from the shapes of a sample of its values: the one kind they all have (whole numbers
+    among fractions: number), else text; identifiers are text, by value and, unless `by_name` is false (a
+    JSON answer's numbers are the vendor's), by name; naive date-times only with `naive_times`."""
     if by_name and identifier_name(name):
         return STRING
     kinds: set[str] = set()
@@ -172,13 +161,9 @@ def default_order(day_first: bool) -> str:
 
 
 class StreamColumns:
-    """A stream's columns and their types: the tap's declarations (`declared`; `by_name`, the types of
-    columns the tap knows by name when a file has them), the catalog's (`pinned`, followed as given),
-    and those learned from the data, remembered in STATE (`memory`) from run to run.
-
-    `naive_times`: naive date-times can be placed in time (a document gives the vendor's zone);
-    `json`: the values are a JSON answer's (see `infer`).
-    """
+    """A stream's columns and their types: the tap's (`declared`; `by_name` when a file has them), the
+    catalog's (`pinned`, followed as given), and those learned from the data, remembered in STATE (`memory`).
+    `naive_times`: a document gives the vendor's zone; `json`: the values are a JSON answer's (see `infer`)."""
 
     def __init__(self, declared: t.Mapping[str, dict], pinned: t.Mapping[str, dict], *,
                  by_name: t.Mapping[str, dict] | None = None, naive_times: bool = False, json: bool = False,
@@ -195,12 +180,9 @@ class StreamColumns:
     def plan(self, names: t.Sequence[str], sample: t.Sequence[t.Sequence[t.Any]],
              window: tuple[dt.date, dt.date] | None = None) -> dict[str, ColumnType]:
         """Type a layout's columns (`names`, by position in the rows of `sample`) before its first record;
-        return the columns to declare (new ones, and learned integers that widen to number).
-
-        Dates written with day and month are read in one order per column: the one its values show (a
-        day over 12); else the one the layout's other dates show (one export writes them all alike);
-        else the one under which they fall in the report's `window` (its first and last day); else the
-        one the stream's columns were read in so far; else, not known, the vendor's default."""
+        return the columns to declare (new ones, and learned integers that widen to number). Day and month
+        are read in the first order told by the values, the layout's other dates, the report's `window`
+        (its first and last day), or the stream's columns so far; else it is the vendor's default."""
         values = [[row[position] for row in sample if position < len(row)] for position in range(len(names))]
         shapes = [[read_cell(value, json=self.json) for value in column] for column in values]
         order = (shown_order(shape for column in shapes for shape in column)

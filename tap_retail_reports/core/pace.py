@@ -1,29 +1,9 @@
-"""How many requests a vendor gets at once: learned from its answers, not guessed.
+"""How many requests a vendor gets at once, learned from its answers (TCP's additive increase,
+multiplicative decrease, on requests in flight): most vendors document no such limit, and the one that
+does may change it. The rules, and their log lines: docs/production.md, "How many requests at once".
 
-Most vendors document no limit on requests at once, and the one that does may change it. So
-each vendor has one `Pace`, shared by its streams, their window workers and its report jobs
-(TCP's additive increase, multiplicative decrease, applied to requests in flight):
-
-- it starts modestly (`START`, or the ceiling if lower) and adds one each time as many answers
-  in a row as it allows came back clean while every place was in use;
-- a refusal (429, or a 503 with a Retry-After) halves it at once, never below one; refusals of
-  requests sent before that cut do not cut again;
-- the refusal's Retry-After (`REFUSAL_PAUSE` without one) holds every request to the vendor until
-  it has passed: one shared "not before", where each worker used to wait on its own and retry at
-  the same instant as the others;
-- a request refused with N in flight says the vendor takes fewer than N: the pace stays below
-  that and tries one more only after `PROBE_EVERY` clean answers (twice as many after each try
-  the vendor refuses), so a vendor that takes one request at a time costs a handful of refusals
-  in a whole backfill, not one in two requests;
-- `ceiling` is the most it ever allows: `<vendor>.concurrent_windows`, which a user may lower.
-
-A changed pace is logged once for the vendor, with its reason; repeats of a change already said go
-to DEBUG. Places are handed out in order of `work_for`'s `order` (a backfill's window index), then
-of arrival, so the window the stream waits for goes first.
-
-Work that ends (a stream that stopped, a run told to stop, a report job nobody waits for) must not
-go on calling the vendor: a thread doing it runs inside `work_for(ended)`, and its calls raise
-`Abandoned` instead of being sent, or when their answer comes (the answer is dropped).
+Work that has ended (a stopped stream, a stopping run, a report job nobody waits for) must not go on
+calling the vendor: its thread runs inside `work_for(ended)`, and its calls raise `Abandoned`.
 """
 
 from __future__ import annotations
@@ -113,7 +93,7 @@ class Pace:
         self._cond = threading.Condition()
         self._in_flight = 0
         self._not_before = 0.0
-        self._hold = self.ceiling  # the most the vendor is believed to take (below a refused level)
+        self._believed_limit = self.ceiling  # the most the vendor is believed to take (below a refused level)
         self._probe_every = PROBE_EVERY
         self._probe_in = 0  # clean answers at the hold before trying one more
         self._clean = 0  # clean answers in a row since the last change
@@ -121,10 +101,11 @@ class Pace:
         self._cut = 0  # how many times the pace was cut
         self._waiting: list[tuple[int, int]] = []
         self._arrivals = itertools.count()
-        self._said: set[tuple[str, int]] = set()
+        self._levels_reached: set[tuple[str, int]] = set()
 
     def take(self) -> Turn:
-        """Wait for a place: past any Retry-After, a free place, and this request's turn among the waiting."""
+        """Wait for a place: past any Retry-After, a free place, and this request's turn (lower `work_for` order
+        first, so that the window a stream waits for goes first; then arrival)."""
         key = (getattr(_work, "order", 0), next(self._arrivals))
         with self._cond:
             self._waiting.append(key)
@@ -170,49 +151,49 @@ class Pace:
         was = self.limit
         if cut != self._cut:
             return None  # sent before the last cut, under a pace no longer in force: not news
-        if 1 < in_flight <= self._hold + 1:
+        if 1 < in_flight <= self._believed_limit + 1:
             # Refused with N in flight: it takes fewer than N; try N again only after clean answers below it.
-            if self._hold < self.ceiling:
+            if self._believed_limit < self.ceiling:
                 self._probe_every = min(self._probe_every * 2, PROBE_EVERY_MAX)  # it refused a try before
-            self._hold = in_flight - 1
+            self._believed_limit = in_flight - 1
             self._probe_in = self._probe_every
         self._cut += 1
-        self.limit = max(1, min(self.limit // 2, self._hold))
+        self.limit = max(1, min(self.limit // 2, self._believed_limit))
         self._full = self._in_flight >= self.limit
         if self.limit == was:
             return None
         why = f"Retry-After {retry_after:g} s" if retry_after is not None else "it gave no Retry-After"
-        return self._say("down", f"{self.vendor}: HTTP {status} with {in_flight} request(s) in flight: "
+        return self._change_line("down", f"{self.vendor}: HTTP {status} with {in_flight} request(s) in flight: "
                          f"now at most {self.limit} at once (was {was}); every request to it waits {pause:g} s ({why})")
 
     def _answered_clean(self) -> tuple[int, str] | None:
         self._clean += 1
-        if self.limit < min(self._hold, self.ceiling):
+        if self.limit < min(self._believed_limit, self.ceiling):
             if self._clean < self.limit:
                 return None
             self._clean = 0
             self.limit += 1
             self._full = self._in_flight >= self.limit
-        elif self._hold < self.ceiling and self.limit == self._hold:
+        elif self._believed_limit < self.ceiling and self.limit == self._believed_limit:
             self._probe_in -= 1
             if self._probe_in > 0:
                 return None
             self._clean = 0
-            self._hold = self.limit = self.limit + 1
+            self._believed_limit = self.limit = self.limit + 1
             self._full = self._in_flight >= self.limit
             return logging.DEBUG, f"{self.vendor}: {self._probe_every} clean answers: trying {self.limit} at once"
         else:
             return None
         if self.limit == self.ceiling:
             setting = f" ({self.ceiling_setting})" if self.ceiling_setting else ""
-            return self._say("ceiling", f"{self.vendor}: answers come back clean: {self.limit} request(s) at once, "
+            return self._change_line("ceiling", f"{self.vendor}: answers come back clean: {self.limit} request(s) at once, "
                              f"the most allowed{setting}")
         return None
 
-    def _say(self, kind: str, message: str) -> tuple[int, str]:
+    def _change_line(self, kind: str, message: str) -> tuple[int, str]:
         """INFO the first time the pace reaches a level this way, DEBUG after (a vendor's probes repeat)."""
-        first = (kind, self.limit) not in self._said
-        self._said.add((kind, self.limit))
+        first = (kind, self.limit) not in self._levels_reached
+        self._levels_reached.add((kind, self.limit))
         return (logging.INFO if first else logging.DEBUG), message
 
 

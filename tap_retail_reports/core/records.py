@@ -128,16 +128,10 @@ def converter_for(column: ColumnType, zone: dt.tzinfo | None = UTC, default_orde
 
 
 class SchemaCoercion:
-    """Numbers, booleans, dates and date-times as the stream declares them, whatever the vendor sent.
-
-    Only top-level fields are touched, each by the converter its type chose once (`converters`):
-    the schema's, or `types` where given (a learned column's day/month order). A value that still
-    does not fit its type ("N/A" for a total) would make the record break its own SCHEMA, and a
-    validating target reject the load: it is moved to `_extra_fields` under its own name and the
-    column is left null, so it is neither lost nor invalid. An integer column of `widen`'s
-    (`widenable`) that gets a number with a fraction becomes a number column instead: `widen(name)`
-    is told first (it declares the column again), then the value is read as a number.
-    """
+    """Top-level values converted to the types the stream declares (the schema's, or `types`), whatever the
+    vendor sent. A value that does not fit ("N/A" for a total) would break the record's SCHEMA: it goes to
+    `_extra_fields` and the column is null. A `widenable` integer column that gets a fraction becomes a
+    number column instead, after `widen(name)` has declared it again."""
 
     def __init__(self, schema: dict, zone: dt.tzinfo | None = UTC, *, types: t.Mapping[str, ColumnType] | None = None,
                  default_order: str = MDY, strict: t.Collection[str] = (),
@@ -189,11 +183,9 @@ def text_columns(types: t.Mapping[str, ColumnType], columns: t.Iterable[str]) ->
 
 
 def typed_as_text(row: t.MutableMapping[t.Any, t.Any] | list, fields: t.Iterable[t.Any], zone: dt.tzinfo | None) -> None:
-    """A workbook's typed values in text columns (`fields`: names of a row, or positions of a row's
-    values), as text: numbers as written ("12", "2.5"), booleans as "true"/"false", dates as
-    YYYY-MM-DD, date-times as ISO with the offset of `zone` (a naive one is read in the vendor's
-    zone, as a CSV's is; with no zone, as the CSV writes it: "YYYY-MM-DD HH:MM:SS"), an empty cell
-    as "" (as a CSV's empty field: the same report gives the same row in either format)."""
+    """A workbook's typed values in text columns (`fields`: a row's names, or positions in its values) as the
+    CSV of the same report writes them, so that either format gives the same row: "12", "true", YYYY-MM-DD,
+    ISO date-times (naive ones in `zone`; with none, "YYYY-MM-DD HH:MM:SS"), "" for an empty cell."""
     for name in fields:
         if isinstance(row, list):
             if name >= len(row):
@@ -224,11 +216,8 @@ def typed_as_text(row: t.MutableMapping[t.Any, t.Any] | list, fields: t.Iterable
 
 
 def row_hash(row: dict, fields: t.Sequence[str]) -> str:
-    """A stable identity for a row with no key of its own: SHA-256 of the canonical JSON of `fields`.
-
-    `fields` is a fixed list, not the row's keys: a field the vendor adds later must not
-    change the key of every row already loaded. A field the row lacks counts as null.
-    """
+    """A stable identity for a row with no key of its own: SHA-256 of the canonical JSON of `fields`, a fixed
+    list, so that a field the vendor adds later does not change the key of every row already loaded."""
     canonical = json.dumps({name: row.get(name) for name in fields}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -271,12 +260,9 @@ READ_AT = th.Property(
 
 
 def day_reading(rows: t.Iterable[dict], day: str) -> t.Iterator[dict]:
-    """The rows of one reading of a per-day aggregate, stamped with their `date` and `_read_at`.
-
-    A re-read day may have lost keys (a product no longer sold): an upserting target keeps
-    their old rows, and `_read_at` is what lets a query keep only the day's latest reading.
-    Microseconds, so that two readings in quick succession still sort.
-    """
+    """The rows of one reading of a per-day aggregate, stamped with their `date` and `_read_at`: a re-read
+    day may have lost keys whose old rows an upserting target keeps, and `_read_at` (to the microsecond)
+    lets a query keep only the day's latest reading."""
     read_at = dt.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     for row in rows:
         row["date"] = day

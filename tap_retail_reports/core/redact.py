@@ -1,13 +1,7 @@
-"""Keep secrets out of every log line and error message.
-
-Secrets are registered when they become known: configured secrets at start-up
-(`add`), session tokens when issued (`add`), signed download links when they
-arrive (`add_link`: the link, its query string and each query value, whatever
-the parameters are called), and the Base64 form of HTTP Basic credentials
-(`add_basic`). Each is then replaced wherever it appears. Query parameters named
-like credentials and user:password@ in URLs are masked whatever their value, as a
-second net. The hook sits in the log record factory, so it also covers lines
-written by the SDK, backoff, urllib3 and tracebacks.
+"""Keep secrets out of every log line and error message: each secret is registered when it becomes known
+(configured ones at start-up, tokens when issued, signed links when they arrive) and masked wherever it
+appears, with credential-like query parameters and user:password@ masked whatever their value as a second
+net. The hook sits in the log record factory, so that it covers the SDK's, backoff's and urllib3's lines too.
 """
 
 from __future__ import annotations
@@ -36,6 +30,8 @@ _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 
 
 class Redactor:
+    """The registered secrets, and `redact(text)`: the text with each of them masked."""
+
     def __init__(self) -> None:
         self._secrets: set[str] = set()
         # Secrets by their first MIN_SECRET_LENGTH characters, longest first: one dict look-up per
@@ -61,11 +57,8 @@ class Redactor:
             self._by_prefix = by_prefix
 
     def add_link(self, url: object) -> None:
-        """Register a signed link: the whole URL, its query string and each query value.
-
-        Links carry their signature under any parameter name (FoxyCart's documented
-        example is `...zip?foo=bar`), so the name-based pattern alone would miss them.
-        """
+        """Register a signed link: the whole URL, its query string and each query value, since links carry
+        their signature under any parameter name (FoxyCart's documented example is `...zip?foo=bar`)."""
         if not isinstance(url, str) or not url:
             return
         with self._lock:
@@ -96,8 +89,8 @@ class Redactor:
         if self._links:
             text = _URL.sub(self._mask_link, text)
         text = self._mask_registered(text)
-        text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
-        return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+        text = _SECRET_PARAM.sub(lambda match: f"{match.group(1)}={MASK}", text)
+        return _URL_USERINFO.sub(lambda match: f"{match.group(1)}{MASK}@", text)
 
     def _mask_link(self, match: re.Match[str]) -> str:
         found = match.group(0)
@@ -111,15 +104,15 @@ class Redactor:
         by_prefix = self._by_prefix
         if not by_prefix:
             return text
-        parts, start, i, last = [], 0, 0, len(text) - MIN_SECRET_LENGTH
-        while i <= last:
-            for secret in by_prefix.get(text[i : i + MIN_SECRET_LENGTH], ()):
-                if text.startswith(secret, i):
-                    parts += [text[start:i], MASK]
-                    i = start = i + len(secret)
+        parts, start, position, last = [], 0, 0, len(text) - MIN_SECRET_LENGTH
+        while position <= last:
+            for secret in by_prefix.get(text[position : position + MIN_SECRET_LENGTH], ()):
+                if text.startswith(secret, position):
+                    parts += [text[start:position], MASK]
+                    position = start = position + len(secret)
                     break
             else:
-                i += 1
+                position += 1
         return "".join(parts) + text[start:] if parts else text
 
 

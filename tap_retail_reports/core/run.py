@@ -1,10 +1,6 @@
-"""What a stream needs from the run it is part of, in one object the tap creates and hands to its streams.
-
-A stream reaches its run only through `RunContext`: the run's bounds, the objects its
-streams share (a vendor's rate limiter, its token), the record of failures that end the
-run in error without stopping it, and the scheduler of asynchronous report jobs. So
-`core/` knows nothing of the tap that uses it: a sixth vendor, or another tap, builds on
-it as a library.
+"""What a stream needs from the run it is part of (its bounds, the objects its streams share, the failures
+that end it in error, the report job scheduler), in one object the tap hands its streams: so `core/`
+knows nothing of the tap, and a sixth vendor, or another tap, builds on it as a library.
 """
 
 from __future__ import annotations
@@ -14,7 +10,8 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_retail_reports.core.async_jobs import Downloader, JobRecord, JobResult, JobSpec
+from tap_retail_reports.core.download import Downloader
+from tap_retail_reports.core.job_model import JobRecord, JobResult, JobSpec
 from tap_retail_reports.core.run_outcome import RunFailures
 from tap_retail_reports.core.scheduler import EventHandler, JobScheduler
 
@@ -42,7 +39,7 @@ class RunContext:
         self._lock = threading.Lock()
         self._scheduler: JobScheduler | None = None
         self._job_listeners: dict[str, EventHandler] = {}
-        self._said: set[str] = set()
+        self._keys_seen: set[str] = set()
 
     # -- shared objects and failures ---------------------------------------------------
 
@@ -58,11 +55,11 @@ class RunContext:
             return self._shared[key]
 
     def first_time(self, key: str) -> bool:
-        """True the first time it is asked for `key` in this run: for an explanation said once, not per stream."""
+        """True the first time it is asked for `key` in this run: for an explanation logged once, not per stream."""
         with self._lock:
-            if key in self._said:
+            if key in self._keys_seen:
                 return False
-            self._said.add(key)
+            self._keys_seen.add(key)
             return True
 
     def record_failure(self, stream_name: str, reason: str) -> None:

@@ -1,21 +1,9 @@
-"""Run-level scheduling of asynchronous report jobs.
+"""The run's report jobs, at most `max_concurrent_jobs` at once in worker threads, while the SDK syncs the
+streams one after another: a job spends most of its life waiting at the vendor, so every stream's jobs
+run together and each stream takes its own in window order.
 
-The SDK syncs streams one after another, but a report job spends most of its
-life waiting at the vendor. So the tap submits the jobs of every selected
-(stream, partition, window) before the first stream syncs, runs at most
-`max_concurrent_jobs` of them at once in worker threads, and each stream then
-takes its own finished jobs in window order.
-
-Finished files wait on disk for their stream: at most `max_in_flight` of them
-(plus the one the stream reads), so a backfill does not fill the disk before the
-target has read a file. A worker about to download waits for a place
-(`claim_disk`), except for the window its stream waits for; the link expiring
-first gets the next place.
-
-Workers only talk HTTP and write temporary files. Everything the SDK writes
-(records, STATE) happens on the main thread: a worker that creates a job puts
-an event on a queue, and the main thread applies it to STATE whenever it waits
-for a job or finishes a window (`pump`).
+Workers talk HTTP and write files only, and the files waiting on disk are bounded (`claim_disk`);
+records and STATE are the main thread's, which applies the workers' events when it waits (`pump`).
 """
 
 from __future__ import annotations
@@ -28,7 +16,8 @@ import threading
 import time
 import typing as t
 
-from tap_retail_reports.core.async_jobs import JobCancelled, JobRecord, JobResult, JobSpec
+from tap_retail_reports.core.download import JobCancelled
+from tap_retail_reports.core.job_model import JobRecord, JobResult, JobSpec
 from tap_retail_reports.core.pace import work_for
 from tap_retail_reports.core.redact import redact
 
@@ -40,13 +29,8 @@ EventHandler = t.Callable[[JobSpec, "JobRecord | None"], None]
 
 
 class DaemonPool:
-    """Worker threads that never hold up the process's exit, taking work in submission order.
-
-    On SIGTERM a worker may sit in a wait it cannot be woken from (an HTTP retry's backoff
-    sleep, a slow answer); a ThreadPoolExecutor's workers would keep the process alive until
-    it ends. Workers only talk HTTP and write files in the run's download folder (removed at
-    exit); STATE is written by the main thread, so nothing is lost when they are cut off.
-    """
+    """Worker threads that never hold up the process's exit, taking work in submission order: on SIGTERM a
+    worker may sit in a backoff sleep nothing wakes, and it holds nothing that would be lost (no STATE)."""
 
     def __init__(self, workers: int, name: str) -> None:
         self._work: queue.SimpleQueue[tuple[concurrent.futures.Future, t.Callable[[], t.Any]] | None] = queue.SimpleQueue()
@@ -84,6 +68,8 @@ class DaemonPool:
 
 
 class JobScheduler:
+    """Report jobs submitted for the whole run, run on worker threads, handed to their streams one by one."""
+
     def __init__(self, max_in_flight: int, logger: logging.Logger, stop: threading.Event | None = None) -> None:
         self.max_in_flight = max_in_flight
         self.logger = logger
@@ -223,10 +209,9 @@ class JobScheduler:
                              len(queued), self.max_in_flight, ", ".join(queued))
 
     def claim_disk(self, spec: JobSpec, link_expires_at: float | None = None) -> bool:
-        """A worker's place on disk for one download: waits while `max_in_flight` files wait there,
-        unless the main thread waits for this very job (or for one that has not started: never a deadlock).
-        A freed place goes to the waiting link whose stated expiry comes first (none stated: last, in
-        arrival order). Returns whether it waited (the link aged meanwhile)."""
+        """A worker's place on disk for one download, so that a backfill does not fill the disk: waits while
+        `max_in_flight` files wait there, unless the main thread waits for this very job (or for one not
+        started: never a deadlock). The link expiring first gets the next place. Returns whether it waited."""
         key = _key(spec)
         waited = False
         with self._disk:

@@ -1,14 +1,9 @@
-"""What a report file's text values are: numbers, booleans, dates and times in the forms exports write them.
+"""What a report file's text values are, in the forms exports write them (docs/streams.md, "Columns: any
+layout, typed"): `read_text` gives the evidence core/layouts.py types a column from, and the date and
+date-time converters here read the same forms (the other converters are in core/records.py).
 
-`read_text` tells, for one value, which kinds it could be (`Shape`): the evidence `core/layouts.py`
-types a column from. The date and date-time converters here (`as_date`, `as_iso_datetime`) read the
-same forms; the others are in `core/records.py`.
-
-Dates come as ISO (`2026-10-05`), `YYYY/MM/DD`, or day and month in either order with `/`, `-`
-or `.` between (`10/05/2026`, `05.10.2026`): a column's order (`mdy` or `dmy`) is told by a
-value whose first or second number is over 12, else it is the vendor's default. Times follow a
-date after a space or `T`: `HH:MM`, `HH:MM:SS`, fractions, `AM`/`PM`, and an offset (`Z`,
-`+05:30`, `+0530`) or none (a naive, local time).
+Dates: `2026-10-05`, `2026/10/05`, or day and month in either order with `/`, `-` or `.` between
+(`10/05/2026`); times after a space or `T`, with or without seconds, fractions, AM/PM and an offset.
 """
 
 from __future__ import annotations
@@ -231,21 +226,14 @@ MINUTES_REMEMBERED = 100_000  # distinct minutes per column converter (about 70 
 
 
 def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter:
-    """Date-times that are not ISO-8601 with an offset ("2026-10-01 12:00:00", "10/01/2026 12:00 PM") as ISO UTC.
-
-    A time without an offset is read in `zone` (the vendor's), never silently as UTC; with no zone
-    (no document gives the vendor's), it does not fit. Day and month of a date written with them
-    both are read in `order`. Values already in ISO form with a `T` and an offset (almost all of a
-    JSON answer's) are kept as they are, for one regex match. Others are converted once per minute,
-    not once per value: a minute (the value without its seconds) is converted at its first and
-    last second; when both land in one UTC minute (no change of offset inside it, no offset with
-    seconds), the seconds of every value in it are carried over as written (`minute_in_utc`).
-    """
+    """Date-times in the forms above as ISO UTC: a time without an offset is read in `zone` (no zone:
+    it does not fit, never silently UTC), day and month in `order`. A file's values are converted once per
+    minute, not per value (`minute_in_utc`), which is what keeps a large file quick."""
     minutes: dict[str, str | None] = {}
 
     def minute_in_utc(before: str, after: str) -> str | None:
-        """"YYYY-MM-DDTHH:MM" in UTC for a date-time's minute (`before` its seconds, `after` them), or
-        None when its seconds cannot be carried over."""
+        """"YYYY-MM-DDTHH:MM" in UTC for a date-time's minute (`before` its seconds, `after` them), or None
+        when its first and last second do not land in one UTC minute (a change of offset inside it)."""
         first = convert_slowly(f"{before}:00{after}")
         if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
             return None

@@ -1,18 +1,9 @@
-"""Synchronous windows read several at once, handed back in window order.
+"""Synchronous windows fetched several at once on worker threads, handed back in window order: a backfill
+spends most of its time waiting for answers, while records and STATE stay on the main thread, so the
+bookmark is still the end of the last window whose rows are all out.
 
-A backfill asks a vendor for one window after another, and spends most of its time
-waiting for answers. `in_window_order` fetches the next windows on worker threads
-while the main thread emits the earliest one: the same shape as the run-level job
-scheduler (core/scheduler.py). Workers only talk HTTP and parse answers; everything the
-SDK writes (records, STATE) stays on the main thread, in window order, so the bookmark
-is still the end of the last window whose rows are all out.
-
-A window that fails raises its error when its turn comes, exactly where a sequential
-read would have raised it; windows fetched past it are dropped, never emitted. Once the
-caller stops reading (a window failed, the stream or the run stopped), the workers' work
-has ended (core/pace.py `work_for`): a request they have not sent is not sent, one out is
-not retried and its answer is dropped, so the next stream never shares the vendor with
-them. Workers are daemon threads: a run stopped by a signal does not wait for their requests.
+A failed window raises in its turn, where a sequential read would have; once the caller stops reading,
+the workers' work has ended (core/pace.py `work_for`), so the next stream never shares the vendor with them.
 """
 
 from __future__ import annotations

@@ -32,10 +32,8 @@ class Window:
 
 
 def parse_when(value: str | dt.date | dt.datetime) -> dt.datetime:
-    """A config or state value (date or date-time) as an aware UTC datetime.
-
-    Raises ValueError with the offending text when it is not a date.
-    """
+    """A config or state value (date or date-time) as an aware UTC datetime; ValueError naming the text when
+    it is not a date."""
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, dt.date):
@@ -121,11 +119,8 @@ def next_period_start(start: dt.date, duration: str) -> dt.date:
 def periods(
     first: dt.date, end: dt.datetime, duration: str, *, include_current: bool = False
 ) -> t.Iterator[tuple[dt.date, dt.date, bool]]:
-    """Calendar periods from the one holding `first` up to `end`.
-
-    Yields (start, end_exclusive, completed). A period is completed when its end
-    is at or before `end`; the one in progress is yielded only with include_current.
-    """
+    """(start, end exclusive, completed) of the calendar periods from the one holding `first` up to `end`: the
+    period in progress (not completed by `end`) only with include_current."""
     cursor = period_start(first, duration)
     end_day = end.astimezone(UTC).date()
     while True:
@@ -140,11 +135,8 @@ def periods(
 
 
 def local_day_windows(start: dt.datetime, end: dt.datetime, days: int, zone: dt.tzinfo) -> t.Iterator[Window]:
-    """Windows of `days` local calendar days in `zone`, aligned on its midnights, the last cut at `end`.
-
-    Built from local dates, so a day of 23 or 25 hours (a DST change) is still one
-    day; bounds are returned in UTC.
-    """
+    """Windows of `days` local calendar days in `zone`, the last cut at `end`: built from local dates, so that
+    a day of 23 or 25 hours (a DST change) is still one day; bounds in UTC."""
     if days < 1:
         raise ValueError("a window is at least one day")
     day = start.astimezone(zone).date()

@@ -33,10 +33,8 @@ class DistribuStream(ReportStream):
     # DELIVERED or CANCELLED, which takes days; re-reading a week costs ~8 calls a per-day stream.
     default_lookback_days = 7
     auth_hint = "check distribu.api_key"
-    # Distribu counts its minute from each call's arrival, our limiter from its sending: a second
-    # of slack keeps a call delayed on the way (network, a pause in either process) from
-    # landing as a 61st inside the vendor's minute. Tests set it to the sandbox's shortened
-    # minute plus slack.
+    # Distribu counts its minute from each call's arrival, the limiter from its sending: a second of slack
+    # keeps a call delayed on the way from landing as a 61st inside the vendor's minute.
     rate_limit_period = 61.0
     # Two requests at once (a ceiling; the pace adapts below it) keep the budget (requests_per_minute,
     # enforced per request by the shared limiter) busy while an answer is on its way; more would only wait.
@@ -92,10 +90,8 @@ class DistribuRangeStream(DistribuStream, WindowedStream):
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         window = self.window_of(context)
-        # The document parses `from`/`to` with new Date() and shows its own ranges ending at
-        # T23:59:59.999Z, so we read `to` as inclusive and send the window's last millisecond:
-        # an order placed exactly at midnight then counts in its own day only. Had we sent a
-        # bare date, the vendor might read it as that day's midnight and drop the whole day.
+        # The document's own ranges end at T23:59:59.999Z: `to` is inclusive, so the window's last millisecond
+        # is sent (a bare date might be read as that day's midnight, and the whole day dropped).
         return {"from": iso(window.start), "to": iso(window.last_instant)}
 
 

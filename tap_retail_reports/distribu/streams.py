@@ -27,10 +27,8 @@ class SalesDailyStream(DistribuRangeStream):
     path = "/api/v1/reports/sales"
     records_jsonpath = "$.data.daily[*]"
     primary_keys = ("date",)
-    # `daily[]` is already per day, so one call covers many days. A year is the largest range
-    # the vendor serves as a preset (`year`; `all` is unbounded): a bounded aggregation that
-    # answers within its timeout, a body of at most 366 small rows, and a retry that repeats
-    # one year, not the account's history. A 365-day backfill is one call.
+    # `daily[]` is per day, so one call covers many: a year, the vendor's largest bounded preset, answers
+    # within its timeout, and a retry repeats one year, not the account's history.
     fixed_window_days = 366
     schema = th.PropertiesList(
         DAY,
@@ -44,12 +42,8 @@ DOCUMENTED_STATUSES = ("SUBMITTED", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCEL
 
 
 class SalesByStatusStream(DistribuDayStream):
-    """`byStatus[]` of /reports/sales for one day: orders placed that day, by their current status.
-
-    Distribu leaves out statuses with no orders. Orders move from SUBMITTED to DELIVERED over
-    days, so a re-read day has lost statuses it had before: each documented status that is
-    absent becomes a zero row, which overwrites the earlier figure in an upserting target.
-    """
+    """`byStatus[]` of /reports/sales for one day: orders placed that day, by their current status. Distribu
+    leaves out statuses without orders, so each absent one is a zero row, which overwrites a re-read day's old figure."""
 
     name = "distribu_sales_by_status"
     path = "/api/v1/reports/sales"
@@ -74,12 +68,8 @@ class SalesByStatusStream(DistribuDayStream):
 
 
 class CustomerSalesStream(DistribuDayStream):
-    """`rows[]` of /reports/customers for one day: customers with at least one order that day.
-
-    Orders made in Distribu's dashboard have no customer: their rows come without `customerId`,
-    part of the key, and get `no-customerId:<16 hex>`, a hash of the row's customerName and
-    customerEmail (and of its repeat count among such rows of the day).
-    """
+    """`rows[]` of /reports/customers for one day: customers with an order that day. A dashboard order's row
+    has no `customerId` and gets `no-customerId:<16 hex>`, a hash of its customerName and customerEmail."""
 
     name = "distribu_customer_sales"
     path = "/api/v1/reports/customers"

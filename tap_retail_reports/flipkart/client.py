@@ -1,21 +1,6 @@
-"""Flipkart: client-credentials auth and report jobs with signed, expiring download links.
-
-- Auth: `GET /oauth-service/oauth/token?grant_type=client_credentials&scope=Seller_Api` with
-  HTTP Basic client_id:client_secret, renewed before expiry and once on a 401; or, for a
-  partner (third-party) app, whose tokens the Reports API takes, the same call with
-  `grant_type=refresh_token&refresh_token=...` (access tokens live 60 days, refresh tokens 180);
-  or a configured partner `access_token`, used as given (a 401 then means it expired) unless
-  a refresh token can renew it.
-- Flipkart's gateway answers 499 ("connection timed out") when it gave up on its backend:
-  retried like a 5xx. A 202 ("accepted") is read only when it carries what the call asks for
-  (a report_id, a status, an access_token); without it the call is asked again, never read as
-  an empty answer.
-- A report job: `POST /reports/{type}` with a fresh UUID `correlation_id` per request and
-  the type's `parameters`; poll `GET /reports/{report_id}/detail` (TRIGGERED, PROCESSING,
-  COMPLETED, EXPIRED, FAILED). When COMPLETED, `location` is a signed link (its query holds
-  a secret key) said to be valid until `metadata.expiry` (read in any form; a naive time as
-  India's; only a hint: the link is always tried). The file
-  may be CSV (with or without a BOM), gzip'd CSV or a zip of CSVs: told from its bytes.
+"""Flipkart: OAuth (client credentials, or a partner app's refresh or access token) and report jobs with
+signed links whose stated expiry is only a hint (docs/streams.md, "Flipkart"). The gateway's 499 and a
+202 without its answer are asked again, never read as an empty answer.
 """
 
 from __future__ import annotations
@@ -29,10 +14,10 @@ from urllib.parse import urlsplit
 
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
 from tap_retail_reports.core.file_stream import column_types
+from tap_retail_reports.core.job_model import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.windows import Window
 
@@ -53,12 +38,8 @@ EPOCH_MILLIS_FROM = 1e11  # a larger epoch number counts milliseconds (1e11 s is
 
 
 def expiry_of(metadata: t.Any) -> float | None:
-    """`metadata.expiry` as epoch seconds, in any form a vendor might use; None if absent or unreadable.
-
-    The document gives no zone: a naive time is read as India's. It is only a hint for the
-    engine (which tries every link anyway), so another reading costs nothing.
-    Forms: "YYYY-MM-DD HH:MM:SS" (naive), ISO 8601 with an offset or Z, epoch seconds or
-    milliseconds (number or digits)."""
+    """`metadata.expiry` as epoch seconds, in any form (naive, read as India's; ISO with an offset; epoch
+    seconds or milliseconds); None if absent or unreadable. A hint only: the engine tries every link."""
     value = metadata.get("expiry") if isinstance(metadata, dict) else None
     if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
         value = float(value)
@@ -201,7 +182,7 @@ class FlipkartStream(AsyncReportStream):
 
     def repository(self) -> FlipkartReports:
         # The token first: refused credentials (or a vendor that is down) then fail the stream's
-        # planning, said once for the vendor, rather than each of its jobs in its own line.
+        # planning, reported once for the vendor, rather than each of its jobs in its own line.
         self.token.get()
         return FlipkartReports(self)
 

@@ -1,11 +1,6 @@
-"""Flipkart's report types, one stream each (`flipkart_<type>`). Columns are learned from the files.
-
-- Range reports: windows of local (India) days, `from_date`/`to_date` inclusive.
-- `stock_ledger`: the same, per warehouse in `flipkart.warehouse_ids`.
-- `mir_ledger`: one job per warehouse and calendar month, once the month is available
-  (after the 7th of the next month).
-- Inventory snapshots: one job per warehouse and run; `_report_window_start` is the
-  snapshot's day, so a second run on the same day replaces that day's rows.
+"""Flipkart's report types, one stream each (`flipkart_<type>`), their columns learned from the files: range
+reports in India days (per warehouse for `stock_ledger`), `mir_ledger` by month once it is available, and
+inventory snapshots once per warehouse and run (docs/streams.md, "Flipkart").
 """
 
 from __future__ import annotations

@@ -1,16 +1,5 @@
-"""FoxyCart (hAPI): OAuth refresh-token auth, the store resource, and report jobs.
-
-- Auth: `POST /token` with `grant_type=refresh_token` and HTTP Basic client_id:client_secret
-  gives an access token for 7200 s; it is renewed five minutes before expiry and once on a
-  401. Every API call sends `Authorization: Bearer ...` and `FOXY-API-VERSION: 1`.
-- The store (`GET /stores/{store_id}`) gives the store's `timezone` and the link to its
-  reports (`_links["fx:reports"]`), followed rather than built.
-- A report job: `POST` that link with `{name, version, datetime_start, datetime_end}` in the
-  store's local time; poll the report's `_links.self`; when `ready`, its
-  `_links["fx:download_url"]` is a zip of CSV files, valid about 10 minutes (a fresh link
-  comes from polling again). Status `error` is a failed job.
-- Errors are HAL: `{"total", "_embedded": {"fx:errors": [{"logref", "message"}]}}`; a line shows
-  their messages (and logrefs, which FoxyCart's support asks for), never the JSON.
+"""FoxyCart (hAPI): OAuth refresh-token auth, the store (its timezone, and the link reports are created at,
+followed rather than built), and report jobs whose files are zips of CSVs (docs/streams.md, "FoxyCart").
 """
 
 from __future__ import annotations
@@ -22,10 +11,10 @@ from functools import cached_property
 
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_retail_reports.core.async_jobs import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator
 from tap_retail_reports.core.file_stream import column_types
+from tap_retail_reports.core.job_model import JobSpec, JobStatus, Poll, StatusMap
 from tap_retail_reports.core.windows import Window, local_naive
 
 if t.TYPE_CHECKING:

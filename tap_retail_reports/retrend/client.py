@@ -1,16 +1,5 @@
-"""Retrend's session auth and base stream.
-
-Auth: `POST /session` with the `organization-id` and `api-key` headers returns
-`{"token", "expires"}`; every report call then sends `organization-id` and
-`x-session` (plus the kiosk headers when configured). One session serves the
-whole run, all three streams: it is renewed shortly before it expires, and once
-when a report call answers 401. A configured `session_token` is used as given;
-without an api_key it cannot be renewed, so a 401 is an error that names it.
-
-Reports: one typed JSON report object per (store_num, report, duration, period
-start), read period by period per (store_num, duration) partition, with a
-bookmark after each finished period.
-"""
+"""Retrend's reports: one typed JSON report object per (store_num, report, duration, period start), read
+period by period per (store_num, duration) partition, with a bookmark after each finished period."""
 
 from __future__ import annotations
 
@@ -18,48 +7,36 @@ import collections
 import copy
 import datetime as dt
 import json
-import time
 import typing as t
 from functools import cached_property
 
 import requests
-from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_retail_reports.core.auth import RenewableToken, TokenAuthenticator, expiry_epoch
 from tap_retail_reports.core.http import describe_response
 from tap_retail_reports.core.layouts import NUMBER, ColumnMemory, ColumnType, StreamColumns
 from tap_retail_reports.core.log_lines import listed
 from tap_retail_reports.core.records import SchemaCoercion
-from tap_retail_reports.core.redact import redact
-from tap_retail_reports.core.streams import WindowedStream, for_context
+from tap_retail_reports.core.streams import for_context
 from tap_retail_reports.core.windows import DURATIONS, UTC, iso, periods, resume_from
+from tap_retail_reports.retrend.session import RetrendSessionStream
 
 if t.TYPE_CHECKING:
-
     from singer_sdk.helpers.types import Context
 
 # Responses kept for the run (a few KB each). Repeats come close together (a period asked
 # by general and, in the same run, again), so the most recent ones are the ones to keep.
 RESPONSE_CACHE_SIZE = 512
 
-# A period without a report (a 404) may get one later: a store in a timezone behind UTC ends its
-# day later, a report may be computed late. It is asked again on every run until this many days
-# after the period ends, and the bookmark stays before it until then; after that it is passed.
+# A period without a report (a 404) may get one later (a store in a timezone behind UTC, a report
+# computed late): it is asked again on every run until this many days after the period ends.
 MISSING_REPORT_RETRY_DAYS = 7
-
-
-KIOSK_HEADERS = {"kiosk_id": "kiosk-id", "kiosk": "x-kiosk", "temp_kiosk": "x-temp-kiosk", "device_id": "x-device-id"}
+LEARNED_FIGURE = "A figure of Retrend's report, learned from its answers"
 
 
 def report_rows(body: t.Any) -> t.Iterator[dict]:
-    """The report objects in a response body.
-
-    The document says the response's `report` is one of three typed report
-    objects, so expect `{"report": {...}}`; take a bare report object (or a list
-    of either) as well. `{"report": null}` holds no report. Fields beside `report` in the wrapper are kept, renamed
-    `response_<name>` only when the report has a field of that name.
-    """
+    """The report objects in a response body: the documented `{"report": {...}}`, a bare report, or a
+    list of either. Fields beside `report` are kept, as `response_<name>` where the report has that name."""
     if isinstance(body, list):
         for item in body:
             yield from report_rows(item)
@@ -79,41 +56,10 @@ def report_rows(body: t.Any) -> t.Iterator[dict]:
     yield row
 
 
-def report_schema() -> dict:
-    """The fields common to the three reports; every other field travels in `_extra_fields`.
+class RetrendStream(RetrendSessionStream):
+    """One Retrend report, read per (store_num, duration) partition, one calendar period at a time;
+    the bookmark is the end of the last period read, as `WindowedStream`'s is."""
 
-    The document names the reports' metrics and series but not their field names,
-    so they are not declared: a guessed column would stay empty while the real
-    field went to `_extra_fields` anyway.
-    """
-    return th.PropertiesList(
-        th.Property("store_num", th.IntegerType, required=True),
-        th.Property("duration", th.StringType, required=True, description="daily, weekly, monthly, quarterly or yearly"),
-        th.Property("start_date", th.DateType, required=True, description="First day of the period"),
-        th.Property("end_date", th.DateType, description="End of the period, as Retrend gives it"),
-        th.Property("report_name", th.StringType),
-        th.Property("client_id", th.CustomType({"type": ["string", "integer", "null"]})),
-        th.Property("created_at", th.DateTimeType, description="When Retrend computed the report"),
-        th.Property(
-            "_period_completed",
-            th.BooleanType,
-            description="False for a period still in progress (from run-now, with refresh_current_period); "
-            "a later run replaces the row once the period is over",
-        ),
-    ).to_dict()
-
-
-class RetrendStream(WindowedStream):
-    """One Retrend report, read per (store_num, duration) partition, one calendar period at a time.
-
-    Bookmarks follow `WindowedStream`: per partition, the end (exclusive) of the
-    last period read, which is the start of the next one. A run resumes at the
-    bookmark less `lookback_days`, from the period holding that day: the lookback
-    is read in days and rounded out to whole periods.
-    """
-
-    vendor = "retrend"
-    default_base_url = "https://api.retrend.ai"
     http_method = "POST"
     path = "/v2/reports/{endpoint}"  # general or run-now, from the request's context
     primary_keys = ("store_num", "duration", "start_date")
@@ -126,63 +72,12 @@ class RetrendStream(WindowedStream):
         super().__init__(*args, **kwargs)
         self._partitions_done: list[tuple[bool, bool]] = []  # (found a report, passed a period) per partition
 
-    # -- configuration -----------------------------------------------------------
-
-    @property
-    def auth_hint(self) -> str:  # type: ignore[override]  # a class attribute in core; here it depends on config
-        if self.vendor_config.get("api_key"):
-            return "check retrend.organization_id and retrend.api_key"
-        return ("retrend.session_token was refused: it may have expired or belong to another organization; "
-                "set a fresh retrend.session_token, or retrend.api_key so that the tap creates its own sessions")
-
     @property
     def partitions(self) -> list[dict]:
         """One partition, and one bookmark, per configured store and duration."""
         stores = dict.fromkeys(self.vendor_config["store_nums"])  # duplicates would repeat requests
         durations = dict.fromkeys(self.vendor_config.get("durations") or ["daily"])
         return [{"store_num": store, "duration": duration} for store in stores for duration in durations]
-
-    # -- session -------------------------------------------------------------------
-
-    @property
-    def token(self) -> RenewableToken:
-        """The run's session, shared by the three streams. A configured session_token is used as
-        given; without an api_key it cannot be renewed, so a 401 is an error that names it."""
-        config = self.vendor_config
-        return self.run.shared(
-            "retrend.session",
-            lambda: RenewableToken(self.create_session if config.get("api_key") else None,
-                                   config.get("session_token") or None, name="retrend", kind="session",
-                                   logger=self.logger),
-        )
-
-    def identity_headers(self) -> dict[str, str]:
-        headers = {"organization-id": str(self.vendor_config["organization_id"])}
-        for setting, header in KIOSK_HEADERS.items():
-            value = self.vendor_config.get(setting)
-            if value not in (None, ""):
-                headers[header] = str(value)
-        return headers
-
-    @cached_property
-    def authenticator(self) -> TokenAuthenticator:
-        return TokenAuthenticator(self.token, self.identity_headers(), header="x-session", scheme="")
-
-    def create_session(self) -> tuple[str, float | None]:
-        """`POST /session`: a new token and its expiry (epoch seconds; None when not given)."""
-        response = self.call("POST", "/session", authenticated=False,
-                             headers={**self.identity_headers(), "api-key": self.vendor_config["api_key"]})
-        body = self.response_json(response)
-        token = body.get("token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token.strip():
-            raise self.unreadable(response, "returned no token")
-        redact.add(token)  # before anything could log it
-        expires = expiry_epoch(body.get("expires"), time.time())
-        if expires is None:
-            self.logger.info("retrend: new session, with no readable expiry: renewed when the API refuses it")
-        else:
-            self.logger.info("retrend: new session, expires %s", iso(dt.datetime.fromtimestamp(expires, UTC)))
-        return token, expires
 
     def check_status(self, response: requests.Response) -> None:
         if response.status_code == 404:
@@ -259,18 +154,11 @@ class RetrendStream(WindowedStream):
         )
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Each period's report, and a bookmark after each period, except past a missing report.
-
-        The document does not describe a 404 ("no report"). A completed period without a report
-        is asked again on every run until `MISSING_REPORT_RETRY_DAYS` after it ends: the bookmark
-        stays before it (later periods are read, and read again next run). Past that it is passed
-        with a warning, once Retrend is known to answer this stream (`has_reported_before`): when
-        no store has ever had a report, the stream stops (a wrong base_url or organization)
-        rather than pass periods it may have. A store that stopped reporting is a warning.
-        """
+        """Each period's report, and a bookmark after each period; a missing report holds the bookmark
+        until `MISSING_REPORT_RETRY_DAYS` after its period (docs/streams.md, "Retrend", for the rest)."""
         assert context is not None, "Retrend streams run per partition"
         store, duration = context["store_num"], context["duration"]
-        held = False  # a missing report still waited for: no bookmark past it in this run
+        bookmark_held = False  # a missing report still waited for: no bookmark past it in this run
         found = False
         waiting: list[tuple[dt.date, dt.date]] = []  # (start, end) of missing periods still asked for
         passed: list[dt.date] = []  # starts of missing periods past the horizon
@@ -288,10 +176,10 @@ class RetrendStream(WindowedStream):
                 continue  # the period in progress is never bookmarked
             if not rows and not self.is_settled(end):
                 waiting.append((start, end))
-                held = True
+                bookmark_held = True
             elif not rows:
                 passed.append(start)
-            if not held and (rows or self.has_reported_before()):
+            if not bookmark_held and (rows or self.has_reported_before()):
                 self.checkpoint(context, dt.datetime.combine(end, dt.time(), UTC))
         self.report_missing(store, duration, found=found, waiting=waiting, passed=passed)
         self._partitions_done.append((found, bool(passed)))
@@ -365,11 +253,8 @@ class RetrendStream(WindowedStream):
         return StreamColumns(declared, self.catalog_columns, json=True, memory=lambda: ColumnMemory(self.stream_state))
 
     def learn_figures(self, row: dict) -> None:
-        """Give the report's top-level fields columns of their own, typed from their values (numbers,
-        booleans, text, dates; nested series as JSON arrays and objects), and announce them with a new
-        SCHEMA before the first row that has them; a learned whole-number column that later gets a
-        fraction becomes a number column. A value Retrend sent against the request (`vendor_<field>`,
-        see `stamp`) stays in `_extra_fields`."""
+        """Give the report's top-level fields columns of their own, typed from their values and announced
+        before the first row that has them: the document names the figures but not their fields."""
         names = [name for name, value in row.items() if value is not None and not name.startswith("vendor_")
                  and (name not in self._declared_fields or name in self.columns.learned)]
         declare = self.columns.plan(names, [[row[name] for name in names]])
@@ -406,14 +291,9 @@ class RetrendStream(WindowedStream):
         return row
 
 
-LEARNED_FIGURE = "A figure of Retrend's report, learned from its answers"
-
-
 def other_period(row: dict, duration: str, start: str) -> str | None:
-    """The period a report says it is for, when that is plainly another than (duration, start), else None.
-
-    A value that cannot be read as a date or duration is not taken as a contradiction: `stamp` keeps
-    it beside the requested one."""
+    """The period a report says it is for, when that is plainly another than (duration, start), else None;
+    an unreadable date or duration is no contradiction (`stamp` keeps it beside the requested one)."""
     sent_duration = str(row.get("duration") or duration).strip().lower()
     try:
         sent_start = dt.date.fromisoformat(str(row.get("start_date") or start).strip()[:10]).isoformat()

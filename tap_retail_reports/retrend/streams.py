@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from tap_retail_reports.retrend.client import RetrendStream, report_schema
+from singer_sdk import typing as th
+
+from tap_retail_reports.retrend.client import RetrendStream
+
+
+def report_schema() -> dict:
+    """The fields common to the three reports. The document names the reports' figures but not their
+    fields: those are learned from the answers (RetrendStream.learn_figures), never guessed."""
+    return th.PropertiesList(
+        th.Property("store_num", th.IntegerType, required=True),
+        th.Property("duration", th.StringType, required=True, description="daily, weekly, monthly, quarterly or yearly"),
+        th.Property("start_date", th.DateType, required=True, description="First day of the period"),
+        th.Property("end_date", th.DateType, description="End of the period, as Retrend gives it"),
+        th.Property("report_name", th.StringType),
+        th.Property("client_id", th.CustomType({"type": ["string", "integer", "null"]})),
+        th.Property("created_at", th.DateTimeType, description="When Retrend computed the report"),
+        th.Property(
+            "_period_completed",
+            th.BooleanType,
+            description="False for a period still in progress (from run-now, with refresh_current_period); "
+            "a later run replaces the row once the period is over",
+        ),
+    ).to_dict()
 
 
 class ConversationDeltaReportStream(RetrendStream):

@@ -73,12 +73,8 @@ class VroomStream(ReportStream):
 
 
 class VroomWindowedStream(VroomStream, WindowedStream):
-    """A Vroom report read in windows of `vroom.window_days` days.
-
-    Vroom does not say whether `to_time` is inclusive. We take it that it is and
-    send the window's last millisecond, so a row stamped exactly at midnight is
-    read in the window it opens, never in the one before as well.
-    """
+    """A Vroom report read in windows of `vroom.window_days` days. Vroom does not say whether `to_time` is
+    inclusive: the window's last millisecond is sent, so that a row at midnight is read in one window only."""
 
     window_days_setting = "window_days"
 

@@ -93,7 +93,6 @@ class OrdersStream(VroomWindowedStream):
     ).to_dict()
 
 
-
 class LineItemsStream(VroomWindowedStream):
     name = "vroom_line_items"
     endpoint = "line_items"
@@ -102,23 +101,12 @@ class LineItemsStream(VroomWindowedStream):
     schema = th.PropertiesList(*LINE_ITEM_PROPERTIES).to_dict()
 
 
-
 class TransactionsStream(VroomWindowedStream):
     name = "vroom_transactions"
     endpoint = "transactions"
     primary_keys = ("transaction_id",)
     replication_key = "time"
     sends_site_ids = False  # the endpoint documents only from_time and to_time, both required
-
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        """Vroom cannot filter transactions by store, so vroom.site_ids is applied here."""
-        if self.wanted_sites and row.get("site_id") not in self.wanted_sites:
-            return None
-        return super().post_process(row, context)
-
-    @cached_property
-    def wanted_sites(self) -> frozenset[str]:
-        return frozenset(self.vendor_config.get("site_ids") or ())
     schema = th.PropertiesList(
         th.Property("site_id", th.StringType),
         th.Property("amount", Money),
@@ -132,17 +120,21 @@ class TransactionsStream(VroomWindowedStream):
         th.Property("additional_details", th.StringType),
     ).to_dict()
 
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        """Vroom cannot filter transactions by store, so vroom.site_ids is applied here."""
+        if self.wanted_sites and row.get("site_id") not in self.wanted_sites:
+            return None
+        return super().post_process(row, context)
+
+    @cached_property
+    def wanted_sites(self) -> frozenset[str]:
+        return frozenset(self.vendor_config.get("site_ids") or ())
 
 
 class HashedEventStream(VroomWindowedStream):
-    """Event rows with no id of their own: keyed on site, time and a hash of the row.
-
-    The hash covers a fixed list of the documented fields (`hashed_fields`), never the
-    whole row: a field Vroom adds later must not give every row re-read by the lookback
-    a new key. Two identical events (the same search twice in one second) are two rows,
-    so the hash also covers how many identical rows came before in the same answer.
-    Identical rows share a timestamp, so they always arrive in the same window: the key is stable.
-    """
+    """Event rows with no id of their own, keyed on site, time and a hash of a fixed list of documented fields
+    (`hashed_fields`), so that a field Vroom adds later changes no key; identical rows, which share a window,
+    are told apart by their repeat count."""
 
     primary_keys = ("site_id", "created_at", "_row_hash")
     replication_key = "created_at"
@@ -197,12 +189,8 @@ class AuditLogsStream(HashedEventStream):
 
 
 class SalesByProductStream(VroomWindowedStream):
-    """Sales per product per day: each request covers exactly one UTC day, stamped `date` and `_read_at`.
-
-    A product whose sales on a re-read day drop to nothing (its order canceled) is not in the
-    new answer, so its earlier row stays in an upserting target: `_read_at` lets a query keep
-    only the day's latest reading (docs/streams.md, "Vroom").
-    """
+    """Sales per product per day, one UTC day a request, stamped `date` and `_read_at`: a product gone from a
+    re-read day keeps its old row in an upserting target, and `_read_at` tells the latest reading."""
 
     name = "vroom_sales_by_product"
     endpoint = "sales_by_product"
@@ -224,13 +212,9 @@ class SalesByProductStream(VroomWindowedStream):
         return day_reading(super().records_in_window(window, context), window.start.date().isoformat())
 
 
-
 class CustomerContactsStream(VroomStream):
-    """All customer contacts, read whole each run: their attributes (last order, unsubscribed) change.
-
-    A contact with only a phone has no `email`, the key: it gets `no-email:<16 hex>`, a hash of
-    its phone, name and created_at (and of its repeat count, should two contacts share all three).
-    """
+    """All customer contacts, read whole each run: their attributes (last order, unsubscribed) change. A
+    contact with only a phone gets the key `no-email:<16 hex>`, a hash of its phone, name and created_at."""
 
     name = "vroom_customer_contacts"
     endpoint = "customer_contacts"

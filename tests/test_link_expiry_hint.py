@@ -1,4 +1,4 @@
-"""A link's stated expiry orders and hurries downloads, never skips one (issue 11 point 1).
+"""A link's stated expiry orders downloads and renews a link near it, never skips one (issue 11 point 1).
 
 Finished jobs wait for a place on disk while the target reads slowly; a link whose stated
 expiry comes near during that wait is swapped for a fresh one before the fetch, and the
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_retail_reports.core.async_jobs import JobRunner, JobSpec, Poll, PollSchedule
+from tap_retail_reports.core.async_jobs import JobRunner
+from tap_retail_reports.core.job_model import JobSpec, Poll, PollSchedule
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC, Window
 from tap_retail_reports.sandbox.server import RunningSandbox
@@ -28,7 +29,7 @@ from tests.test_async_reality import fast, flipkart_rows_expected  # noqa: F401 
 from tests.test_async_vendors import config, knobs
 from tests.test_core_async_jobs import SPEC, START, FakeDownloader, ScriptedVendor
 
-# -- the hurry rule, with a fake clock --------------------------------------------------------------
+# -- the near-expiry rule, with a fake clock --------------------------------------------------------
 
 
 class ExpiringVendor(ScriptedVendor):

@@ -1,10 +1,5 @@
-"""A windowed stream's STATE: the bookmark is the end of the last finished window, written as soon as the
-window is out, so that a run that dies resumes at the first window it did not finish.
-
-The bookmark is an ISO date-time, the end (exclusive) of the windows emitted so far; a run resumes at it less
-`lookback_days`, so that restated rows are read again. In BATCH mode a bookmark waits for the BATCH message
-that holds its rows.
-"""
+"""A windowed stream's STATE: the bookmark is the end (exclusive) of the last finished window, written as soon
+as its rows are out, so that a run that dies resumes at the first window it did not finish (less the lookback)."""
 
 from __future__ import annotations
 
@@ -79,11 +74,8 @@ class WindowBookmarks(_Stream):
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """BATCH mode: a bookmark advances only once the BATCH message holding its rows is out.
-
-        The SDK writes each batch file, yields it here, then writes its BATCH message and a STATE. A checkpoint
-        taken before a file was complete covers rows in that file or an earlier one: it is applied after the
-        file's BATCH message and goes out with the next STATE. At worst a window is read again after a crash."""
+        """BATCH mode: a checkpoint is applied after the BATCH message of the file that holds its rows (the SDK yields
+        each file here before writing that message), so that a STATE never runs ahead of the data."""
         self._unbatched_checkpoints = []
         try:
             for encoding, manifest in super().get_batches(batch_config, context):

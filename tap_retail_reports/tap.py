@@ -20,6 +20,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.logging import StructuredFormatter
 
+from tap_retail_reports import settings
 from tap_retail_reports.command_files import checked_file_arguments
 from tap_retail_reports.core import sdk
 from tap_retail_reports.core.async_stream import AsyncReportStream
@@ -47,7 +48,7 @@ from tap_retail_reports.core.run_stats import bookmark_values, run_summary
 from tap_retail_reports.core.state_file import read_state
 from tap_retail_reports.core.streams import STREAM_FAILURES, ReportStream
 from tap_retail_reports.core.windows import UTC, iso
-from tap_retail_reports.settings import OWN_SETTINGS, VENDORS, config_problems
+from tap_retail_reports.settings import VENDORS
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -72,7 +73,7 @@ class TapRetailReports(Tap):
     # Decimal (vendors' money) as plain JSON numbers; each line is written whole, even on a signal.
     message_writer_class = WholeLineWriter
 
-    OWN_SETTINGS = OWN_SETTINGS  # tap_retail_reports/settings.py; the SDK adds its built-in ones to config_jsonschema
+    OWN_SETTINGS = settings.OWN_SETTINGS  # the SDK adds its built-in ones (stream maps, ...) to config_jsonschema
     config_jsonschema = OWN_SETTINGS.to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -140,7 +141,7 @@ class TapRetailReports(Tap):
         """Every semantic problem with a config, one line each; empty when it is usable."""
         schema = copy.deepcopy(cls.config_jsonschema)
         cls.append_builtin_config(schema)  # the SDK's own settings (stream maps, flattening, batch)
-        return config_problems(config, schema)
+        return settings.config_problems(config, schema)
 
     def discover_streams(self) -> list[Stream]:
         streams: list[Stream] = []

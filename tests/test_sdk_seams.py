@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime as dt
+import functools
 import importlib
 import inspect
 import io
@@ -302,14 +303,17 @@ def sdk_classes(klass: type) -> list[type]:
 
 def sdk_private_names(classes: t.Iterable[type]) -> set[str]:
     """The underscore names the SDK classes define or set on `self` (not dunders)."""
-    names: set[str] = set()
-    for klass in classes:
-        names |= {name for name in vars(klass) if name.startswith("_") and not name.startswith(("__", "_abc_"))}
-        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
-                  and isinstance(node.value, ast.Name) and node.value.id == "self"
-                  and node.attr.startswith("_") and not node.attr.startswith("__")}
-    return names
+    return set().union(*(_private_names_of(klass) for klass in classes))
+
+
+@functools.cache
+def _private_names_of(klass: type) -> frozenset[str]:
+    names = {name for name in vars(klass) if name.startswith("_") and not name.startswith(("__", "_abc_"))}
+    tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+    names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+              and isinstance(node.value, ast.Name) and node.value.id == "self"
+              and node.attr.startswith("_") and not node.attr.startswith("__")}
+    return frozenset(names)
 
 
 def our_sdk_subclasses() -> list[type]:

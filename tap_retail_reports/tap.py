@@ -1,4 +1,4 @@
-"""The tap: its settings, which vendors are active, their streams, and the command."""
+"""The tap: which vendors are active, their streams, a run from start to summary, and the command."""
 
 from __future__ import annotations
 
@@ -17,19 +17,18 @@ from functools import cached_property
 
 import requests
 from singer_sdk import Tap
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.logging import StructuredFormatter
 
+from tap_retail_reports import settings
 from tap_retail_reports.command_files import checked_file_arguments
+from tap_retail_reports.core import sdk
 from tap_retail_reports.core.async_stream import AsyncReportStream
 from tap_retail_reports.core.config import (
     Vendor,
     check_date,
-    check_int,
     readable_schema_error,
     secret_values,
-    unknown_settings,
     with_nested_env_settings,
 )
 from tap_retail_reports.core.errors import TapError
@@ -49,16 +48,11 @@ from tap_retail_reports.core.run_stats import bookmark_values, run_summary
 from tap_retail_reports.core.state_file import read_state
 from tap_retail_reports.core.streams import STREAM_FAILURES, ReportStream
 from tap_retail_reports.core.windows import UTC, iso
-from tap_retail_reports.distribu import VENDOR as DISTRIBU
-from tap_retail_reports.flipkart import VENDOR as FLIPKART
-from tap_retail_reports.foxycart import VENDOR as FOXYCART
-from tap_retail_reports.retrend import VENDOR as RETREND
-from tap_retail_reports.vroom import VENDOR as VROOM
+from tap_retail_reports.settings import VENDORS
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
-VENDORS: tuple[Vendor, ...] = (RETREND, FOXYCART, DISTRIBU, FLIPKART, VROOM)
 DEFAULT_START_DAYS_AGO = 30
 # The SDK's METRIC lines (one per request, most of a run's stderr) are hidden unless this is
 # INFO or DEBUG; the end-of-run summary gives rows, requests, retries and waits per stream.
@@ -79,36 +73,7 @@ class TapRetailReports(Tap):
     # Decimal (vendors' money) as plain JSON numbers; each line is written whole, even on a signal.
     message_writer_class = WholeLineWriter
 
-    # The tap's own settings; the SDK adds its built-in ones (stream maps, ...) to config_jsonschema.
-    OWN_SETTINGS = th.PropertiesList(
-        th.Property(
-            "start_date",
-            th.StringType,
-            description="Earliest date to read (date or date-time); default 30 days before today",
-        ),
-        th.Property(
-            "end_date", th.StringType, description="End of the range read (exclusive); default now, never later than now"
-        ),
-        th.Property(
-            "lookback_days",
-            th.IntegerType,
-            description="Days before the bookmark to read again for restated data; vendor default if absent",
-        ),
-        th.Property(
-            "max_concurrent_jobs",
-            th.IntegerType,
-            default=8,
-            description="Asynchronous report jobs in flight at once",
-        ),
-        th.Property(
-            "job_timeout_minutes",
-            th.IntegerType,
-            default=120,
-            description="Give up on a window of an asynchronous report after this long in a run, every re-creation included",
-        ),
-        th.Property("user_agent", th.StringType, description="User-Agent sent with every request"),
-        *(vendor.schema_property() for vendor in VENDORS),
-    )
+    OWN_SETTINGS = settings.OWN_SETTINGS  # the SDK adds its built-in ones (stream maps, ...) to config_jsonschema
     config_jsonschema = OWN_SETTINGS.to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -142,9 +107,11 @@ class TapRetailReports(Tap):
             state = io.StringIO(json.dumps(value))
         super().invoke(state=state, **options)
 
+    @sdk.VALIDATE_CONFIG.override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # Secrets first, so that no message below can ever show one.
-        redact.add(*secret_values(self.config_jsonschema, self._config))
+        """The SDK's schema check and the tap's (`config_problems`), one readable line per problem."""
+        config = dict(self.config)
+        redact.add(*secret_values(self.config_jsonschema, config))  # first: no message below can show a secret
         try:
             super()._validate_config(raise_errors=True)
             schema_errors: list[str] = []
@@ -152,10 +119,10 @@ class TapRetailReports(Tap):
             schema_errors = [readable_schema_error(error, self.config_jsonschema) for error in exc.errors]
         # A setting of the wrong type is named once, by the schema check.
         wrong_type = {error.split(":", 1)[0] for error in schema_errors}
-        problems = [p for p in self.config_problems(self._config) if p.split(" ", 1)[0] not in wrong_type]
+        problems = [p for p in self.config_problems(config) if p.split(" ", 1)[0] not in wrong_type]
         errors = [redact(error) for error in schema_errors + problems]
         # Meltano repeats a failed discovery's whole stderr in its own error: a misspelt setting, which changes
-        # no stream, is left to the run that follows, where it is said once.
+        # no stream, is left to the run that follows, where it is logged once.
         misspelt_only = all(" is not a setting; " in error for error in errors)
         if errors and raise_errors and not (self.discovering_for_meltano and misspelt_only):
             raise ConfigValidationError("Config validation failed", errors=errors)
@@ -172,22 +139,9 @@ class TapRetailReports(Tap):
     @classmethod
     def config_problems(cls, config: dict) -> list[str]:
         """Every semantic problem with a config, one line each; empty when it is usable."""
-        # A misspelt setting would otherwise be ignored and its default used: name it first.
         schema = copy.deepcopy(cls.config_jsonschema)
         cls.append_builtin_config(schema)  # the SDK's own settings (stream maps, flattening, batch)
-        problems = unknown_settings(config, schema, nested=[vendor.key for vendor in VENDORS])
-        more, start = check_date("start_date", config.get("start_date"))
-        problems += more
-        more, end = check_date("end_date", config.get("end_date"))
-        problems += more
-        if start and end and end <= start:
-            problems.append(f"end_date ({config['end_date']}) must be after start_date ({config['start_date']})")
-        problems += check_int("lookback_days", config.get("lookback_days"), 0)
-        problems += check_int("max_concurrent_jobs", config.get("max_concurrent_jobs"), 1)
-        problems += check_int("job_timeout_minutes", config.get("job_timeout_minutes"), 1)
-        for vendor in VENDORS:
-            problems += vendor.problems(config)
-        return problems
+        return settings.config_problems(config, schema)
 
     def discover_streams(self) -> list[Stream]:
         streams: list[Stream] = []
@@ -203,7 +157,7 @@ class TapRetailReports(Tap):
             raise _no_vendor_error()  # an empty catalog would only move the question to the run
         try:
             return super().run_discovery()
-        except BrokenPipeError:  # `--discover | head`: said as a run's broken pipe is
+        except BrokenPipeError:  # `--discover | head`: reported as a run's broken pipe is
             stdout_to_devnull()
             raise ReaderGone(READER_GONE) from None
 
@@ -220,7 +174,7 @@ class TapRetailReports(Tap):
             self.plan_report_jobs()
             super().sync_all()
             if isinstance(self.message_writer, WholeLineWriter):
-                self.message_writer.flush()  # the last records: a target gone is said here, not at exit
+                self.message_writer.flush()  # the last records: a target gone is reported here, not at exit
         finally:
             self.run.close()
         after = [(stream.stats, not stream.replication_key, old,
@@ -302,6 +256,7 @@ class TapRetailReports(Tap):
         """See RunContext.record_failure."""
         self.run.record_failure(stream_name, reason)
 
+    @sdk.HANDLE_TERMINATION.override
     def _handle_termination(self, signum: int, frame: t.Any) -> None:
         """SIGINT/SIGTERM: write the last STATE and exit 128 + signal (130, 143), never 0,
         so that a scheduler sees an interrupted run. A Singer line being written is finished first."""
@@ -331,11 +286,8 @@ class TapRetailReports(Tap):
 
     @cached_property
     def end_date(self) -> dt.datetime:
-        """One end bound for the whole run, so every stream stops at the same moment.
-
-        Never later than now: a bookmark past now would make the next run skip the days
-        between now and it.
-        """
+        """One end bound for the whole run, so every stream stops at the same moment; never later than now (a
+        bookmark past now would make the next run skip the days between now and it)."""
         now = dt.datetime.now(UTC).replace(microsecond=0)
         configured = self._configured_end
         return min(configured, now) if configured is not None else now
@@ -346,8 +298,8 @@ class TapRetailReports(Tap):
         return check_date("end_date", value)[1] if value else None
 
     def _warn_about_bounds(self) -> None:
-        """Said when a run starts reading (the streams, made at discovery, took their bounds then): an
-        end_date in the future, or bounds that leave nothing to read, rather than a quiet run with no rows."""
+        """Warn when a run starts reading of an end_date in the future, or bounds that leave nothing to read,
+        rather than run quietly with no rows (the streams took their bounds at discovery)."""
         configured = self._configured_end
         if configured is not None and configured > self.end_date:
             self.logger.warning("end_date %s is in the future: reading up to now (%s)", self.config["end_date"],

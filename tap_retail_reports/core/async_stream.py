@@ -225,7 +225,7 @@ class AsyncReportStream(FileReportStream):
         pending = self._plans.pop(_partition_key(context), [])
         jobs = self.partition_jobs(context)
         partition = self.state_manager.get_state_partition_context(context) or {}
-        held_at: Window | None = None  # the first window that failed: the bookmark stays before it
+        first_failed: Window | None = None  # the first window that failed: the bookmark stays before it
         vendor_lost: Exception | None = None  # said once, for the vendor, when this partition is done
         try:
             while pending:
@@ -247,14 +247,14 @@ class AsyncReportStream(FileReportStream):
                         result.path.unlink(missing_ok=True)
                 if result.vendor_lost is not None:
                     vendor_lost = vendor_lost or result.vendor_lost
-                    held_at = held_at or spec.window
+                    first_failed = first_failed or spec.window
                 elif result.error is not None:
                     self.logger.error("%s", result.error)  # said now; the run's summary repeats it at the end
                     self.run.record_failure(self.name, result.error)
-                    held_at = held_at or spec.window
+                    first_failed = first_failed or spec.window
                 if not result.resumable:
                     jobs.forget(spec.window)
-                if held_at is None:
+                if first_failed is None:
                     self.checkpoint(context, spec.window.end)
                 else:
                     self.write_state_now()

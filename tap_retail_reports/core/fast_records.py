@@ -8,11 +8,10 @@ then, per row, does only that, encoding RECORD lines with the SDK's own msgspec 
 and writing them whole, a block at a time. Its records are the ones the SDK path emits
 (tests/test_fast_path.py compares both for every CSV stream of the sandbox).
 
-This module is the one place that goes around SDK internals: it writes RECORD lines
-itself instead of through `Stream._write_record_message`, and reads `Stream._stream_version`
-and `state_manager.is_flushed`. `blocker()` sends a stream to the SDK's own path whenever
-the run asks for something per record that this path does not do (stream maps, an alias,
-flattening, BATCH messages, a record limit, type conformance).
+This module writes RECORD lines around the SDK's per-record path (the SDK seams it needs are in
+core/sdk.py). `blocker()` sends a stream to the SDK's own path whenever the run asks for something
+per record that this path does not do (stream maps, an alias, flattening, BATCH messages, a record
+limit, type conformance).
 """
 
 from __future__ import annotations
@@ -21,24 +20,23 @@ import functools
 import operator
 import re
 import typing as t
+from datetime import datetime, timezone
 
 from msgspec import Raw
 from singer_sdk.contrib.msgspec import encoder
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
+from tap_retail_reports.core import sdk
 from tap_retail_reports.core.records import as_number, aside, with_fraction
 from tap_retail_reports.core.values import Converter, Misfit
 
 if t.TYPE_CHECKING:
-    from datetime import datetime
-
-    from singer_sdk import Stream
     from singer_sdk.metrics import Counter
     from singer_sdk.singerlib.catalog import SelectionMask
 
     from tap_retail_reports.core.file_stream import TableLayout
+    from tap_retail_reports.core.stream_records import StreamRecords as Stream
 
 # f(x) for the fast loop's `map`, in C where Python has it (3.11's operator.call).
 call: t.Callable[[t.Callable[[t.Any], t.Any], t.Any], t.Any] = getattr(operator, "call", None) or (lambda f, x: f(x))
@@ -60,9 +58,9 @@ def blocker(stream: Stream) -> str | None:
         return "a record limit is set"
     if stream.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
         return "the stream conforms types per record"
-    if getattr(stream, "_stream_version", None) is not None:
+    if sdk.writes_table_versions(stream):
         return "the stream writes table versions"
-    if not callable(getattr(stream._tap.message_writer, "write_lines", None)):  # the tap's writer
+    if not callable(getattr(stream.tap.message_writer, "write_lines", None)):  # the tap's writer
         return "the tap's message writer takes messages only"
     return None
 
@@ -72,13 +70,13 @@ class RecordLines:
 
     def __init__(self, stream: Stream, counter: Counter | None, on_written: t.Callable[[int], None]) -> None:
         self.stream = stream
-        self.writer: t.Any = stream._tap.message_writer  # see blocker(): it has write_lines
+        self.writer: t.Any = stream.tap.message_writer  # see blocker(): it has write_lines
         self.counter = counter
         self.on_written = on_written
         self.buffer = bytearray()
         # time_extracted: when the answer or file arrived, set by the caller for each answer or file.
         self.message: dict[str, t.Any] = {"type": "RECORD", "stream": stream.name, "record": None,
-                                          "time_extracted": utc_now()}
+                                          "time_extracted": datetime.now(timezone.utc)}
 
     def add(self, record: dict[str, t.Any]) -> None:
         """One record as a RECORD line; the lines go out when the buffer is full (or on `flush`)."""
@@ -95,7 +93,7 @@ class RecordLines:
         count = self.buffer.count(b"\n")
         self.writer.write_lines(self.buffer)
         self.buffer.clear()
-        self.stream.state_manager.is_flushed = False  # as Stream._write_record_message: a STATE is due
+        sdk.state_due(self.stream)  # as the SDK's per-record path: a STATE is due
         if self.counter is not None:
             self.counter.increment(count)
         self.on_written(count)

@@ -44,7 +44,7 @@ class VendorHealth:
         self._down: str | None = None
         self._lost: str | None = None
         self._heard = False  # some call got an answer this run
-        self._said: set[str] = set()
+        self._failures_logged: set[str] = set()
         self._prober: int | None = None  # the thread whose call is retrying through a suspected outage
 
     def retry_turn(self) -> bool:
@@ -111,12 +111,12 @@ class VendorHealth:
             with self._lock:
                 self._down = None
 
-    def first_to_say(self, reason: str) -> bool:
-        """True once per reason and run: the line that says it is logged by the first stream only."""
+    def is_new_failure(self, reason: str) -> bool:
+        """True the first time a reason is given this run: its line is logged by the first stream it stops only."""
         with self._lock:
-            if reason in self._said:
+            if reason in self._failures_logged:
                 return False
-            self._said.add(reason)
+            self._failures_logged.add(reason)
             return True
 
     def waits(self, sleep: t.Callable[[float], None]) -> t.Callable[[float], None]:

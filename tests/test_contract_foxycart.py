@@ -49,6 +49,9 @@ def complete_report_zip() -> bytes:
     return buffer.getvalue()
 
 
+USER_AGENT = "retail-warehouse/1.0 (data@example.com)"
+
+
 @pytest.fixture(scope="module")
 def first_week_of_2022() -> Replayed:
     """`foxycart_complete` for the store's week 2022-01-03 to 2022-01-09 (America/Los_Angeles, as the
@@ -64,7 +67,8 @@ def first_week_of_2022() -> Replayed:
     }
     return run_against(
         routes,
-        lambda url: {"start_date": "2022-01-03T08:00:00Z", "end_date": "2022-01-10T08:00:00Z", "foxycart": {
+        lambda url: {"start_date": "2022-01-03T08:00:00Z", "end_date": "2022-01-10T08:00:00Z",
+                     "user_agent": USER_AGENT, "foxycart": {
             "base_url": f"{url}/foxycart", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
             "refresh_token": REFRESH_TOKEN, "store_id": "1", "reports": ["complete"]}},
         rewrite=lambda url: {"https://api.foxycart.com": f"{url}/foxycart", "https://path.to.domain.tld": f"{url}/download"},
@@ -79,6 +83,12 @@ def test_the_token_is_the_refresh_grant_as_a_form_with_basic_auth(first_week_of_
     assert call.form() == {"grant_type": ["refresh_token"], "refresh_token": [REFRESH_TOKEN]}
     expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     assert call.headers["authorization"] == expected
+
+
+def test_every_call_to_the_vendor_token_included_carries_the_configured_user_agent(first_week_of_2022: Replayed) -> None:
+    """DESIGN.md: `user_agent` is a top-level setting; the vendor sees it on every call, the token's too."""
+    calls = [sent for sent in first_week_of_2022.sent if sent.path.startswith("/foxycart/")]
+    assert calls and {sent.headers.get("user-agent") for sent in calls} == {USER_AGENT}
 
 
 def test_every_api_call_sends_the_bearer_token_and_api_version_1(first_week_of_2022: Replayed) -> None:

@@ -183,6 +183,7 @@ class VendorCalls(RESTStream):
         if authenticated:
             prepared = self.build_prepared_request(method=method, url=url, headers=headers, **request)
             return self.request_decorator(sdk.send_request)(self, prepared, context)
+        headers.setdefault("User-Agent", self.user_agent)  # as the SDK gives authenticated calls
         prepared = requests.Request(method, url, headers=headers, **request).prepare()
         return self.request_decorator(self._send_unauthenticated)(prepared, context)
 

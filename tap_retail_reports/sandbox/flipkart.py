@@ -83,7 +83,7 @@ from zoneinfo import ZoneInfo
 from tap_retail_reports.sandbox import credentials
 from tap_retail_reports.sandbox.files import FORMATS, BuiltFile, Member
 from tap_retail_reports.sandbox.jobs import AsyncVendorApp, Job, days
-from tap_retail_reports.sandbox.server import Request, Response
+from tap_retail_reports.sandbox.vendor_app import Request, Response
 
 IST = ZoneInfo("Asia/Kolkata")
 WAREHOUSES = credentials.FLIPKART_WAREHOUSE_IDS

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tap_retail_reports.sandbox import credentials
 from tap_retail_reports.sandbox.files import Member
 from tap_retail_reports.sandbox.jobs import AsyncVendorApp, Job, days
-from tap_retail_reports.sandbox.server import Request, Response
+from tap_retail_reports.sandbox.vendor_app import Request, Response
 
 HAL = "application/hal+json"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -67,7 +67,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from tap_retail_reports.sandbox.files import VARIANT_CHOICES, BuiltFile, FileStore, stream, trickle
-from tap_retail_reports.sandbox.server import Request, Response, VendorApp
+from tap_retail_reports.sandbox.vendor_app import Request, Response, VendorApp
 
 # Bodies a storage service may answer with status 200 that are not the report (knob -> body).
 BODY_FAULTS: dict[str, bytes] = {

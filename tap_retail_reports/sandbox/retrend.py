@@ -42,7 +42,7 @@ import time
 import typing as t
 
 from tap_retail_reports.sandbox import credentials
-from tap_retail_reports.sandbox.server import Request, Response, VendorApp
+from tap_retail_reports.sandbox.vendor_app import Request, Response, VendorApp
 
 REPORTS = ("conversation_delta_report", "category_interest_trends", "direct_search_oos_impact")
 DURATIONS = ("daily", "weekly", "monthly", "quarterly", "yearly")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import secrets
 import typing as t
@@ -141,12 +140,8 @@ class App(AsyncVendorApp):
         return self.hapi_error(404, f"no resource at {request.path} for {request.method}")
 
     def _token(self, request: Request) -> Response:
-        expected = base64.b64encode(
-            f"{credentials.FOXYCART_CLIENT_ID}:{credentials.FOXYCART_CLIENT_SECRET}".encode()
-        ).decode()
-        if (request.headers.get("Authorization") or "") != f"Basic {expected}":
-            return Response.json({"error": "invalid_client", "error_description": "client authentication failed"}, 401)
-        refused = self.grant_refusal()
+        refused = self.grant_refusal(request, credentials.FOXYCART_CLIENT_ID, credentials.FOXYCART_CLIENT_SECRET,
+                                     "client authentication failed")
         if refused is not None:
             return refused
         form = {key: values[0] for key, values in parse_qs(request.body.decode("utf-8", "replace")).items()}

@@ -3,6 +3,7 @@ whose status is computed from it on each poll, tokens, and a download route with
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import secrets
 import threading
@@ -195,8 +196,12 @@ class AsyncVendorApp(VendorApp):
                 return "access token expired"
         return None
 
-    def grant_refusal(self) -> Response | None:
-        """The answer to a token grant while `refuse_grants` is set, or None."""
+    def grant_refusal(self, request: Request, client_id: str, client_secret: str, description: str) -> Response | None:
+        """Why a token grant is refused, or None: other Basic credentials (401 invalid_client, with the vendor's
+        `description`), or the app's access withdrawn by `refuse_grants`."""
+        expected = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        if (request.headers.get("Authorization") or "") != f"Basic {expected}":
+            return Response.json({"error": "invalid_client", "error_description": description}, 401)
         refusal = self.knobs["refuse_grants"]
         if not refusal:
             return None

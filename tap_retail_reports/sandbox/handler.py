@@ -53,11 +53,11 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             base_url=f"{self.server.scheme}://{host}/{prefix}",  # links the vendor hands out keep the scheme
         )
-        in_flight = sandbox.arrived(prefix, 1)
+        in_flight = sandbox.count_in_flight(prefix, 1)
         try:
             self._answer(sandbox, app, request, prefix, rest, in_flight)
         finally:
-            sandbox.arrived(prefix, -1)
+            sandbox.count_in_flight(prefix, -1)
 
     def _answer(self, sandbox: Sandbox, app: VendorApp, request: Request, prefix: str, rest: str,
                 in_flight: int) -> None:

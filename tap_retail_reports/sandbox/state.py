@@ -70,7 +70,7 @@ class Sandbox:
                     return
             time.sleep(0.05)
 
-    def arrived(self, vendor: str, change: int) -> int:
+    def count_in_flight(self, vendor: str, change: int) -> int:
         """Count a request to `vendor` in (+1) or out (-1); return how many are being answered."""
         with self._lock:
             self._in_flight[vendor] = self._in_flight.get(vendor, 0) + change

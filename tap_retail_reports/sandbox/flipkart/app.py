@@ -192,9 +192,9 @@ class App(AsyncVendorApp):
     def _gateway_fault(self, report: str | Job | None) -> Response | None:
         """A 499 or an empty 202 the tests asked for, counted against the report's type."""
         name = report.name if isinstance(report, Job) else report or ""
-        if self.take(name, "timeout_499_next"):
+        if self.use_countdown(name, "timeout_499_next"):
             return Response.json({"code": "CONNECTION_TIMED_OUT", "message": "Connection timed out"}, 499)
-        if self.take(name, "accepted_next"):
+        if self.use_countdown(name, "accepted_next"):
             return Response.json({"message": "Request accepted; try again shortly"}, 202)
         return None
 
@@ -239,7 +239,7 @@ class App(AsyncVendorApp):
         except BadParameters as exc:
             return _error(400, str(exc))
         report_id = "R-" + "".join(secrets.choice(CROCKFORD) for _ in range(26))
-        expire = self.take(report_type, "expire_next")
+        expire = self.use_countdown(report_type, "expire_next")
         job = self.new_job(report_id, report_type, parameters, correlation_id=correlation_id)
         if expire and job.outcome == "ready":
             job.outcome = "expired"

@@ -154,7 +154,7 @@ class AsyncVendorApp(VendorApp):
         """Where download links point: the API's base URL, or `download_base_url`."""
         return self.knobs["download_base_url"] or request.base_url
 
-    def take(self, name: str, counter: str) -> bool:
+    def use_countdown(self, name: str, counter: str) -> bool:
         """Use one unit of a countdown knob (the report's own first); False when both are spent."""
         with self._lock:
             own = self.per_report.get(name, {})
@@ -214,7 +214,7 @@ class AsyncVendorApp(VendorApp):
     # -- jobs ----------------------------------------------------------------------
 
     def new_job(self, job_id: str, name: str, parameters: dict, **extra: t.Any) -> Job:
-        outcome = "failed" if self.take(name, "fail_next") else "ready"
+        outcome = "failed" if self.use_countdown(name, "fail_next") else "ready"
         with self._lock:
             job = Job(
                 id=job_id,
@@ -240,7 +240,7 @@ class AsyncVendorApp(VendorApp):
         """Count a poll; the status to answer (UNKNOWN_STATUS while `unknown_status_next_polls` lasts)."""
         with self._lock:
             job.polls += 1
-        return UNKNOWN_STATUS if self.take(job.name, "unknown_status_next_polls") else status
+        return UNKNOWN_STATUS if self.use_countdown(job.name, "unknown_status_next_polls") else status
 
     def status(self, job: Job) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -307,22 +307,22 @@ class AsyncVendorApp(VendorApp):
 
     def serve_file(self, job: Job, built: BuiltFile, content_type: str, expired: t.Callable[[], Response]) -> Response:
         """The file, or the fault a test asked for (expired link, truncated or corrupt body)."""
-        if self.take(job.name, "expired_link_next_downloads"):
+        if self.use_countdown(job.name, "expired_link_next_downloads"):
             response = expired()
             self.record_download(job, response.status, 0, "expired_link")
             return response
         for knob, body in BODY_FAULTS.items():
-            if self.take(job.name, knob):
+            if self.use_countdown(job.name, knob):
                 self.record_download(job, 200, len(body), knob.removesuffix("_next_downloads"))
                 return Response(200, body, {"Content-Type": content_type})
-        if self.take(job.name, "stall_next_downloads"):
+        if self.use_countdown(job.name, "stall_next_downloads"):
             self.record_download(job, 200, built.size, "stall")
             return Response(200, trickle(built.path, self.knobs["stall_seconds"]), {"Content-Type": content_type},
                             content_length=built.size)
         fault = None
-        if self.take(job.name, "truncate_next_downloads"):
+        if self.use_countdown(job.name, "truncate_next_downloads"):
             fault = "truncate"
-        elif self.take(job.name, "corrupt_next_downloads"):
+        elif self.use_countdown(job.name, "corrupt_next_downloads"):
             fault = "corrupt"
         response = Response(
             200,

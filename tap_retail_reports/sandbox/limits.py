@@ -28,9 +28,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-if t.TYPE_CHECKING:
-    from tap_retail_reports.sandbox.server import Response
-
+from tap_retail_reports.sandbox.vendor_app import Response
 
 # Where the sandbox serves a vendor's report files: a storage host at the real vendor, outside its API's limits.
 STORAGE_PATHS = {"foxycart": ("/downloads/",), "flipkart": ("/storage/",)}
@@ -122,7 +120,5 @@ class VendorLimits:
 
 def refusal(limit: VendorLimit) -> Response:
     """The answer to a request over the vendor's limit."""
-    from tap_retail_reports.sandbox.server import Response
-
     headers = {} if limit.retry_after is None else {"Retry-After": f"{limit.retry_after:g}"}
     return Response.json({"error": "Too many requests at once"}, limit.refuse_with, **headers)

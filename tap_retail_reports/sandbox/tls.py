@@ -21,7 +21,8 @@ import threading
 import typing as t
 from pathlib import Path
 
-from tap_retail_reports.sandbox.server import Sandbox, _Server
+from tap_retail_reports.sandbox.handler import SandboxServer
+from tap_retail_reports.sandbox.state import Sandbox
 
 SERVER_EXTENSIONS = """\
 basicConstraints = CA:FALSE
@@ -54,7 +55,7 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
-class TlsServer(_Server):
+class TlsServer(SandboxServer):
     """The sandbox's handler behind TLS. Handshakes happen on the connection's own thread and are
     counted; a refused one (the client did not trust the certificate) is closed without an answer."""
 

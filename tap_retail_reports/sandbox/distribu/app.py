@@ -11,7 +11,7 @@ import time
 
 from tap_retail_reports.sandbox.credentials import DISTRIBU_API_KEY, DISTRIBU_API_KEY_WITHOUT_SCOPE
 from tap_retail_reports.sandbox.distribu.data import FIRST_DAY, UTC, Account, Order, end_of, iso_ms, start_of
-from tap_retail_reports.sandbox.server import Request, Response, VendorApp
+from tap_retail_reports.sandbox.vendor_app import Request, Response, VendorApp
 
 SCOPES = {DISTRIBU_API_KEY: {"reports:read", "orders:read"}, DISTRIBU_API_KEY_WITHOUT_SCOPE: {"orders:read"}}
 PRESETS = ("today", "week", "month", "quarter", "year", "all")

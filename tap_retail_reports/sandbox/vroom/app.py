@@ -8,7 +8,7 @@ import hmac
 import typing as t
 
 from tap_retail_reports.sandbox.credentials import VROOM_PASSWORD, VROOM_USERNAME
-from tap_retail_reports.sandbox.server import Request, Response, VendorApp
+from tap_retail_reports.sandbox.vendor_app import Request, Response, VendorApp
 from tap_retail_reports.sandbox.vroom.reports import ENDPOINTS, Reports
 from tap_retail_reports.sandbox.vroom.times import BadRequest, format_time, parse_time
 

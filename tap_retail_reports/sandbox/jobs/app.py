@@ -1,64 +1,9 @@
-"""What the two asynchronous vendors' simulators (FoxyCart, Flipkart) share: a clock tests can move,
-report jobs whose state is computed from it on each poll, tokens, the knobs for delays and failures
-(globally or for one report), and a download route with its faults and accounting.
-
-Knobs common to both apps (`POST /_sandbox/vendor/<prefix>`, each optional; the answer is the state):
-  advance_seconds: N              move the app's clock N seconds forward (tokens, jobs and links age)
-  clock_rate: R                   from now on the app's clock runs R times as fast as real time (default
-                                  1.0): a job of processing_seconds 120 at rate 10 is ready 12 s after
-                                  its creation (benchmarks use it, with the tap's waits scaled alike)
-  token_lifetime_seconds          lifetime of tokens issued from now on
-  revoke_tokens: true             every token issued so far answers 401 from now on
-  refuse_grants                   false (default), or how token grants are refused from now on (the app's
-                                  access withdrawn): "invalid_grant" (400, as for a revoked refresh token)
-                                  or "invalid_client" (401); with revoke_tokens, credentials lost for good
-  processing_seconds              how long (sandbox clock) a new report takes to finish (default 1.0)
-  link_ttl_seconds                how long a download link works (default 600)
-  fail_next: N                    the next N reports created fail
-  rows_per_day                    rows per day per CSV (default 20): raise it for large files
-  data_start, data_end            "YYYY-MM-DD" or null: the first and last days with data (default null:
-                                  every day has rows, made from a generator seeded with the day)
-  truncate_next_downloads: N      the next N downloads send the full Content-Length, stop half-way, close
-  corrupt_next_downloads: N       the next N downloads send the right length with garbled middle bytes
-  expired_link_next_downloads: N  the next N downloads answer as an expired link, even if fresh
-  Bodies that are not the report, each with status 200 (the tap must not make rows of them):
-  html_next_downloads: N          an HTML sign-in page
-  xml_error_next_downloads: N     an XML storage error document (not about expiry)
-  expired_body_next_downloads: N  an XML error document saying the link expired
-  json_error_next_downloads: N    {"error": ...}
-  empty_next_downloads: N         a 0-byte body
-  plain_csv_next_downloads: N     a bare CSV of made-up rows (FoxyCart always sends a zip)
-  stall_next_downloads: N         the next N downloads send their first bytes, then trickle one byte
-                                  every 0.5 s for stall_seconds (default 60), then the rest
-  unknown_status_next_polls: N    the next N polls of a report answer status "ON_HOLD" (unknown to the tap)
-  purge_reports: true             forget every report made so far: polls and downloads answer
-                                  purged_status (404 or 410, default 404), as after a restart
-  csv_extra_column: {col: value}  every file built from now on gains this column (a new vendor column)
-  csv_cell_values: {col: value}   every file built from now on has this value in every cell of that column
-  csv_cell_values_from_row: N     ... in its data rows after the first N only (default 0: every row)
-  Other readings of the files (neither vendor documents its columns; see `files.Variant`):
-  csv_column_names                snake (default, as generated), portal (Title Case: "Transaction Date",
-                                  "Order Total"), camel (transactionDate)
-  csv_date_format                 iso (default, 2026-10-05), mdy (10/05/2026), dmy (05/10/2026), ymd_slash
-  csv_time_format                 seconds (default, 13:45:07), minutes (13:45), ampm (1:45:07 PM),
-                                  t_separator (2026-10-05T13:45:07)
-  csv_time_zone                   naive (default: local times), offset (with the zone's offset, +05:30), utc (Z)
-  csv_short_rows_every: N         data rows 1, N+1, 2N+1, ... of a CSV lack their last two values (0: off)
-  csv_long_rows_every: N          every Nth data row of a CSV has one value more than its header, "spare"
-  csv_new_column_after: N         after N data rows, the header again with one more column, late_column,
-                                  which the rows below it fill with whole numbers
-  per_report: {name: {knob: value}}  processing_seconds, link_ttl_seconds, rows_per_day and the
-                                  counters above for one report name (or Flipkart type) only; its
-                                  counters are used before the global ones
-  download_base_url               null (default: the API's own), or the base URL download links point at
-                                  instead, as for storage on another host: the TLS port's
-                                  "https://127.0.0.1:<tls port>/<vendor>" puts downloads alone behind the private CA
-  reset: true                     forget reports, tokens, downloads and counts (the knobs stay)
-"""
+"""`AsyncVendorApp`, the base of FoxyCart's and Flipkart's simulators: a clock tests can move, report jobs
+whose status is computed from it on each poll, tokens, and a download route with its faults and accounting."""
 
 from __future__ import annotations
 
-import dataclasses
+import base64
 import datetime as dt
 import secrets
 import threading
@@ -66,55 +11,17 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_retail_reports.sandbox.files import VARIANT_CHOICES, BuiltFile, FileStore, stream, trickle
-from tap_retail_reports.sandbox.server import Request, Response, VendorApp
-
-# Bodies a storage service may answer with status 200 that are not the report (knob -> body).
-BODY_FAULTS: dict[str, bytes] = {
-    "html_next_downloads": b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
-                           b"<body><form action=\"/login\">Please sign in</form></body></html>\n",
-    "xml_error_next_downloads": b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
-                                b"<Message>We encountered an internal error. Please try again.</Message></Error>",
-    "expired_body_next_downloads": b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-                                   b"<Message>Request has expired</Message></Error>",
-    "json_error_next_downloads": b'{"error": "internal error, try again later"}',
-    "empty_next_downloads": b"",
-    "plain_csv_next_downloads": b"id,name\r\n1,not the report\r\n",
-}
-
-DEFAULTS: dict[str, t.Any] = {
-    "processing_seconds": 1.0,
-    "link_ttl_seconds": 600.0,
-    "fail_next": 0,
-    "rows_per_day": 20,
-    "data_start": None,  # no bound: any day a user asks for has rows
-    "data_end": None,
-    "truncate_next_downloads": 0,
-    "corrupt_next_downloads": 0,
-    "expired_link_next_downloads": 0,
-    **dict.fromkeys(BODY_FAULTS, 0),
-    "stall_next_downloads": 0,
-    "stall_seconds": 60.0,
-    "unknown_status_next_polls": 0,
-    "purged_status": 404,
-    "csv_extra_column": {},
-    "csv_cell_values": {},
-    "csv_cell_values_from_row": 0,
-    **{f"csv_{name}": choices[0] for name, choices in VARIANT_CHOICES.items()},
-    "csv_short_rows_every": 0,
-    "csv_long_rows_every": 0,
-    "csv_new_column_after": 0,
-    "refuse_grants": False,
-    "download_base_url": None,
-}
-RAGGED_KNOBS = {"csv_short_rows_every": "short_rows_every", "csv_long_rows_every": "long_rows_every",
-                "csv_new_column_after": "new_column_after"}  # knob -> files.Layout field
-COUNTERS = ("fail_next", "truncate_next_downloads", "corrupt_next_downloads", "expired_link_next_downloads",
-            *BODY_FAULTS, "stall_next_downloads", "unknown_status_next_polls")
-PER_REPORT = ("processing_seconds", "link_ttl_seconds", "rows_per_day", *COUNTERS)
-ACTIONS = ("advance_seconds", "clock_rate", "revoke_tokens", "per_report", "reset", "purge_reports")
-UNKNOWN_STATUS = "ON_HOLD"
-GRANT_REFUSALS = {"invalid_grant": 400, "invalid_client": 401}  # refuse_grants: OAuth's answer and its status
+from tap_retail_reports.sandbox.files import BuiltFile, FileStore, stream, trickle
+from tap_retail_reports.sandbox.jobs.knobs import (
+    ACTIONS,
+    BODY_FAULTS,
+    DEFAULTS,
+    GRANT_REFUSALS,
+    PER_REPORT,
+    UNKNOWN_STATUS,
+    check_common_knob,
+)
+from tap_retail_reports.sandbox.vendor_app import Request, Response, VendorApp
 
 
 @dataclass
@@ -142,6 +49,7 @@ def iso_utc(moment: float) -> str:
 
 
 def days(first: dt.date, last: dt.date) -> t.Iterator[dt.date]:
+    """Every day from `first` to `last`, both included."""
     day = first
     while day <= last:
         yield day
@@ -172,6 +80,7 @@ class AsyncVendorApp(VendorApp):
         self._forget()
 
     def _forget(self) -> None:
+        """Forget reports, tokens, downloads and counts; the knobs stay."""
         self.jobs: dict[str, Job] = {}
         self.purged: set[str] = set()  # report ids forgotten by `purge_reports`
         self.tokens: dict[str, float] = {}  # token -> expires at
@@ -220,55 +129,7 @@ class AsyncVendorApp(VendorApp):
 
     def check_knob(self, key: str, value: t.Any) -> t.Any:
         """The knob's value, checked; vendors extend this for their own knobs."""
-        if key in COUNTERS or key == "rows_per_day":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
-            return value
-        if key in ("data_start", "data_end"):
-            if value is None:
-                return None
-            try:
-                dt.date.fromisoformat(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{key} must be a date YYYY-MM-DD or null, got {value!r}") from None
-            return value
-        if key in ("csv_cell_values_from_row", *RAGGED_KNOBS):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
-            if key == "csv_cell_values_from_row":
-                self.files.cell_values_from_row = value
-            else:
-                self.files.layout = dataclasses.replace(self.files.layout, **{RAGGED_KNOBS[key]: value})  # type: ignore[arg-type]  # an int field
-            return value
-        if key.removeprefix("csv_") in VARIANT_CHOICES:
-            choices = VARIANT_CHOICES[key.removeprefix("csv_")]
-            if value not in choices:
-                raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
-            self.files.variant = dataclasses.replace(self.files.variant, **{key.removeprefix("csv_"): value})
-            return value
-        if key in ("csv_extra_column", "csv_cell_values"):
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in [*value, *value.values()]):
-                raise ValueError(f"{key} must be an object {{column: text}}, got {value!r}")
-            setattr(self.files, "extra_column" if key == "csv_extra_column" else "cell_values", dict(value))
-            return value
-        if key == "refuse_grants":
-            if value not in GRANT_REFUSALS and value is not False:
-                raise ValueError(f"refuse_grants must be false or one of {', '.join(GRANT_REFUSALS)}, got {value!r}")
-            return value
-        if key == "download_base_url":
-            if value is not None and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
-                raise ValueError(f"download_base_url must be null or an http(s) URL, got {value!r}")
-            return value.rstrip("/") if value else None
-        if key == "purged_status":
-            if value not in (404, 410):
-                raise ValueError(f"purged_status must be 404 or 410, got {value!r}")
-            return value
-        if key in ("processing_seconds", "link_ttl_seconds", "token_lifetime_seconds", "report_ttl_seconds",
-                   "stall_seconds"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{key} must be a number of seconds >= 0, got {value!r}")
-            return float(value)
-        return value
+        return check_common_knob(key, value, self.files)
 
     def _check_per_report(self, given: t.Any) -> dict[str, dict[str, t.Any]]:
         if not isinstance(given, dict):
@@ -293,7 +154,7 @@ class AsyncVendorApp(VendorApp):
         """Where download links point: the API's base URL, or `download_base_url`."""
         return self.knobs["download_base_url"] or request.base_url
 
-    def take(self, name: str, counter: str) -> bool:
+    def use_countdown(self, name: str, counter: str) -> bool:
         """Use one unit of a countdown knob (the report's own first); False when both are spent."""
         with self._lock:
             own = self.per_report.get(name, {})
@@ -335,8 +196,12 @@ class AsyncVendorApp(VendorApp):
                 return "access token expired"
         return None
 
-    def grant_refusal(self) -> Response | None:
-        """The answer to a token grant while `refuse_grants` is set, or None."""
+    def grant_refusal(self, request: Request, client_id: str, client_secret: str, description: str) -> Response | None:
+        """Why a token grant is refused, or None: other Basic credentials (401 invalid_client, with the vendor's
+        `description`), or the app's access withdrawn by `refuse_grants`."""
+        expected = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        if (request.headers.get("Authorization") or "") != f"Basic {expected}":
+            return Response.json({"error": "invalid_client", "error_description": description}, 401)
         refusal = self.knobs["refuse_grants"]
         if not refusal:
             return None
@@ -349,7 +214,7 @@ class AsyncVendorApp(VendorApp):
     # -- jobs ----------------------------------------------------------------------
 
     def new_job(self, job_id: str, name: str, parameters: dict, **extra: t.Any) -> Job:
-        outcome = "failed" if self.take(name, "fail_next") else "ready"
+        outcome = "failed" if self.use_countdown(name, "fail_next") else "ready"
         with self._lock:
             job = Job(
                 id=job_id,
@@ -375,7 +240,7 @@ class AsyncVendorApp(VendorApp):
         """Count a poll; the status to answer (UNKNOWN_STATUS while `unknown_status_next_polls` lasts)."""
         with self._lock:
             job.polls += 1
-        return UNKNOWN_STATUS if self.take(job.name, "unknown_status_next_polls") else status
+        return UNKNOWN_STATUS if self.use_countdown(job.name, "unknown_status_next_polls") else status
 
     def status(self, job: Job) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -442,22 +307,22 @@ class AsyncVendorApp(VendorApp):
 
     def serve_file(self, job: Job, built: BuiltFile, content_type: str, expired: t.Callable[[], Response]) -> Response:
         """The file, or the fault a test asked for (expired link, truncated or corrupt body)."""
-        if self.take(job.name, "expired_link_next_downloads"):
+        if self.use_countdown(job.name, "expired_link_next_downloads"):
             response = expired()
             self.record_download(job, response.status, 0, "expired_link")
             return response
         for knob, body in BODY_FAULTS.items():
-            if self.take(job.name, knob):
+            if self.use_countdown(job.name, knob):
                 self.record_download(job, 200, len(body), knob.removesuffix("_next_downloads"))
                 return Response(200, body, {"Content-Type": content_type})
-        if self.take(job.name, "stall_next_downloads"):
+        if self.use_countdown(job.name, "stall_next_downloads"):
             self.record_download(job, 200, built.size, "stall")
             return Response(200, trickle(built.path, self.knobs["stall_seconds"]), {"Content-Type": content_type},
                             content_length=built.size)
         fault = None
-        if self.take(job.name, "truncate_next_downloads"):
+        if self.use_countdown(job.name, "truncate_next_downloads"):
             fault = "truncate"
-        elif self.take(job.name, "corrupt_next_downloads"):
+        elif self.use_countdown(job.name, "corrupt_next_downloads"):
             fault = "corrupt"
         response = Response(
             200,

@@ -23,7 +23,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_retail_reports.core.fast_records import EXTRA_FIELDS, FileRecords, RecordLines, write_file
 from tap_retail_reports.core.files import CsvFile
 from tap_retail_reports.core.layouts import NUMBER, SAMPLE_ROWS, ColumnMemory, StreamColumns, default_order
-from tap_retail_reports.core.log_lines import listed
+from tap_retail_reports.core.log_lines import MESSAGE_WIDTH, listed
 from tap_retail_reports.core.records import SchemaCoercion, converter_for, text_columns, typed_as_text
 from tap_retail_reports.core.streams import WindowedStream
 
@@ -181,9 +181,10 @@ class FileReportStream(WindowedStream):
         if declare:
             self.announce_columns({name: column.schema() for name, column in declare.items()})
             kinds = collections.Counter(column.kind for column in declare.values())
-            self.logger.info("%s: %d column(s) learned from the file header (%s): %s", self.name, len(declare),
-                             ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())),
-                             listed([f"{name} ({column.kind})" for name, column in declare.items()]))
+            head = (f"{self.name}: {len(declare)} column(s) learned from the file header "
+                    f"({', '.join(f'{kind} {count}' for kind, count in sorted(kinds.items()))}): ")
+            self.logger.info("%s%s", head, listed([f"{name} ({column.kind})" for name, column in declare.items()],
+                                                  MESSAGE_WIDTH - len(head)))
         self._coercion_cache = None
         return names
 

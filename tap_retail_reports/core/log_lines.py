@@ -1,20 +1,30 @@
-"""Log lines that fit a terminal: a shorter console prefix, and long lists cut to a few names.
+"""Log lines that fit a terminal: a shorter console prefix, long lists cut to a few names or wrapped
+over several lines, and long texts (a vendor's error page) cut to an excerpt.
 
 Every line the tap writes names its stream (or vendor) at its start, so the console prefix shows
 the program (`tap-retail-reports`), not the stream's logger again. A run's lines stay under
-`LINE_LIMIT` characters, prefix included (tests/test_logging.py measures a whole run); a failure's
-lines keep the vendor's own words and every stream they stopped, however long.
+`LINE_LIMIT` characters, prefix included (tests/test_logging.py measures whole runs, failures
+included): a message fits in `MESSAGE_WIDTH`, the exit line's in `EXIT_WIDTH`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import html
 import logging
+import re
 import typing as t
 
 from singer_sdk.logging import ConsoleFormatter
 
 LINE_LIMIT = 240
 CONSOLE_FORMAT = "{asctime:23s} | {levelname:8s} | {name:18s} | {message}"
+# `2026-12-07 17:46:16,817 | INFO     | tap-retail-reports | `: 58 characters
+PREFIX_WIDTH = len(CONSOLE_FORMAT.format(asctime="", levelname="", name="", message=""))
+MESSAGE_WIDTH = LINE_LIMIT - 1 - PREFIX_WIDTH  # the most a log message may hold
+EXIT_PREFIX = "tap-retail-reports: error: "
+EXIT_WIDTH = LINE_LIMIT - 1 - len(EXIT_PREFIX)  # the most the exit line's message may hold
+SHORTEST_EXCERPT = 40  # a vendor's words are never cut shorter than this, whatever else the line holds
 
 
 class ProgramNameFormatter(ConsoleFormatter):
@@ -36,6 +46,29 @@ def shorten_console_prefix() -> None:
             handler.setFormatter(ProgramNameFormatter())
 
 
+class _InfoHeldBack(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.INFO
+
+
+@contextlib.contextmanager
+def info_held_back(logger: logging.Logger) -> t.Iterator[None]:
+    """No INFO line while inside, from any logger (per-stream lines: plans, jobs, columns, summaries);
+    warnings and errors still show. `--test` says only its verdict (and what went wrong) this way; with
+    the log level at DEBUG, every line shows as in a run."""
+    if logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    held_back, handlers = _InfoHeldBack(), list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(held_back)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(held_back)
+
+
 def listed(names: t.Sequence[str], width: int = 80) -> str:
     """`a, b, c`, or `a, b ... (12 more)`: at most `width` characters, though always one name."""
     for count in range(len(names), 0, -1):
@@ -44,3 +77,53 @@ def listed(names: t.Sequence[str], width: int = 80) -> str:
             return text
     return ""
 
+
+def wrapped(names: t.Sequence[str], width: int) -> list[str]:
+    """Every name, `a, b, c,` over as many lines of at most `width` characters as they take (a name
+    longer than that has a line of its own): a list that must stay whole, such as the streams a failure stopped."""
+    lines: list[str] = []
+    line = ""
+    for name in names:
+        if line and len(line) + 2 + len(name) + 1 > width:  # ", name" and the comma that would end the line
+            lines.append(line + ",")
+            line = name
+        else:
+            line = f"{line}, {name}" if line else name
+    return [*lines, line] if line else lines
+
+
+def excerpt(text: str, width: int) -> str:
+    """`text`, or its beginning cut at a word and ended with `...`, in at most `width` characters
+    (never fewer than `SHORTEST_EXCERPT`)."""
+    width = max(width, SHORTEST_EXCERPT)
+    if len(text) <= width:
+        return text
+    cut = text[: width - 3]
+    space = cut.rfind(" ")
+    if space > len(cut) - 15:  # end at a word when one ends close by
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "..."
+
+
+HINT = re.compile(r" \([^()]+\)$")  # a closing `(check vroom.password)`: what to do, kept when a line is cut
+
+
+def shortened(text: str, width: int) -> str:
+    """`text` in at most `width` characters: its beginning, `...`, and its closing parenthesis (the
+    setting to check), which a cut must not lose."""
+    if len(text) <= width:
+        return text
+    hint = HINT.search(text)
+    tail = hint.group() if hint and len(hint.group()) <= width // 2 else ""
+    return excerpt(text[: len(text) - len(tail)], width - len(tail)) + tail
+
+
+MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def readable_text(body: str) -> str:
+    """A vendor's answer as words on one line: an HTML page or an XML error without its tags and
+    scripts (`403 Forbidden Access denied ...`), any other text with its whitespace made single spaces."""
+    if body.lstrip().startswith("<"):
+        body = html.unescape(MARKUP.sub(" ", body))
+    return " ".join(body.split())

@@ -46,6 +46,7 @@ from tap_retail_reports.core.http import (
     describe_response,
     retry_after_seconds,
 )
+from tap_retail_reports.core.log_lines import MESSAGE_WIDTH, excerpt, readable_text, shortened
 from tap_retail_reports.core.outage import OutageProbes, VendorHealth, VendorUnavailable
 from tap_retail_reports.core.pace import Abandoned, Pace, PacedSession, abandonable_sleep, abandoned
 from tap_retail_reports.core.records import SchemaCoercion
@@ -76,6 +77,7 @@ EXTRA_FIELDS_SCHEMA = {
 # Failures that end one stream but not the run: the vendor refused, gave no usable answer,
 # or kept failing after every retry. Anything else is a bug and stops the run.
 STREAM_FAILURES = (FatalAPIError, RetriableAPIError, TapError, requests.RequestException)
+ANSWER_READ = 4000  # characters of an error answer read for the vendor's words (cut in log lines; whole at DEBUG)
 RETRY_JITTER = 0.2  # a retry waits up to this share more than asked: refused workers do not retry in step
 # What the SDK retries; a call that still ends in one of these, of the outage kind, puts its vendor down.
 RETRIED_ERRORS = (RetriableAPIError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
@@ -189,7 +191,8 @@ class ReportStream(RESTStream):
                 self.logger.info("%s: stopped by the %s failure above; its bookmark stays at %s",
                                  self.name, self.vendor, self.bookmark_text())
             else:
-                self.logger.error("%s: stopped: %s; its bookmark stays at %s", self.name, reason, self.bookmark_text())
+                stopped, kept = f"{self.name}: stopped: ", f"; its bookmark stays at {self.bookmark_text()}"
+                self.logger.error("%s%s%s", stopped, shortened(reason, MESSAGE_WIDTH - len(stopped) - len(kept)), kept)
             self.run.record_failure(self.name, reason)
 
     @property
@@ -458,21 +461,23 @@ class ReportStream(RESTStream):
     def error_line(self, response: requests.Response, who: str | None = None) -> str:
         """One line for a failed call: stream (or `who`), call, status, the vendor's own words, a hint."""
         line = f"{who or self.name}: {describe_response(response)}"
-        detail = self.vendor_error_detail(response)
-        if detail:
-            line += f": {detail}"
+        detail = redact(self.vendor_error_detail(response))
         # OAuth servers refuse a bad grant or client with 400 (invalid_grant, invalid_client).
         refused = response.status_code in (401, 403) or "invalid_grant" in detail or "invalid_client" in detail
-        if refused and self.auth_hint:
-            line += f" ({self.auth_hint})"
-        return redact(line)
+        hint = f" ({self.auth_hint})" if refused and self.auth_hint else ""
+        if detail:  # the vendor's words, cut to what the line has room for (an HTML page); whole at DEBUG
+            words = excerpt(detail, MESSAGE_WIDTH - len(line) - len(": ") - len(hint))
+            if words != detail:
+                self.logger.debug("%s: the vendor's whole answer: %s", line, detail)
+            line += f": {words}"
+        return redact(line + hint)
 
     def vendor_error_detail(self, response: requests.Response) -> str:
         """The vendor's error text; vendors with another error shape override this."""
         try:
             body = response.json()
         except ValueError:
-            return response.text[:200].strip()
+            return readable_text(response.text[:ANSWER_READ])
         if isinstance(body, dict):
             error, description = body.get("error"), body.get("error_description")
             if isinstance(error, str) and isinstance(description, str):  # OAuth's pair: code and words
@@ -483,7 +488,7 @@ class ReportStream(RESTStream):
                     return value
                 if isinstance(value, dict) and isinstance(value.get("message"), str):
                     return value["message"]
-        return json.dumps(body)[:200]
+        return json.dumps(body)[:ANSWER_READ]
 
     def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
         """Exponential waits, except when the vendor says how long (Retry-After)."""

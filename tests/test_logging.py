@@ -4,6 +4,8 @@ a summary per stream, long waits explained, and where each stream starts said on
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 import logging
 import re
 import threading
@@ -11,6 +13,7 @@ import time
 
 import pytest
 import requests
+import yaml
 
 from tap_retail_reports.core.async_jobs import JobResult, JobSpec
 from tap_retail_reports.core.http import RateLimiter
@@ -27,6 +30,8 @@ from tests.conftest import (
     sandbox_log,
     set_faults,
 )
+from tests.replay_server import Answer, ReplayServer
+from tests.test_async_vendors import knobs
 
 START, END = "2025-03-01", "2025-03-06"
 METRICS = "TAP_RETAIL_REPORTS_METRICS_LOGLEVEL"
@@ -187,6 +192,81 @@ def test_a_whole_run_fits_a_terminal_and_ends_with_one_line_that_sums_it_up(fres
     assert run.records["flipkart_mir_ledger"]  # a whole month to read
     # Each stream's summary gave its requests; the run's line adds them up.
     assert requests_ == sum(int(n) for n in re.findall(r": summary: \d+ row\(s\), (\d+) request\(s\)", run.stderr))
+
+
+# A web application firewall's page in front of Flipkart's API: what a vendor behind a gateway answers.
+GATEWAY_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>403 Forbidden</title>\n<style>body { font-family: sans-serif; margin: 4em }"
+    " h1 { color: #b00 }</style><script>window.dataLayer = window.dataLayer || [];</script></head>\n<body>"
+    "<h1>Access denied</h1>\n" + "<p>This request was blocked by the security rules of this site.</p>\n" * 25
+    + "<p>Reference #18.7f3c2e17.1796671958.2a9d0b4c</p></body></html>\n"
+)
+
+
+def test_a_run_with_failures_of_every_kind_fits_a_terminal_and_still_says_everything(fresh_sandbox, tmp_path):
+    """Every vendor, four of them failing each its own way (a refused password, a refused key, a vendor down,
+    a gateway's long HTML page) and FoxyCart's files with columns the catalog does not declare: no line of
+    stderr reaches LINE_LIMIT, and every failed stream, each vendor's words, the setting to check and the
+    block that pins the columns are still there."""
+    set_faults(fresh_sandbox, error_rate=1.0, vendors=["retrend"])  # down: 503 for every call
+    knobs(fresh_sandbox, "foxycart", csv_column_names="portal", processing_seconds=0.1)
+    config = every_vendor(fresh_sandbox)
+    config["vroom"]["password"] = "not-the-vroom-password"
+    config["distribu"]["api_key"] = "dk_not_a_key"
+    owner = "tap_retail_reports.core.async_stream:AsyncReportStream"
+    fast = env_setting_class_attributes(tmp_path, {"tap_retail_reports.core.streams:ReportStream.backoff_factor": 0.05,
+                                                   f"{owner}.poll_first_seconds": 0.2})
+    token = ("GET", "/flipkart/oauth-service/oauth/token")
+    with ReplayServer({token: Answer(GATEWAY_PAGE.encode(), 403, content_type="text/html")}) as gateway:
+        config["flipkart"]["base_url"] = f"{gateway.url}/flipkart"
+        run = run_tap(config, env=fast)
+        flipkart_alone = {**tap_config(gateway.url, vendors=("flipkart",)), "start_date": ALL_START, "end_date": ALL_END}
+        flipkart_alone["flipkart"]["base_url"] = f"{gateway.url}/flipkart"
+        debug = run_tap(flipkart_alone, env={"TAP_RETAIL_REPORTS_LOGLEVEL": "DEBUG"})
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    lines = run.stderr.splitlines()
+    longest = max(lines, key=len)
+    assert len(longest) < LINE_LIMIT, f"{len(longest)} characters: {longest}"
+
+    # One line per vendor's failure, in its own words, with the settings to check; then every stream it stopped.
+    failed = [line.split("| failed: ", 1)[1] for line in lines if "| failed: " in line]
+    reasons = [line for line in failed if not line.startswith(" ")]
+    for vendor, words in {
+        "distribu": ("HTTP 401", "Invalid or missing API key '***'", "(check distribu.api_key)"),
+        "flipkart": ("HTTP 403", "403 Forbidden Access denied This request was blocked",
+                     "(check flipkart.client_id and flipkart.client_secret)"),
+        "retrend": ("retrend is down", "HTTP 503", "6 attempt(s)"),
+        "vroom": ("HTTP 401", "Invalid email or password", "(check vroom.username and vroom.password)"),
+    }.items():
+        [line] = [line for line in reasons if line.startswith(vendor)]
+        assert all(word in line for word in words), line
+    names = re.findall(r"\w+", " ".join(line.split(": ", 1)[-1] for line in failed if line.startswith(" ")))
+    every_stream = {entry["tap_stream_id"] for entry in catalog_selecting(config, ())["streams"]}
+    assert sorted(names) == sorted(name for name in every_stream if not name.startswith("foxycart_"))
+    assert not any(name.startswith("foxycart_") for name in re.findall(r"\w+", " ".join(failed)))
+    # The gateway's page as words, cut: no markup, never the whole page; the whole of it at DEBUG.
+    assert "<" not in run.stderr and "Reference #18" not in run.stderr
+    assert "Reference #18.7f3c2e17" in debug.stderr and "<style" not in debug.stderr
+    # The exit line: every failure counted, the first reason whole (its words and the setting to check).
+    assert lines[-1].startswith("tap-retail-reports: error: 28 stream(s) failed: distribu_customer_sales"), lines[-1]
+    assert lines[-1].endswith("; the first of 4: distribu: GET /distribu/api/v1/reports/customers -> HTTP 401: "
+                              "Invalid or missing API key '***' (check distribu.api_key)"), lines[-1]
+    assert "dk_not_a_key" not in run.stderr and "not-the-vroom-password" not in run.stderr
+
+    # FoxyCart loaded; each of its streams names the columns the catalog does not declare, then a block to paste.
+    assert all(run.records[stream] for stream in every_stream if stream.startswith("foxycart_"))
+    said = run.stderr.split("| foxycart_complete: ")[-1].split("\n")
+    count = re.fullmatch(r"(\d+) column\(s\) typed from the data are not in the catalog: .*; the block below pins "
+                         r"their types", said[0])
+    assert count, said[0]
+    block = list(itertools.takewhile(lambda line: not line.startswith("20"), said[1:]))  # up to the next log line
+    pinned = yaml.safe_load("\n".join(block))["schema"]["foxycart_complete"]
+    commented = [json.loads("{" + line.strip().removeprefix("# ") + "}") for line in block if line.startswith("    # \"")]
+    beyond_meltano = {name: column for entry in commented for name, column in entry.items()}
+    assert len(pinned) + len(beyond_meltano) == int(count[1]) > 20, block
+    assert "Order Total" in beyond_meltano and "Tax" in pinned
+    declared = run.schemas["foxycart_complete"]["schema"]["properties"]
+    assert all(declared[name]["type"] == column["type"] for name, column in {**pinned, **beyond_meltano}.items())
 
 
 def test_test_mode_says_nothing_per_stream_and_ends_with_a_verdict(sandbox, tmp_path):

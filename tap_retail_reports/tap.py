@@ -40,6 +40,7 @@ from tap_retail_reports.core.log_lines import (
     info_held_back,
     listed,
     shorten_console_prefix,
+    shortened,
 )
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
@@ -410,7 +411,7 @@ def _no_vendor_error() -> TapError:
 
 
 def _fail(message: str, code: int = 1) -> t.NoReturn:
-    line = f"{EXIT_PREFIX}{redact(message)}"
+    line = f"{EXIT_PREFIX}{shortened(redact(message), EXIT_WIDTH)}"  # one line, its closing (check ...) kept
     if _logs_are_structured():
         # `meltano run` asks for JSON log records and reads their level: as an error record,
         # this line is the extractor's error, next to Meltano's own "Extractor failed".

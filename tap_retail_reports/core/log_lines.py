@@ -24,7 +24,8 @@ PREFIX_WIDTH = len(CONSOLE_FORMAT.format(asctime="", levelname="", name="", mess
 MESSAGE_WIDTH = LINE_LIMIT - 1 - PREFIX_WIDTH  # the most a log message may hold
 EXIT_PREFIX = "tap-retail-reports: error: "
 EXIT_WIDTH = LINE_LIMIT - 1 - len(EXIT_PREFIX)  # the most the exit line's message may hold
-SHORTEST_EXCERPT = 40  # a vendor's words are never cut shorter than this, whatever else the line holds
+SHORTEST_EXCERPT = 40  # a text is never cut shorter than this, whatever else its line holds
+VENDOR_WORDS = 120  # the most of a vendor's error text an error line carries (each line then fits what it holds)
 
 
 class ProgramNameFormatter(ConsoleFormatter):

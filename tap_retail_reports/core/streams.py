@@ -46,7 +46,7 @@ from tap_retail_reports.core.http import (
     describe_response,
     retry_after_seconds,
 )
-from tap_retail_reports.core.log_lines import MESSAGE_WIDTH, excerpt, readable_text, shortened
+from tap_retail_reports.core.log_lines import MESSAGE_WIDTH, VENDOR_WORDS, excerpt, readable_text, shortened
 from tap_retail_reports.core.outage import OutageProbes, VendorHealth, VendorUnavailable
 from tap_retail_reports.core.pace import Abandoned, Pace, PacedSession, abandonable_sleep, abandoned
 from tap_retail_reports.core.records import SchemaCoercion
@@ -186,8 +186,8 @@ class ReportStream(RESTStream):
         except STREAM_FAILURES as error:
             reason = failure_reason(self.name, error)
             if isinstance(error, VendorUnavailable):
-                if self.health.first_to_say(reason):
-                    self.logger.error("%s", reason)  # the vendor's line: its other streams stop on it quietly
+                if self.health.first_to_say(reason):  # the vendor's line: its other streams stop on it quietly
+                    self.logger.error("%s", shortened(reason, MESSAGE_WIDTH))
                 self.logger.info("%s: stopped by the %s failure above; its bookmark stays at %s",
                                  self.name, self.vendor, self.bookmark_text())
             else:
@@ -465,8 +465,8 @@ class ReportStream(RESTStream):
         # OAuth servers refuse a bad grant or client with 400 (invalid_grant, invalid_client).
         refused = response.status_code in (401, 403) or "invalid_grant" in detail or "invalid_client" in detail
         hint = f" ({self.auth_hint})" if refused and self.auth_hint else ""
-        if detail:  # the vendor's words, cut to what the line has room for (an HTML page); whole at DEBUG
-            words = excerpt(detail, MESSAGE_WIDTH - len(line) - len(": ") - len(hint))
+        if detail:  # the vendor's words, an excerpt of a long answer (an HTML page); whole at DEBUG
+            words = excerpt(detail, VENDOR_WORDS)
             if words != detail:
                 self.logger.debug("%s: the vendor's whole answer: %s", line, detail)
             line += f": {words}"

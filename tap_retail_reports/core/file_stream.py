@@ -189,6 +189,8 @@ class FileReportStream(WindowedStream):
         return names
 
     def undeclared_columns(self) -> dict[str, t.Any]:
+        if "columns" not in self.__dict__:  # no file read this run (its vendor may be down: never ask it here)
+            return {}
         return self.columns.undeclared()
 
     def widen_column(self, name: str) -> None:

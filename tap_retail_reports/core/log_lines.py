@@ -115,7 +115,7 @@ def shortened(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     hint = HINT.search(text)
-    tail = hint.group() if hint and len(hint.group()) <= width // 2 else ""
+    tail = hint.group() if hint and len(hint.group()) <= width - SHORTEST_EXCERPT else ""
     return excerpt(text[: len(text) - len(tail)], width - len(tail)) + tail
 
 

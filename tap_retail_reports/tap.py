@@ -56,7 +56,7 @@ from tap_retail_reports.core.run_outcome import (
 from tap_retail_reports.core.run_stats import bookmark_values, run_summary
 from tap_retail_reports.core.state_file import read_state
 from tap_retail_reports.core.streams import STREAM_FAILURES, ReportStream
-from tap_retail_reports.core.windows import UTC, iso
+from tap_retail_reports.core.windows import UTC
 from tap_retail_reports.distribu import VENDOR as DISTRIBU
 from tap_retail_reports.flipkart import VENDOR as FLIPKART
 from tap_retail_reports.foxycart import VENDOR as FOXYCART
@@ -370,8 +370,8 @@ class TapRetailReports(Tap):
             self.logger.warning("end_date %s is not after start_date %s: %s (set end_date later, or leave it out to "
                                 "read up to now)", self.config["end_date"], self.config.get("start_date"), loads)
         else:
-            self.logger.warning("start_date %s is in the future: dated streams read nothing until %s; %s",
-                                self.config.get("start_date"), iso(start), loads)
+            self.logger.warning("start_date %s is in the future: dated streams read nothing until then; %s",
+                                self.config.get("start_date"), loads)
 
     @cached_property
     def start_date(self) -> dt.datetime:

@@ -17,7 +17,7 @@ import yaml
 
 from tap_retail_reports.core.async_jobs import JobResult, JobSpec
 from tap_retail_reports.core.http import RateLimiter
-from tap_retail_reports.core.log_lines import LINE_LIMIT
+from tap_retail_reports.core.log_lines import LINE_LIMIT, PREFIX_WIDTH
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC, Window
@@ -229,8 +229,14 @@ def test_a_run_with_failures_of_every_kind_fits_a_terminal_and_still_says_everyt
     assert len(longest) < LINE_LIMIT, f"{len(longest)} characters: {longest}"
 
     # One line per vendor's failure, in its own words, with the settings to check; then every stream it stopped.
+    assert not any(line.startswith(" " * PREFIX_WIDTH) for line in lines)  # each fits: no line needed folding
     failed = [line.split("| failed: ", 1)[1] for line in lines if "| failed: " in line]
-    reasons = [line for line in failed if not line.startswith(" ")]
+    reasons: list[str] = []  # each whole: its first line and the lines that carry it on (indented by four)
+    for line in failed:
+        if not line.startswith(" "):
+            reasons.append(line)
+        elif re.match(r" {4}\S", line):
+            reasons[-1] += " " + line.strip()
     for vendor, words in {
         "distribu": ("HTTP 401", "Invalid or missing API key '***'", "(check distribu.api_key)"),
         "flipkart": ("HTTP 403", "403 Forbidden Access denied This request was blocked",
@@ -240,7 +246,8 @@ def test_a_run_with_failures_of_every_kind_fits_a_terminal_and_still_says_everyt
     }.items():
         [line] = [line for line in reasons if line.startswith(vendor)]
         assert all(word in line for word in words), line
-    names = re.findall(r"\w+", " ".join(line.split(": ", 1)[-1] for line in failed if line.startswith(" ")))
+    listed = [re.sub(r"^  \d+ stream\(s\): ", "", line) for line in failed if re.match(r"  \d+ stream| {15}", line)]
+    names = re.findall(r"\w+", " ".join(listed))
     every_stream = {entry["tap_stream_id"] for entry in catalog_selecting(config, ())["streams"]}
     assert sorted(names) == sorted(name for name in every_stream if not name.startswith("foxycart_"))
     assert not any(name.startswith("foxycart_") for name in re.findall(r"\w+", " ".join(failed)))

@@ -38,6 +38,36 @@ class ProgramNameFormatter(ConsoleFormatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # logging's name
         return self._fmt.format(**{**record.__dict__, "name": record.name.split(".")[0]})  # type: ignore[union-attr]
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as the SDK formats it, a line that would reach `LINE_LIMIT` wrapped at its words,
+        each continuation indented under the message: the last resort for a line nothing else made fit."""
+        return "\n".join(folded(line) for line in super().format(record).split("\n"))
+
+
+def folded(line: str) -> str:
+    """`line`, or its clauses over lines under `LINE_LIMIT`, the later ones indented by `PREFIX_WIDTH`."""
+    return "\n".join(fold(line, LINE_LIMIT - 1, " " * PREFIX_WIDTH)) if len(line) >= LINE_LIMIT else line
+
+
+CLAUSE_BREAK = re.compile(r"(?<=[;:,]) | (?=\()")  # a space after `;`, `:` or `,`, or before `(`
+
+
+def fold(text: str, width: int, indent: str = "") -> list[str]:
+    """`text` in lines of at most `width` characters, the later ones starting with `indent`: each broken
+    after a clause (`;`, `:`, `,`) or before a parenthesis where one ends past the line's first third (a
+    phrase stays whole on its line, for grep), else at a word; nothing is cut."""
+    lines = []
+    while len(text) > width:
+        room = text[: width + 1]
+        cut = max((match.start() for match in CLAUSE_BREAK.finditer(room)), default=-1)
+        if cut < len(indent) + (width - len(indent)) // 3:
+            cut = room.rfind(" ")
+        if cut <= len(indent):
+            cut = width  # one word longer than a line
+        lines.append(text[:cut].rstrip())
+        text = indent + text[cut:].lstrip()
+    return [*lines, text]
+
 
 def shorten_console_prefix() -> None:
     """Give the SDK's console handler (set up by its command) the shorter prefix; a logging

@@ -14,7 +14,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
 from tap_retail_reports.core.errors import TapError
-from tap_retail_reports.core.log_lines import EXIT_WIDTH, MESSAGE_WIDTH, listed, shortened, wrapped
+from tap_retail_reports.core.log_lines import EXIT_WIDTH, MESSAGE_WIDTH, fold, listed, shortened, wrapped
 from tap_retail_reports.core.redact import redact
 
 
@@ -62,19 +62,18 @@ class RunFailures:
             return streams_by_reason
 
     def lines(self, width: int = MESSAGE_WIDTH - len("failed: ")) -> list[str]:
-        """One line per reason, each of at most `width` characters: a reason that stopped one stream
-        after that stream's name; one that stopped several (a vendor down, or refusing its credentials)
-        alone, then every stream it stopped, over as many lines as they take. A reason too long for
-        its line keeps its beginning (the vendor's words) and its closing `(check ...)`."""
+        """One reason after another, each in lines of at most `width` characters: a reason that stopped
+        one stream after that stream's name; one that stopped several (a vendor down, or refusing its
+        credentials) alone, then every stream it stopped. Nothing is cut: a long reason goes on in lines
+        indented by four, the streams in lines of their own."""
         lines = []
         for reason, streams in self._by_reason().items():
-            if len(streams) == 1:
-                lines.append(shortened(f"{streams[0]}: {reason}", width))
-                continue
-            lines.append(shortened(reason, width))
-            head = f"  {len(streams)} stream(s): "
-            names = wrapped(streams, width - len(head))
-            lines += [head + names[0], *(" " * len(head) + more for more in names[1:])]
+            said = f"{streams[0]}: {reason}" if len(streams) == 1 else reason
+            lines += fold(said, width, "    ")
+            if len(streams) > 1:
+                head = f"  {len(streams)} stream(s): "
+                names = wrapped(streams, width - len(head))
+                lines += [head + names[0], *(" " * len(head) + more for more in names[1:])]
         return lines
 
     def exit_message(self, verdict: str = "", width: int = EXIT_WIDTH) -> str:

@@ -650,9 +650,8 @@ class WindowedStream(ReportStream):
         if bookmark is None or start < self.end_date or self._said_past_end:
             return
         self._said_past_end = True
-        self.logger.warning("%s: end_date %s is before this run's first window, which starts at %s (bookmark %s less "
-                            "%d lookback day(s)): nothing to read until then", self.name, iso(self.end_date),
-                            iso(start), iso(bookmark), self.lookback_days)
+        self.logger.warning("%s: end_date %s is before this run's first window, at %s (the bookmark less %d lookback "
+                            "day(s)): nothing to read", self.name, iso(self.end_date), iso(start), self.lookback_days)
 
     def windows(self, context: Context | None) -> list[Window]:
         bookmark = self.bookmark(context)

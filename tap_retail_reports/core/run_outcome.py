@@ -83,12 +83,14 @@ class RunFailures:
         streams = self.streams()
         with self._lock:
             stream, reason = self._failures[0]
-        first = f"{stream}: {reason}" if self._by_reason()[reason] == [stream] else reason
         reasons = len(self._by_reason())
         head, between = f"{verdict}{len(streams)} stream(s) failed", f"; the first{f' of {reasons}' if reasons > 1 else ''}: "
-        whole = f"{head}: {', '.join(streams)}{between}{first}"
+        if len(streams) == 1:  # named before the reason, and never left out
+            return f"{head}: {stream}{between}{shortened(reason, width - len(head) - 2 - len(stream) - len(between))}"
+        whole = f"{head}: {', '.join(streams)}{between}{reason}"
         if len(whole) <= width:
             return whole
+        first = f"{stream}: {reason}" if self._by_reason()[reason] == [stream] else reason
         first = shortened(first, width - len(head) - len(between))
         room = width - len(head) - len(": ") - len(between) - len(first)
         names = listed(streams, room)

@@ -283,6 +283,12 @@ def test_test_mode_says_nothing_per_stream_and_ends_with_a_verdict(sandbox, tmp_
     assert "records go through the SDK's per-record path" not in run.stderr
     last = run.stderr.splitlines()[-1]
     assert last.endswith("| --test passed: 31 stream(s) read, each up to 1 record(s)"), last
+    # Nothing per stream (plans, jobs, columns, summaries) once the streams are read: those lines are DEBUG's.
+    said = [line.split(" | ", 3)[-1] for line in run.stderr.splitlines() if "| INFO " in line]
+    assert not [line for line in said if line.startswith(EVERY_VENDOR)], said
+    assert len(said) <= 3 and said[-1].startswith("--test passed"), said  # the SDK's start-up lines, and the verdict
+    debug = run_tap(config, args=["--test"], env={"TAP_RETAIL_REPORTS_LOGLEVEL": "DEBUG"})
+    assert debug.returncode == 0 and "vroom_orders: no bookmark; starting at start_date" in debug.stderr
 
     config["distribu"]["api_key"] = "dk_not_a_key"
     failed = run_tap(config, args=["--test"])

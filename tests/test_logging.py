@@ -17,7 +17,17 @@ import yaml
 
 from tap_retail_reports.core.async_jobs import JobResult, JobSpec
 from tap_retail_reports.core.http import RateLimiter
-from tap_retail_reports.core.log_lines import LINE_LIMIT, PREFIX_WIDTH
+from tap_retail_reports.core.log_lines import (
+    EXIT_WIDTH,
+    LINE_LIMIT,
+    MESSAGE_WIDTH,
+    PREFIX_WIDTH,
+    excerpt,
+    fold,
+    readable_text,
+    shortened,
+)
+from tap_retail_reports.core.run_outcome import RunFailures
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC, Window
@@ -274,6 +284,44 @@ def test_a_run_with_failures_of_every_kind_fits_a_terminal_and_still_says_everyt
     assert "Order Total" in beyond_meltano and "Tax" in pinned
     declared = run.schemas["foxycart_complete"]["schema"]["properties"]
     assert all(declared[name]["type"] == column["type"] for name, column in {**pinned, **beyond_meltano}.items())
+
+
+def test_long_texts_fit_their_lines_and_keep_what_matters():
+    """The pieces the run's lines are made with: folds lose no word, excerpts and cut reasons keep the setting
+    to check, an HTML page reads as its words, and the failure summary names every stream within its width."""
+    download = ("foxycart_customers window [2026-10-26T07:00:00Z, 2026-11-01T00:00:00Z): download failed (http://127.0.0.1:"
+                "39785/foxycart/downloads/1001/customers_report.1796673208131.zip answered an HTML page (a sign-in or "
+                "error page), not a report); fetching again")
+    lines = fold(download, MESSAGE_WIDTH, "    ")
+    assert len(lines) == 2 and all(len(line) <= MESSAGE_WIDTH for line in lines)
+    assert lines[1].startswith("    (http://") and "answered an HTML page" in lines[1]  # broken before "(", not inside
+    assert " ".join(line.strip() for line in lines) == download
+    assert [len(line) for line in fold("y" * 500, 100, "  ")] == [100, 100, 100, 100, 100, 10]  # one word: cut, all kept
+
+    refused = "vroom: POST /analytics/orders -> HTTP 401: " + "Invalid email or password " * 20 + "(check vroom.password)"
+    assert shortened(refused, 120).endswith("or... (check vroom.password)") and len(shortened(refused, 120)) <= 120
+    assert excerpt("a" * 300, 10) == "a" * 37 + "..."  # never shorter than SHORTEST_EXCERPT
+    assert readable_text(GATEWAY_PAGE).startswith("403 Forbidden Access denied This request was blocked by the security")
+    assert "{" not in readable_text(GATEWAY_PAGE) and "dataLayer" not in readable_text(GATEWAY_PAGE)
+
+    failures = RunFailures()
+    streams = [f"vendor_report_number_{n}" for n in range(30)]
+    for stream in streams:
+        failures.add(stream, "vendor: GET /token -> HTTP 403: " + "no access " * 30 + "(check vendor.client_id)")
+    failures.add("other_stream", "window 2025-03-02: report FAILED at the vendor (job 42)")
+    said = failures.lines()
+    assert all(len(line) <= MESSAGE_WIDTH - len("failed: ") for line in said)
+    assert re.findall(r"vendor_report_number_\d+", " ".join(said)) == streams
+    assert said[-1] == "other_stream: window 2025-03-02: report FAILED at the vendor (job 42)"
+    last = failures.exit_message()  # the reason first: the names give way (they are in the lines above)
+    assert len(last) <= EXIT_WIDTH and last.startswith("31 stream(s) failed; the first of 2: vendor: GET /token -> ")
+    assert "HTTP 403: no access" in last and last.endswith("no... (check vendor.client_id)")
+    short = RunFailures()
+    for stream in streams:
+        short.add(stream, "vendor: GET /token -> HTTP 403: no access (check vendor.client_id)")
+    assert short.exit_message("--test failed: ") == ("--test failed: 30 stream(s) failed: vendor_report_number_0, "
+                                                     "vendor_report_number_1, vendor_report_number_2 ... (27 more); the "
+                                                     "first: vendor: GET /token -> HTTP 403: no access (check vendor.client_id)")
 
 
 def test_test_mode_says_nothing_per_stream_and_ends_with_a_verdict(sandbox, tmp_path):

@@ -10,6 +10,7 @@ included): a message fits in `MESSAGE_WIDTH`, the exit line's in `EXIT_WIDTH`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import logging
 import re
@@ -53,20 +54,24 @@ CLAUSE_BREAK = re.compile(r"(?<=[;:,]) | (?=\()")  # a space after `;`, `:` or `
 
 
 def fold(text: str, width: int, indent: str = "") -> list[str]:
-    """`text` in lines of at most `width` characters, the later ones starting with `indent`: each broken
-    after a clause (`;`, `:`, `,`) or before a parenthesis where one ends past the line's first third (a
-    phrase stays whole on its line, for grep), else at a word; nothing is cut."""
-    lines = []
-    while len(text) > width:
-        room = text[: width + 1]
-        cut = max((match.start() for match in CLAUSE_BREAK.finditer(room)), default=-1)
-        if cut < len(indent) + (width - len(indent)) // 3:
-            cut = room.rfind(" ")
-        if cut <= len(indent):
-            cut = width  # one word longer than a line
-        lines.append(text[:cut].rstrip())
-        text = indent + text[cut:].lstrip()
-    return [*lines, text]
+    """`text` in lines of at most `width` characters, the later ones starting with `indent`, in as few
+    lines as a break at a word gives; among the breaks that give as few, one after a clause (`;`, `:`,
+    `,`) or before a parenthesis, so that a phrase stays whole on its line (for grep). Nothing is cut."""
+
+    @functools.cache
+    def folded_from(rest: str) -> tuple[str, ...]:
+        if len(rest) <= width:
+            return (rest,)
+        room = rest[: width + 1]
+        word = room.rfind(" ")
+        if word <= len(indent):
+            word = width  # one word longer than a line
+        clause = max((match.start() for match in CLAUSE_BREAK.finditer(room)), default=-1)
+        folds = [(rest[:cut].rstrip(), *folded_from(indent + rest[cut:].lstrip()))
+                 for cut in (clause, word) if cut > len(indent)]
+        return min(folds, key=len)  # the clause's break when it gives as few lines
+
+    return list(folded_from(text))
 
 
 def shorten_console_prefix() -> None:

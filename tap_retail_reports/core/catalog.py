@@ -77,8 +77,8 @@ def undeclared_columns_message(stream: str, columns: t.Mapping[str, ColumnType])
         lines += ["# for meltano.yml, under the extractor (Meltano's schema extra), or as properties in a catalog file",
                   "schema:", f"  {stream}:", *(f"    {property_line(name, columns[name])}" for name in reachable)]
     if others:
-        lines.append(f"    # {len(others)} have names Meltano's schema extra does not reach (only letters, digits and "
-                     "underscores): declare them in the stream's schema in a catalog file (Meltano's catalog extra)")
+        lines.append("    # these have names Meltano's schema extra does not reach (only letters, digits and underscores): "
+                     "declare them in the stream's schema in a catalog file (Meltano's catalog extra)")
         lines += [f"    # {property_line(name, columns[name])}" for name in others]
     return "\n".join(lines)
 

@@ -185,7 +185,7 @@ class FlipkartStream(AsyncReportStream):
             self.logger.warning(  # two lines that fit a terminal
                 "flipkart: Flipkart issued a new refresh token (this run goes on with it; it is neither logged nor "
                 "stored): before the next run, set flipkart.refresh_token to the app's current one")
-            self.logger.warning("flipkart: in Meltano, `meltano config tap-retail-reports set flipkart.refresh_token ...`")
+            self.logger.warning("flipkart: in Meltano, `meltano config set tap-retail-reports flipkart.refresh_token ...`")
 
     # -- jobs --------------------------------------------------------------------------
 

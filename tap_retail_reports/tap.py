@@ -411,7 +411,7 @@ def _no_vendor_error() -> TapError:
 
 
 def _fail(message: str, code: int = 1) -> t.NoReturn:
-    line = f"{EXIT_PREFIX}{shortened(redact(message), EXIT_WIDTH)}"  # one line, its closing (check ...) kept
+    line = f"{EXIT_PREFIX}{shortened(' '.join(redact(message).split()), EXIT_WIDTH)}"  # one line; its (check ...) kept
     if _logs_are_structured():
         # `meltano run` asks for JSON log records and reads their level: as an error record,
         # this line is the extractor's error, next to Meltano's own "Extractor failed".

@@ -1,5 +1,6 @@
 """Log lines that fit a terminal: a shorter console prefix, long lists cut to a few names or wrapped
-over several lines, and long texts (a vendor's error page) cut to an excerpt.
+over lines of their own, a vendor's long text (an error page) cut to an excerpt, and, last, a line
+nothing else made fit folded over several.
 
 Every line the tap writes names its stream (or vendor) at its start, so the console prefix shows
 the program (`tap-retail-reports`), not the stream's logger again. A run's lines stay under
@@ -40,8 +41,8 @@ class ProgramNameFormatter(ConsoleFormatter):
         return self._fmt.format(**{**record.__dict__, "name": record.name.split(".")[0]})  # type: ignore[union-attr]
 
     def format(self, record: logging.LogRecord) -> str:
-        """The record as the SDK formats it, a line that would reach `LINE_LIMIT` wrapped at its words,
-        each continuation indented under the message: the last resort for a line nothing else made fit."""
+        """The record as the SDK formats it, a line that would reach `LINE_LIMIT` folded (`fold`), each
+        continuation indented under the message: the last resort for a line nothing else made fit."""
         return "\n".join(folded(line) for line in super().format(record).split("\n"))
 
 
@@ -56,7 +57,10 @@ CLAUSE_BREAK = re.compile(r"(?<=[;:,]) | (?=\()")  # a space after `;`, `:` or `
 def fold(text: str, width: int, indent: str = "") -> list[str]:
     """`text` in lines of at most `width` characters, the later ones starting with `indent`, in as few
     lines as a break at a word gives; among the breaks that give as few, one after a clause (`;`, `:`,
-    `,`) or before a parenthesis, so that a phrase stays whole on its line (for grep). Nothing is cut."""
+    `,`) or before a parenthesis, so that a phrase stays whole on its line (for grep). Nothing is cut.
+    A text of many lines' length (a DEBUG dump) is simply broken at words."""
+    if len(text) > 40 * width:
+        return _broken_at_words(text, width, indent)
 
     @functools.cache
     def folded_from(rest: str) -> tuple[str, ...]:
@@ -72,6 +76,16 @@ def fold(text: str, width: int, indent: str = "") -> list[str]:
         return min(folds, key=len)  # the clause's break when it gives as few lines
 
     return list(folded_from(text))
+
+
+def _broken_at_words(text: str, width: int, indent: str) -> list[str]:
+    lines = []
+    while len(text) > width:
+        cut = text.rfind(" ", len(indent) + 1, width + 1)
+        cut = width if cut < 0 else cut
+        lines.append(text[:cut].rstrip())
+        text = indent + text[cut:].lstrip()
+    return [*lines, text]
 
 
 def shorten_console_prefix() -> None:

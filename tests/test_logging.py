@@ -75,6 +75,8 @@ def test_metric_lines_are_off_by_default_and_come_back_on_request(sandbox):
     assert "METRIC" not in quiet.stderr
     loud = run_tap(config, catalog=catalog, env={METRICS: "INFO"}).ok()
     assert "METRIC" in loud.stderr and '"metric":"http_request_duration"' in loud.stderr
+    metrics = [line.split("METRIC: ", 1)[1] for line in loud.stderr.splitlines() if "METRIC: " in line]
+    assert all(json.loads(metric)["type"] for metric in metrics)  # JSON for programs: whole, never folded
     assert len(quiet.stderr.splitlines()) < 15  # the whole story of a short run fits on a screen
 
 

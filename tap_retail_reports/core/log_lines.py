@@ -18,6 +18,7 @@ import re
 import typing as t
 
 from singer_sdk.logging import ConsoleFormatter
+from singer_sdk.metrics import METRICS_LOGGER_NAME
 
 LINE_LIMIT = 240
 CONSOLE_FORMAT = "{asctime:23s} | {levelname:8s} | {name:18s} | {message}"
@@ -42,8 +43,12 @@ class ProgramNameFormatter(ConsoleFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as the SDK formats it, a line that would reach `LINE_LIMIT` folded (`fold`), each
-        continuation indented under the message: the last resort for a line nothing else made fit."""
-        return "\n".join(folded(line) for line in super().format(record).split("\n"))
+        continuation indented under the message: the last resort for a line nothing else made fit. The
+        SDK's METRIC lines (off by default) are JSON for programs to read, and stay whole."""
+        formatted = super().format(record)
+        if record.name == METRICS_LOGGER_NAME:
+            return formatted
+        return "\n".join(folded(line) for line in formatted.split("\n"))
 
 
 def folded(line: str) -> str:

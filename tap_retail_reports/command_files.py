@@ -8,8 +8,8 @@ import os
 import sys
 
 from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.state_file import EMPTIED, read_state
 from tap_retail_reports.core.state_file import REMEDY as STATE_REMEDY
-from tap_retail_reports.core.state_file import read_state
 
 FILE_OPTIONS = ("--config", "--state", "--catalog")
 DISCOVER_HINT = "tap-retail-reports --config config.json --discover > catalog.json"
@@ -67,7 +67,7 @@ def check_json_file(option: str, path: str) -> None:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise TapError(f"{option} {path} cannot be read: {reason}") from None
     if not text.strip():
-        raise TapError(f"{option} {path} is empty: {remedy}")
+        raise TapError(f"{option} {path} is empty: {remedy}{EMPTIED if option == '--state' else ''}")
     if option == "--state":
         read_state(text, f"{option} {path}")  # JSON lines too; raises TapError for anything but a state
         return

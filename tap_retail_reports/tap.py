@@ -32,7 +32,15 @@ from tap_retail_reports.core.config import (
     with_nested_env_settings,
 )
 from tap_retail_reports.core.errors import TapError
-from tap_retail_reports.core.log_lines import listed, shorten_console_prefix
+from tap_retail_reports.core.log_lines import (
+    EXIT_PREFIX,
+    EXIT_WIDTH,
+    excerpt,
+    info_held_back,
+    listed,
+    shorten_console_prefix,
+    shortened,
+)
 from tap_retail_reports.core.redact import install_log_redaction, redact, redacted_traceback
 from tap_retail_reports.core.run import RunContext
 from tap_retail_reports.core.run_outcome import (
@@ -47,7 +55,7 @@ from tap_retail_reports.core.run_outcome import (
 from tap_retail_reports.core.run_stats import bookmark_values, run_summary
 from tap_retail_reports.core.state_file import read_state
 from tap_retail_reports.core.streams import STREAM_FAILURES, ReportStream
-from tap_retail_reports.core.windows import UTC, iso
+from tap_retail_reports.core.windows import UTC
 from tap_retail_reports.settings import VENDORS
 
 if t.TYPE_CHECKING:
@@ -195,8 +203,9 @@ class TapRetailReports(Tap):
         for stream in streams:
             stream.selected = True  # as the SDK's dry run does, before its streams' jobs are planned at once
         try:
-            self.plan_report_jobs(streams)
-            super().run_sync_dry_run(dry_run_record_limit, streams)
+            with info_held_back(self.logger):  # nothing per stream: the verdict below, and what went wrong
+                self.plan_report_jobs(streams)
+                super().run_sync_dry_run(dry_run_record_limit, streams)
         finally:
             self.run.close()
         self.raise_if_failed("--test failed: ")
@@ -216,8 +225,7 @@ class TapRetailReports(Tap):
             )
             for line in self.failures.lines():
                 self.logger.error("failed: %s", line)
-            first = self.failures.first()
-            raise RunFailed(f"{verdict}{len(failed)} stream(s) failed: {', '.join(failed)}; the first: {first}")
+            raise RunFailed(self.failures.exit_message(verdict))
 
     def plan_report_jobs(self, streams: t.Iterable[Stream] | None = None) -> None:
         """Submit the jobs of every selected asynchronous stream before the first stream syncs,
@@ -314,8 +322,8 @@ class TapRetailReports(Tap):
             self.logger.warning("end_date %s is not after start_date %s: %s (set end_date later, or leave it out to "
                                 "read up to now)", self.config["end_date"], self.config.get("start_date"), loads)
         else:
-            self.logger.warning("start_date %s is in the future: dated streams read nothing until %s; %s",
-                                self.config.get("start_date"), iso(start), loads)
+            self.logger.warning("start_date %s is in the future: dated streams read nothing until then; %s",
+                                self.config.get("start_date"), loads)
 
     @cached_property
     def start_date(self) -> dt.datetime:
@@ -342,10 +350,9 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001  # the last resort, for bugs
         # A bug: still one redacted line, never a raw traceback that could carry a secret.
         logging.getLogger(TapRetailReports.name).debug("traceback:\n%s", redacted_traceback(exc))
-        _fail(
-            f"{type(exc).__name__}: {exc} (an unexpected error, most likely a bug in tap-retail-reports; "
-            f"rerun with {LOG_LEVEL_VARIABLE}=DEBUG for the traceback)"
-        )
+        hint = (f" (an unexpected error, most likely a bug in tap-retail-reports; rerun with {LOG_LEVEL_VARIABLE}=DEBUG "
+                "for the traceback)")
+        _fail(f"{type(exc).__name__}: {excerpt(redact(str(exc)), EXIT_WIDTH - len(type(exc).__name__) - 2 - len(hint))}{hint}")
 
 
 def _no_vendor_error() -> TapError:
@@ -356,7 +363,7 @@ def _no_vendor_error() -> TapError:
 
 
 def _fail(message: str, code: int = 1) -> t.NoReturn:
-    line = f"tap-retail-reports: error: {redact(message)}"
+    line = f"{EXIT_PREFIX}{shortened(' '.join(redact(message).split()), EXIT_WIDTH)}"  # one line; its (check ...) kept
     if _logs_are_structured():
         # `meltano run` asks for JSON log records and reads their level: as an error record,
         # this line is the extractor's error, next to Meltano's own "Extractor failed".

@@ -104,8 +104,8 @@ def test_a_start_date_in_the_future_says_what_still_loads(sandbox: RunningSandbo
     run = tap(tmp_path, "--config", config).ok()
     warnings = [line for line in run.stderr.splitlines() if "WARNING" in line and "is in the future" in line]
     assert len(warnings) == 1
-    assert warnings[0].endswith("start_date 2099-01-01 is in the future: dated streams read nothing until "
-                                "2099-01-01T00:00:00Z; no stream has rows to read")
+    assert warnings[0].endswith("start_date 2099-01-01 is in the future: dated streams read nothing until then; "
+                                "no stream has rows to read")
     assert not run.records
 
     # Vroom's contacts and order statuses are read whole whatever the dates: the warning says they load, and they do.
@@ -113,7 +113,7 @@ def test_a_start_date_in_the_future_says_what_still_loads(sandbox: RunningSandbo
     (tmp_path / "vroom.json").write_text(json.dumps({**vroom, "start_date": "2099-01-01"}))
     run = tap(tmp_path, "--config", "vroom.json").ok()
     [warning] = [line for line in run.stderr.splitlines() if "WARNING" in line and "is in the future" in line]
-    assert warning.endswith("dated streams read nothing until 2099-01-01T00:00:00Z; 2 full-table and snapshot "
+    assert warning.endswith("dated streams read nothing until then; 2 full-table and snapshot "
                             "stream(s) still load: vroom_customer_contacts, vroom_order_statuses"), warning
     assert {stream for stream, rows in run.records.items() if rows} == {"vroom_customer_contacts", "vroom_order_statuses"}
 
@@ -127,8 +127,7 @@ def test_an_end_date_before_the_first_window_says_so(sandbox: RunningSandbox, tm
     run = tap(tmp_path, "--config", config, "--state", "state.json").ok()
     warnings = [line for line in run.stderr.splitlines() if "WARNING" in line and "nothing to read" in line]
     assert len(warnings) == 1, run.stderr[-3000:]
-    assert "end_date 2024-03-04T00:00:00Z is before this run's first window, which starts at 2024-03-10T00:00:00Z" \
-        in warnings[0]
+    assert "end_date 2024-03-04T00:00:00Z is before this run's first window, at 2024-03-10T00:00:00Z" in warnings[0]
     assert not run.records
 
 
@@ -170,7 +169,7 @@ def test_a_file_that_is_not_a_state_says_what_it_should_hold(sandbox: RunningSan
                                                               content: str, says: str) -> None:
     line = state_file_error(sandbox, tmp_path, content)
     assert line.startswith(f"tap-retail-reports: error: {says}"), line
-    assert '{"bookmarks": {...}}, a STATE line ({"type": "STATE", "value": {...}})' in line
+    assert '{"bookmarks": {...}}, a STATE line {"type": "STATE", ...}' in line
     assert "meltano state get" in line
 
 

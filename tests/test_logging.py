@@ -4,6 +4,8 @@ a summary per stream, long waits explained, and where each stream starts said on
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 import logging
 import re
 import threading
@@ -11,10 +13,21 @@ import time
 
 import pytest
 import requests
+import yaml
 
 from tap_retail_reports.core.http import RateLimiter
 from tap_retail_reports.core.job_model import JobResult, JobSpec
-from tap_retail_reports.core.log_lines import LINE_LIMIT
+from tap_retail_reports.core.log_lines import (
+    EXIT_WIDTH,
+    LINE_LIMIT,
+    MESSAGE_WIDTH,
+    PREFIX_WIDTH,
+    excerpt,
+    fold,
+    readable_text,
+    shortened,
+)
+from tap_retail_reports.core.run_outcome import RunFailures
 from tap_retail_reports.core.run_stats import StreamStats
 from tap_retail_reports.core.scheduler import JobScheduler
 from tap_retail_reports.core.windows import UTC, Window
@@ -27,6 +40,8 @@ from tests.conftest import (
     sandbox_log,
     set_faults,
 )
+from tests.replay_server import Answer, ReplayServer
+from tests.test_async_vendors import knobs
 
 START, END = "2025-03-01", "2025-03-06"
 METRICS = "TAP_RETAIL_REPORTS_METRICS_LOGLEVEL"
@@ -60,6 +75,8 @@ def test_metric_lines_are_off_by_default_and_come_back_on_request(sandbox):
     assert "METRIC" not in quiet.stderr
     loud = run_tap(config, catalog=catalog, env={METRICS: "INFO"}).ok()
     assert "METRIC" in loud.stderr and '"metric":"http_request_duration"' in loud.stderr
+    metrics = [line.split("METRIC: ", 1)[1] for line in loud.stderr.splitlines() if "METRIC: " in line]
+    assert all(json.loads(metric)["type"] for metric in metrics)  # JSON for programs: whole, never folded
     assert len(quiet.stderr.splitlines()) < 15  # the whole story of a short run fits on a screen
 
 
@@ -189,6 +206,126 @@ def test_a_whole_run_fits_a_terminal_and_ends_with_one_line_that_sums_it_up(fres
     assert requests_ == sum(int(n) for n in re.findall(r": summary: \d+ row\(s\), (\d+) request\(s\)", run.stderr))
 
 
+# A web application firewall's page in front of Flipkart's API: what a vendor behind a gateway answers.
+GATEWAY_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>403 Forbidden</title>\n<style>body { font-family: sans-serif; margin: 4em }"
+    " h1 { color: #b00 }</style><script>window.dataLayer = window.dataLayer || [];</script></head>\n<body>"
+    "<h1>Access denied</h1>\n" + "<p>This request was blocked by the security rules of this site.</p>\n" * 25
+    + "<p>Reference #18.7f3c2e17.1796671958.2a9d0b4c</p></body></html>\n"
+)
+
+
+def test_a_run_with_failures_of_every_kind_fits_a_terminal_and_still_says_everything(fresh_sandbox, tmp_path):
+    """Every vendor, four of them failing each its own way (a refused password, a refused key, a vendor down,
+    a gateway's long HTML page) and FoxyCart's files with columns the catalog does not declare: no line of
+    stderr reaches LINE_LIMIT, and every failed stream, each vendor's words, the setting to check and the
+    block that pins the columns are still there."""
+    set_faults(fresh_sandbox, error_rate=1.0, vendors=["retrend"])  # down: 503 for every call
+    knobs(fresh_sandbox, "foxycart", csv_column_names="portal", processing_seconds=0.1)
+    config = every_vendor(fresh_sandbox)
+    config["vroom"]["password"] = "not-the-vroom-password"
+    config["distribu"]["api_key"] = "dk_not_a_key"
+    owner = "tap_retail_reports.core.async_stream:AsyncReportStream"
+    fast = env_setting_class_attributes(tmp_path, {"tap_retail_reports.core.streams:ReportStream.backoff_factor": 0.05,
+                                                   f"{owner}.poll_first_seconds": 0.2})
+    token = ("GET", "/flipkart/oauth-service/oauth/token")
+    with ReplayServer({token: Answer(GATEWAY_PAGE.encode(), 403, content_type="text/html")}) as gateway:
+        config["flipkart"]["base_url"] = f"{gateway.url}/flipkart"
+        run = run_tap(config, env=fast)
+        flipkart_alone = {**tap_config(gateway.url, vendors=("flipkart",)), "start_date": ALL_START, "end_date": ALL_END}
+        flipkart_alone["flipkart"]["base_url"] = f"{gateway.url}/flipkart"
+        debug = run_tap(flipkart_alone, env={"TAP_RETAIL_REPORTS_LOGLEVEL": "DEBUG"})
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    lines = run.stderr.splitlines()
+    longest = max(lines, key=len)
+    assert len(longest) < LINE_LIMIT, f"{len(longest)} characters: {longest}"
+
+    # One line per vendor's failure, in its own words, with the settings to check; then every stream it stopped.
+    assert not any(line.startswith(" " * PREFIX_WIDTH) for line in lines)  # each fits: no line needed folding
+    failed = [line.split("| failed: ", 1)[1] for line in lines if "| failed: " in line]
+    reasons: list[str] = []  # each whole: its first line and the lines that carry it on (indented by four)
+    for line in failed:
+        if not line.startswith(" "):
+            reasons.append(line)
+        elif re.match(r" {4}\S", line):
+            reasons[-1] += " " + line.strip()
+    for vendor, words in {
+        "distribu": ("HTTP 401", "Invalid or missing API key '***'", "(check distribu.api_key)"),
+        "flipkart": ("HTTP 403", "403 Forbidden Access denied This request was blocked",
+                     "(check flipkart.client_id and flipkart.client_secret)"),
+        "retrend": ("retrend is down", "HTTP 503", "6 attempt(s)"),
+        "vroom": ("HTTP 401", "Invalid email or password", "(check vroom.username and vroom.password)"),
+    }.items():
+        [line] = [line for line in reasons if line.startswith(vendor)]
+        assert all(word in line for word in words), line
+    listed = [re.sub(r"^  \d+ stream\(s\): ", "", line) for line in failed if re.match(r"  \d+ stream| {15}", line)]
+    names = re.findall(r"\w+", " ".join(listed))
+    every_stream = {entry["tap_stream_id"] for entry in catalog_selecting(config, ())["streams"]}
+    assert sorted(names) == sorted(name for name in every_stream if not name.startswith("foxycart_"))
+    assert not any(name.startswith("foxycart_") for name in re.findall(r"\w+", " ".join(failed)))
+    # The gateway's page as words, cut: no markup, never the whole page; the whole of it at DEBUG.
+    assert "<" not in run.stderr and "Reference #18" not in run.stderr
+    assert "Reference #18.7f3c2e17" in debug.stderr and "<style" not in debug.stderr
+    # The exit line: every failure counted, the first reason whole (its words and the setting to check).
+    assert lines[-1].startswith("tap-retail-reports: error: 28 stream(s) failed: distribu_customer_sales"), lines[-1]
+    assert lines[-1].endswith("; the first of 4: distribu: GET /distribu/api/v1/reports/customers -> HTTP 401: "
+                              "Invalid or missing API key '***' (check distribu.api_key)"), lines[-1]
+    assert "dk_not_a_key" not in run.stderr and "not-the-vroom-password" not in run.stderr
+
+    # FoxyCart loaded; each of its streams names the columns the catalog does not declare, then a block to paste.
+    assert all(run.records[stream] for stream in every_stream if stream.startswith("foxycart_"))
+    said = run.stderr.split("| foxycart_complete: ")[-1].split("\n")
+    count = re.fullmatch(r"(\d+) column\(s\) typed from the data are not in the catalog: .*; the block below pins "
+                         r"their types", said[0])
+    assert count, said[0]
+    block = list(itertools.takewhile(lambda line: not line.startswith("20"), said[1:]))  # up to the next log line
+    pinned = yaml.safe_load("\n".join(block))["schema"]["foxycart_complete"]
+    commented = [json.loads("{" + line.strip().removeprefix("# ") + "}") for line in block if line.startswith("    # \"")]
+    beyond_meltano = {name: column for entry in commented for name, column in entry.items()}
+    assert len(pinned) + len(beyond_meltano) == int(count[1]) > 20, block
+    assert "Order Total" in beyond_meltano and "Tax" in pinned
+    declared = run.schemas["foxycart_complete"]["schema"]["properties"]
+    assert all(declared[name]["type"] == column["type"] for name, column in {**pinned, **beyond_meltano}.items())
+
+
+def test_long_texts_fit_their_lines_and_keep_what_matters():
+    """The pieces the run's lines are made with: folds lose no word, excerpts and cut reasons keep the setting
+    to check, an HTML page reads as its words, and the failure summary names every stream within its width."""
+    download = ("foxycart_customers window [2026-10-26T07:00:00Z, 2026-11-01T00:00:00Z): download failed (http://127.0.0.1:"
+                "39785/foxycart/downloads/1001/customers_report.1796673208131.zip answered an HTML page (a sign-in or "
+                "error page), not a report); fetching again")
+    lines = fold(download, MESSAGE_WIDTH, "    ")
+    assert len(lines) == 2 and all(len(line) <= MESSAGE_WIDTH for line in lines)
+    assert lines[1].startswith("    (http://") and "answered an HTML page" in lines[1]  # broken before "(", not inside
+    assert " ".join(line.strip() for line in lines) == download
+    assert [len(line) for line in fold("y" * 500, 100, "  ")] == [100, 100, 100, 100, 100, 10]  # one word: cut, all kept
+
+    refused = "vroom: POST /analytics/orders -> HTTP 401: " + "Invalid email or password " * 20 + "(check vroom.password)"
+    assert shortened(refused, 120).endswith("or... (check vroom.password)") and len(shortened(refused, 120)) <= 120
+    assert excerpt("a" * 300, 10) == "a" * 37 + "..."  # never shorter than SHORTEST_EXCERPT
+    assert readable_text(GATEWAY_PAGE).startswith("403 Forbidden Access denied This request was blocked by the security")
+    assert "{" not in readable_text(GATEWAY_PAGE) and "dataLayer" not in readable_text(GATEWAY_PAGE)
+
+    failures = RunFailures()
+    streams = [f"vendor_report_number_{n}" for n in range(30)]
+    for stream in streams:
+        failures.add(stream, "vendor: GET /token -> HTTP 403: " + "no access " * 30 + "(check vendor.client_id)")
+    failures.add("other_stream", "window 2025-03-02: report FAILED at the vendor (job 42)")
+    said = failures.lines()
+    assert all(len(line) <= MESSAGE_WIDTH - len("failed: ") for line in said)
+    assert re.findall(r"vendor_report_number_\d+", " ".join(said)) == streams
+    assert said[-1] == "other_stream: window 2025-03-02: report FAILED at the vendor (job 42)"
+    last = failures.exit_message()  # the reason first: the names give way (they are in the lines above)
+    assert len(last) <= EXIT_WIDTH and last.startswith("31 stream(s) failed; the first of 2: vendor: GET /token -> ")
+    assert "HTTP 403: no access" in last and last.endswith("no... (check vendor.client_id)")
+    short = RunFailures()
+    for stream in streams:
+        short.add(stream, "vendor: GET /token -> HTTP 403: no access (check vendor.client_id)")
+    assert short.exit_message("--test failed: ") == ("--test failed: 30 stream(s) failed: vendor_report_number_0, "
+                                                     "vendor_report_number_1, vendor_report_number_2 ... (27 more); the "
+                                                     "first: vendor: GET /token -> HTTP 403: no access (check vendor.client_id)")
+
+
 def test_test_mode_says_nothing_per_stream_and_ends_with_a_verdict(sandbox, tmp_path):
     config = every_vendor(sandbox)
     run = run_tap(config, args=["--test"])
@@ -196,6 +333,12 @@ def test_test_mode_says_nothing_per_stream_and_ends_with_a_verdict(sandbox, tmp_
     assert "records go through the SDK's per-record path" not in run.stderr
     last = run.stderr.splitlines()[-1]
     assert last.endswith("| --test passed: 31 stream(s) read, each up to 1 record(s)"), last
+    # Nothing per stream (plans, jobs, columns, summaries) once the streams are read: those lines are DEBUG's.
+    said = [line.split(" | ", 3)[-1] for line in run.stderr.splitlines() if "| INFO " in line]
+    assert not [line for line in said if line.startswith(EVERY_VENDOR)], said
+    assert len(said) <= 3 and said[-1].startswith("--test passed"), said  # the SDK's start-up lines, and the verdict
+    debug = run_tap(config, args=["--test"], env={"TAP_RETAIL_REPORTS_LOGLEVEL": "DEBUG"})
+    assert debug.returncode == 0 and "vroom_orders: no bookmark; starting at start_date" in debug.stderr
 
     config["distribu"]["api_key"] = "dk_not_a_key"
     failed = run_tap(config, args=["--test"])

@@ -55,14 +55,15 @@ def test_a_vendor_that_refuses_does_not_stop_the_others(sandbox):
     assert run.last_state["bookmarks"]["distribu_sales_daily"]["replication_key_value"] == "2025-03-03T00:00:00Z"
     assert not any(name.startswith("distribu_") for name in run.records)
 
-    # One refusal for the vendor: one summary line naming every stream it stopped.
-    failed = [line for line in run.stderr.splitlines() if "| failed: " in line]
-    assert len(failed) == 1, failed
-    assert re.search(r"failed: ([\w, ]+): distribu: ", failed[0])[1].split(", ") == [
+    # One refusal for the vendor: one summary line saying it, then every stream it stopped.
+    failed = [line.split("| failed: ", 1)[1] for line in run.stderr.splitlines() if "| failed: " in line]
+    reason = " ".join(line.strip() for line in failed[:-1])  # its line, and those that carry it on (indented by four)
+    assert failed[0].startswith("distribu: ") and all(line.startswith("    ") for line in failed[1:-1]), failed
+    assert "HTTP 403" in reason and "check distribu.api_key" in reason
+    assert re.fullmatch(r"  5 stream\(s\): ([\w, ]+)", failed[-1])[1].split(", ") == [
         "distribu_customer_sales", "distribu_inventory", "distribu_inventory_categories",
         "distribu_sales_by_status", "distribu_sales_daily",
     ]
-    assert "HTTP 403" in failed[0] and "check distribu.api_key" in failed[0]
     assert "5 stream(s) failed" in run.stderr.splitlines()[-1]
     assert DISTRIBU_API_KEY_WITHOUT_SCOPE not in run.stderr
     assert "Traceback" not in run.stderr

@@ -205,7 +205,9 @@ def test_a_dead_vendor_fails_fast_and_the_healthy_one_loads_every_row(sandbox: R
     assert len(retries) == 5, "\n".join(retries)
     down = [line for line in error_lines(run.stderr) if "distribu is down" in line]
     assert len(down) == 3, "\n".join(down)  # the vendor's line, the summary's line, the exit line
-    assert sum(stream in run.stderr.splitlines()[-1] for stream in DISTRIBU_STREAMS) == len(DISTRIBU_STREAMS)
+    failed = " ".join(line for line in error_lines(run.stderr) if "| failed:   " in line)  # the streams it stopped
+    assert sum(stream in failed for stream in DISTRIBU_STREAMS) == len(DISTRIBU_STREAMS)
+    assert run.stderr.splitlines()[-1].startswith("tap-retail-reports: error: 5 stream(s) failed")
 
 
 DISTRIBU_STREAMS = ("distribu_sales_daily", "distribu_sales_by_status", "distribu_customer_sales",
@@ -281,10 +283,12 @@ def test_a_vendor_lost_while_its_jobs_poll_is_one_line_per_vendor_and_the_next_r
     errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
     for vendor in ("flipkart", "foxycart"):
         said = "is down" if loss == "down" else f"check {vendor}."
-        about = [line for line in errors if vendor in line]
+        about = [line for line in errors if vendor in line and "| failed:   " not in line]
         # The vendor's line and the run summary's; before, one per stream and window (about 16 here).
         assert len(about) == 2, "\n".join(about)
         assert all(said in line for line in about), "\n".join(about)
+    stopped = " ".join(line for line in errors if "| failed:   " in line)  # the summary's lists of streams stopped
+    assert all(stream in stopped for stream in LOST_STREAMS), stopped
     held = run.last_state["bookmarks"]
     bookmarks = {stream: held.get(stream, {}).get("replication_key_value") for stream in LOST_STREAMS}
     assert not any(bookmarks.values()), (bookmarks, run.stderr[-6000:])

@@ -10,6 +10,7 @@ import typing as t
 from singer_sdk.singerlib.catalog import Metadata
 
 from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.log_lines import MESSAGE_WIDTH, listed
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.catalog import Catalog
@@ -59,30 +60,29 @@ def refused_replication_key(stream: str, asked: str, own: str | None) -> str:
 MELTANO_NAME = re.compile(r"\w+")  # the property names Meltano 4.4's `schema` extra reaches
 
 
-def pin_block(stream: str, columns: t.Mapping[str, ColumnType]) -> str:
-    """A `schema:` block for meltano.yml (the extractor's `schema` extra) that declares `columns`.
-    Names and schemas are written as JSON, which YAML reads as they are."""
-    lines = ["schema:", f"  {stream}:"]
-    for name, column in sorted(columns.items()):
-        lines.append(f"    {json.dumps(name)}: {json.dumps(column.schema(None))}")
+def undeclared_columns_message(stream: str, columns: t.Mapping[str, ColumnType]) -> str | None:
+    """The summary's words on the columns a stream learned that the catalog does not declare, or None: one
+    short line naming them, then a `schema:` block for meltano.yml (Meltano's `schema` extra) that pins their
+    types, one column a line. Names Meltano's extra cannot reach (spaces, punctuation) follow as comments,
+    for a catalog file: pasted as it is, the block pins what it can."""
+    if not columns:
+        return None
+    reachable = sorted(name for name in columns if MELTANO_NAME.fullmatch(name))
+    others = sorted(set(columns) - set(reachable))
+    head = f"{stream}: {len(columns)} column(s) typed from the data are not in the catalog: "
+    then = "; the block below pins their types" if reachable else "; their types follow, for a catalog file"
+    names = listed([f"{name} ({columns[name].kind})" for name in sorted(columns)], MESSAGE_WIDTH - len(head) - len(then))
+    lines = [head + names + then]
+    if reachable:
+        lines += ["# for meltano.yml, under the extractor (Meltano's schema extra), or as properties in a catalog file",
+                  "schema:", f"  {stream}:", *(f"    {property_line(name, columns[name])}" for name in reachable)]
+    if others:
+        lines.append("    # these have names Meltano's schema extra does not reach (only letters, digits and underscores): "
+                     "declare them in the stream's schema in a catalog file (Meltano's catalog extra)")
+        lines += [f"    # {property_line(name, columns[name])}" for name in others]
     return "\n".join(lines)
 
 
-def undeclared_columns_message(stream: str, columns: t.Mapping[str, ColumnType]) -> str | None:
-    """The summary's words on the columns a stream learned that the catalog does not declare, or None:
-    their names and types, a block that pins them for meltano.yml, and the ones Meltano's `schema`
-    extra cannot reach (names with spaces or punctuation), which only a catalog file can declare."""
-    if not columns:
-        return None
-    names = ", ".join(f"{name} ({column.kind})" for name, column in sorted(columns.items()))
-    reachable = {name: column for name, column in columns.items() if MELTANO_NAME.fullmatch(name)}
-    words = f"{stream}: {len(columns)} column(s) typed from the data that the catalog does not declare: {names}."
-    others = sorted(set(columns) - set(reachable))
-    if others:
-        words += (f" {len(others)} of them ({', '.join(others)}) have names Meltano's schema extra does not reach "
-                  "(only letters, digits and underscores): declare them in the stream's schema in a catalog file "
-                  "(Meltano's catalog extra).")
-    if reachable:
-        words += (" To pin the types, paste this under the extractor in meltano.yml (Meltano's schema extra), or "
-                  f"add the same properties to the stream's schema in the catalog:\n{pin_block(stream, reachable)}")
-    return words
+def property_line(name: str, column: ColumnType) -> str:
+    """A column's property as JSON, which YAML reads as it is: `"Tax": {"type": ["number", "null"]}`."""
+    return f"{json.dumps(name)}: {json.dumps(column.schema(None))}"

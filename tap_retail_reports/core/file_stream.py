@@ -14,7 +14,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_retail_reports.core.fast_records import EXTRA_FIELDS, FileRecords, RecordLines, write_file
 from tap_retail_reports.core.layouts import NUMBER, SAMPLE_ROWS, ColumnMemory, StreamColumns, default_order
-from tap_retail_reports.core.log_lines import listed
+from tap_retail_reports.core.log_lines import MESSAGE_WIDTH, listed
 from tap_retail_reports.core.records import SchemaCoercion, converter_for, text_columns, typed_as_text
 from tap_retail_reports.core.streams import WindowedStream
 from tap_retail_reports.core.tables import Table
@@ -170,14 +170,15 @@ class FileReportStream(WindowedStream):
         if declare:
             self.announce_columns({name: column.schema() for name, column in declare.items()})
             kinds = collections.Counter(column.kind for column in declare.values())
-            self.logger.info("%s: %d column(s) learned from the file header (%s): %s", self.name, len(declare),
-                             ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())),
-                             listed([f"{name} ({column.kind})" for name, column in declare.items()]))
+            head = (f"{self.name}: {len(declare)} column(s) learned from the file header "
+                    f"({', '.join(f'{kind} {count}' for kind, count in sorted(kinds.items()))}): ")
+            self.logger.info("%s%s", head, listed([f"{name} ({column.kind})" for name, column in declare.items()],
+                                                  MESSAGE_WIDTH - len(head)))
         self._coercion_cache = None
         return names
 
     def undeclared_columns(self) -> dict[str, t.Any]:
-        if "columns" not in self.__dict__:  # no file was read: nothing learned, and no call to make for it
+        if "columns" not in self.__dict__:  # no file read this run (its vendor may be down: never ask it here)
             return {}
         return self.columns.undeclared()
 

@@ -14,6 +14,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
 from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.log_lines import EXIT_WIDTH, MESSAGE_WIDTH, fold, listed, shortened, wrapped
 from tap_retail_reports.core.redact import redact
 
 
@@ -60,18 +61,40 @@ class RunFailures:
                     streams.append(stream)
             return streams_by_reason
 
-    def lines(self) -> list[str]:
-        """One line per reason, naming every stream it stopped: a vendor that was down, or refused
-        its credentials, is one line however many streams it has. Whole, however long: the vendor's
-        own words and every stream, where a scheduler's alert looks."""
-        return [f"{', '.join(streams)}: {reason}" for reason, streams in self._by_reason().items()]
+    def lines(self, width: int = MESSAGE_WIDTH - len("failed: ")) -> list[str]:
+        """One reason after another, each in lines of at most `width` characters: a reason that stopped
+        one stream after that stream's name; one that stopped several (a vendor down, or refusing its
+        credentials) alone, then every stream it stopped. Nothing is cut: a long reason goes on in lines
+        indented by four, the streams in lines of their own."""
+        lines = []
+        for reason, streams in self._by_reason().items():
+            said = f"{streams[0]}: {reason}" if len(streams) == 1 else reason
+            lines += fold(said, width, "    ")
+            if len(streams) > 1:
+                head = f"  {len(streams)} stream(s): "
+                names = wrapped(streams, width - len(head))
+                lines += [head + names[0], *(" " * len(head) + more for more in names[1:])]
+        return lines
 
-    def first(self) -> str:
-        """The first failure for the exit line, which names the failed streams already: its reason,
-        after its stream's name when it stopped that stream alone."""
+    def exit_message(self, verdict: str = "", width: int = EXIT_WIDTH) -> str:
+        """The run's last line: how many streams failed, their names, and the first reason, in at most
+        `width` characters. The reason comes first (what to fix): when both do not fit, the names are
+        cut (`a ... (4 more)`), or left to the lines above; the reason keeps its closing `(check ...)`."""
+        streams = self.streams()
         with self._lock:
             stream, reason = self._failures[0]
-        return f"{stream}: {reason}" if self._by_reason()[reason] == [stream] else reason
+        reasons = len(self._by_reason())
+        head, between = f"{verdict}{len(streams)} stream(s) failed", f"; the first{f' of {reasons}' if reasons > 1 else ''}: "
+        if len(streams) == 1:  # named before the reason, and never left out
+            return f"{head}: {stream}{between}{shortened(reason, width - len(head) - 2 - len(stream) - len(between))}"
+        whole = f"{head}: {', '.join(streams)}{between}{reason}"
+        if len(whole) <= width:
+            return whole
+        first = f"{stream}: {reason}" if self._by_reason()[reason] == [stream] else reason
+        first = shortened(first, width - len(head) - len(between))
+        room = width - len(head) - len(": ") - len(between) - len(first)
+        names = listed(streams, room)
+        return f"{head}: {names}{between}{first}" if len(names) <= room else f"{head}{between}{first}"
 
     def streams(self) -> list[str]:
         with self._lock:

@@ -15,10 +15,10 @@ import typing as t
 from tap_retail_reports.core.errors import TapError
 from tap_retail_reports.core.windows import parse_when
 
-FORMS = ('{"bookmarks": {...}}, a STATE line ({"type": "STATE", "value": {...}}) or '
-         '`meltano state get` output ({"singer_state": {...}})')
-REMEDY = ("restore it from the last STATE your target or orchestrator stored, or delete it to start again from "
-          "start_date (a `> state.json` redirect empties the file before the tap reads it)")
+# Short enough for one line beside a file's name and what is wrong with it (core/log_lines.py: EXIT_WIDTH).
+FORMS = '{"bookmarks": {...}}, a STATE line {"type": "STATE", ...} or `meltano state get` output {"singer_state": ...}'
+REMEDY = "restore it from the last STATE your target stored, or delete it to start again from start_date"
+EMPTIED = " (a `> state.json` redirect empties the file before the tap reads it)"
 EXAMPLE_BOOKMARK = '{"replication_key_value": "2026-11-24T06:00:00Z", ...}'
 
 

@@ -27,6 +27,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_retail_reports.core.bookmarks import WindowBookmarks, for_context
 from tap_retail_reports.core.catalog import undeclared_columns_message
 from tap_retail_reports.core.errors import TapError
+from tap_retail_reports.core.log_lines import MESSAGE_WIDTH, shortened
 from tap_retail_reports.core.outage import VendorUnavailable
 from tap_retail_reports.core.redact import redact
 from tap_retail_reports.core.run_outcome import ReaderGone
@@ -95,12 +96,13 @@ class ReportStream(StreamRecords):
         except STREAM_FAILURES as error:
             reason = failure_reason(self.name, error)
             if isinstance(error, VendorUnavailable):
-                if self.health.is_new_failure(reason):
-                    self.logger.error("%s", reason)  # the vendor's line: its other streams stop on it quietly
+                if self.health.is_new_failure(reason):  # the vendor's line: its other streams stop on it quietly
+                    self.logger.error("%s", shortened(reason, MESSAGE_WIDTH))
                 self.logger.info("%s: stopped by the %s failure above; its bookmark stays at %s",
                                  self.name, self.vendor, self.bookmark_text())
             else:
-                self.logger.error("%s: stopped: %s; its bookmark stays at %s", self.name, reason, self.bookmark_text())
+                stopped, kept = f"{self.name}: stopped: ", f"; its bookmark stays at {self.bookmark_text()}"
+                self.logger.error("%s%s%s", stopped, shortened(reason, MESSAGE_WIDTH - len(stopped) - len(kept)), kept)
             self.run.record_failure(self.name, reason)
 
     @property
@@ -177,9 +179,8 @@ class WindowedStream(WindowBookmarks, ReportStream):
         if bookmark is None or start < self.end_date or self._warned_past_end:
             return
         self._warned_past_end = True
-        self.logger.warning("%s: end_date %s is before this run's first window, which starts at %s (bookmark %s less "
-                            "%d lookback day(s)): nothing to read until then", self.name, iso(self.end_date),
-                            iso(start), iso(bookmark), self.lookback_days)
+        self.logger.warning("%s: end_date %s is before this run's first window, at %s (the bookmark less %d lookback "
+                            "day(s)): nothing to read", self.name, iso(self.end_date), iso(start), self.lookback_days)
 
     def windows(self, context: Context | None) -> list[Window]:
         bookmark = self.bookmark(context)

@@ -21,6 +21,7 @@ from tap_retail_reports.core import sdk
 from tap_retail_reports.core.auth import TokenAuthenticator, TokenRejected, expiry_epoch
 from tap_retail_reports.core.environment import CertificateProblem
 from tap_retail_reports.core.http import RateLimiter, describe_response, retry_after_seconds
+from tap_retail_reports.core.log_lines import VENDOR_WORDS, excerpt, readable_text
 from tap_retail_reports.core.outage import OutageProbes, VendorHealth, VendorUnavailable
 from tap_retail_reports.core.pace import Abandoned, Pace, PacedSession, abandonable_sleep, abandoned
 from tap_retail_reports.core.redact import redact
@@ -34,6 +35,7 @@ if t.TYPE_CHECKING:
 
     from tap_retail_reports.core.run import RunContext
 
+ANSWER_READ = 4000  # characters of an error answer read for the vendor's words (cut in log lines; whole at DEBUG)
 RETRY_JITTER = 0.2  # a retry waits up to this share more than asked: refused workers do not retry in step
 # What the SDK retries; a call that still ends in one of these, of the outage kind, puts its vendor down.
 RETRIED_ERRORS = (RetriableAPIError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
@@ -277,21 +279,23 @@ class VendorCalls(RESTStream):
     def error_line(self, response: requests.Response, who: str | None = None) -> str:
         """One line for a failed call: stream (or `who`), call, status, the vendor's own words, a hint."""
         line = f"{who or self.name}: {describe_response(response)}"
-        detail = self.vendor_error_detail(response)
-        if detail:
-            line += f": {detail}"
+        detail = redact(self.vendor_error_detail(response))
         # OAuth servers refuse a bad grant or client with 400 (invalid_grant, invalid_client).
         refused = response.status_code in (401, 403) or "invalid_grant" in detail or "invalid_client" in detail
-        if refused and self.auth_hint:
-            line += f" ({self.auth_hint})"
-        return redact(line)
+        hint = f" ({self.auth_hint})" if refused and self.auth_hint else ""
+        if detail:  # the vendor's words, an excerpt of a long answer (an HTML page); whole at DEBUG
+            words = excerpt(detail, VENDOR_WORDS)
+            if words != detail:
+                self.logger.debug("%s: the vendor's whole answer: %s", line, detail)
+            line += f": {words}"
+        return redact(line + hint)
 
     def vendor_error_detail(self, response: requests.Response) -> str:
         """The vendor's error text; vendors with another error shape override this."""
         try:
             body = response.json()
         except ValueError:
-            return response.text[:200].strip()
+            return readable_text(response.text[:ANSWER_READ])
         if isinstance(body, dict):
             error, description = body.get("error"), body.get("error_description")
             if isinstance(error, str) and isinstance(description, str):  # OAuth's pair: code and words
@@ -302,7 +306,7 @@ class VendorCalls(RESTStream):
                     return value
                 if isinstance(value, dict) and isinstance(value.get("message"), str):
                     return value["message"]
-        return json.dumps(body)[:200]
+        return json.dumps(body)[:ANSWER_READ]
 
     def unreadable(self, response: requests.Response, problem: str) -> FatalAPIError:
         """The error for an answer the tap cannot read: one line, stream and call first."""

@@ -163,12 +163,10 @@ class FlipkartStream(AsyncReportStream):
         first_rotation = current[0] == self.vendor_config["refresh_token"]
         current[0] = issued  # this run renews with the new one
         if first_rotation:
-            self.logger.warning(
-                "flipkart: Flipkart issued a new refresh token, so the configured flipkart.refresh_token will stop "
-                "working; this run goes on with the new one (it is neither logged nor stored). Before the next run, "
-                "set flipkart.refresh_token to a current refresh token of the app (in Meltano: "
-                "`meltano config tap-retail-reports set flipkart.refresh_token ...`)"
-            )
+            self.logger.warning(  # two lines that fit a terminal
+                "flipkart: Flipkart issued a new refresh token (this run goes on with it; it is neither logged nor "
+                "stored): before the next run, set flipkart.refresh_token to the app's current one")
+            self.logger.warning("flipkart: in Meltano, `meltano config set tap-retail-reports flipkart.refresh_token ...`")
 
     # -- jobs --------------------------------------------------------------------------
 

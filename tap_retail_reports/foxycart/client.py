@@ -56,7 +56,7 @@ class FoxyCartStream(AsyncReportStream):
 
     vendor = "foxycart"
     default_base_url = "https://api.foxycart.com"
-    auth_hint = "check foxycart.client_id, foxycart.client_secret, foxycart.refresh_token and foxycart.store_id"
+    auth_hint = "check foxycart.client_id, client_secret, refresh_token and store_id"  # short: it ends every refusal's line
     download_formats = frozenset({"zip"})  # every report is a zip of CSVs: a bare CSV or a page is not the report
     column_types = column_types(
         NUMBER=("total_item_price", "total_tax", "total_shipping", "total_discount", "total_order", "item_price",

@@ -26,8 +26,7 @@ class RetrendSessionStream(WindowedStream):
     def auth_hint(self) -> str:  # type: ignore[override]  # a class attribute in core; here it depends on config
         if self.vendor_config.get("api_key"):
             return "check retrend.organization_id and retrend.api_key"
-        return ("retrend.session_token was refused: it may have expired or belong to another organization; "
-                "set a fresh retrend.session_token, or retrend.api_key so that the tap creates its own sessions")
+        return "check retrend.session_token, which may have expired, or set retrend.api_key instead"
 
     @property
     def token(self) -> RenewableToken:

@@ -82,11 +82,12 @@ def describe_certificate_failure(url: str, failure: ssl.SSLCertVerificationError
     verdict = failure.verify_message or failure.reason or "certificate verify failed"
     setting = ca_setting()
     if setting is None:
-        where = ("checked against certifi's CA bundle; behind a TLS-inspecting proxy, set REQUESTS_CA_BUNDLE "
-                 "(or SSL_CERT_FILE) to a bundle holding its CA")
+        checked, advice = "certifi's CA bundle", "set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to a bundle holding its CA"
     else:
-        where = f"checked against {setting[0]}={setting[1]}: does it hold the CA that signed it?"
-    return f"the TLS certificate of {host_of(url)} was not accepted ({verdict}): a certificate problem, not an outage; not retried; {where}"
+        checked, advice = f"{setting[0]}={setting[1]}", f"does {setting[0]} hold the CA that signed it?"
+    # The advice closes the line in parentheses, so that a line cut to fit a terminal keeps it.
+    return (f"the TLS certificate of {host_of(url)} was not accepted, a certificate problem, not an outage; "
+            f"not retried: {verdict}, checked against {checked} ({advice})")
 
 
 @contextlib.contextmanager

@@ -242,6 +242,22 @@ def test_column_types_hold_from_run_to_run(fresh_sandbox: RunningSandbox, fast: 
     assert {exact(row["Test Transaction"]) for row in third.records["foxycart_transactions"]} <= {("int", 0), ("int", 1)}
 
 
+def test_the_block_that_pins_columns_is_said_when_a_run_types_columns_anew(fresh_sandbox: RunningSandbox,
+                                                                          fast: dict) -> None:
+    """A run that types columns no earlier run's STATE had says the block that pins them; a run whose
+    types all come from STATE says one line instead (the block at DEBUG), until a new column comes."""
+    knobs(fresh_sandbox, "foxycart", processing_seconds=0.1, csv_column_names="portal")
+    cfg = config(fresh_sandbox, ("foxycart",), *DAYS, foxycart={"reports": ["transactions"]})
+    kept = "foxycart_transactions: 22 column(s) typed from the data are not in the catalog; their types are kept in STATE"
+    first = run_tap(cfg, env=fast).ok()
+    assert "\nschema:\n  foxycart_transactions:\n" in first.stderr and kept not in first.stderr
+    again = run_tap(cfg, state=first.last_state, env=fast).ok()
+    assert kept in again.stderr and "\nschema:" not in again.stderr
+    knobs(fresh_sandbox, "foxycart", csv_extra_column={"Gift Note": "thanks"})
+    grown = run_tap(cfg, state=again.last_state, env=fast).ok()
+    assert "\nschema:\n  foxycart_transactions:\n" in grown.stderr and '"gift note"' in grown.stderr.lower()
+
+
 # -- 4: the catalog's columns -----------------------------------------------------------------------------
 
 

@@ -182,6 +182,9 @@ class FileReportStream(WindowedStream):
             return {}
         return self.columns.undeclared()
 
+    def newly_typed_columns(self) -> set[str]:
+        return self.columns.new if "columns" in self.__dict__ else set()
+
     def widen_column(self, name: str) -> None:
         """A learned integer column met a number with a fraction: it is a number column from now on."""
         self.columns.learn(name, NUMBER)

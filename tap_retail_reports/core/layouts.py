@@ -176,6 +176,7 @@ class StreamColumns:
         self.json = json
         self.memory = memory
         self.learned: dict[str, ColumnType] = {}  # this run's, as last declared
+        self.new: set[str] = set()  # learned this run as no earlier run's STATE had them
 
     def plan(self, names: t.Sequence[str], sample: t.Sequence[t.Sequence[t.Any]],
              window: tuple[dt.date, dt.date] | None = None) -> dict[str, ColumnType]:
@@ -191,8 +192,9 @@ class StreamColumns:
         declare: dict[str, ColumnType] = {}
         for position, name in enumerate(names):
             known = self.types.get(name)
+            remembered = self.memory().get(name) if known is None else None
             if known is None:
-                column = self.memory().get(name) or self._by_name(name)
+                column = remembered or self._by_name(name)
                 if column is None:
                     by_name = not self.json or any(isinstance(value, str) for value in values[position])
                     column = infer(name, shapes[position], naive_times=self.naive_times, by_name=by_name)
@@ -207,7 +209,7 @@ class StreamColumns:
             if column.kind in ("date", "date-time") and column.order is None:
                 column = ColumnType(column.kind, shown_order(shapes[position]) or order)
             if column != known:
-                self.learn(name, column)
+                self.learn(name, column, new=column != remembered)
                 if known is None or column.kind != known.kind:
                     declare[name] = column
         return declare
@@ -221,10 +223,12 @@ class StreamColumns:
         schema = self.by_name.get(name)
         return ColumnType.from_schema(schema) if schema is not None else None
 
-    def learn(self, name: str, column: ColumnType) -> None:
-        """Declare a learned column's type for this run and the next ones."""
+    def learn(self, name: str, column: ColumnType, *, new: bool = True) -> None:
+        """Declare a learned column's type for this run and the next ones (`new`: not as STATE had it)."""
         self.types[name] = self.learned[name] = column
         self.memory().set(name, column)
+        if new:
+            self.new.add(name)
 
     @property
     def widenable(self) -> list[str]:

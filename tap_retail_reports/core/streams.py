@@ -127,13 +127,24 @@ class ReportStream(StreamRecords):
         from the data that the catalog does not declare (with a block that pins them)."""
         if self.selected:
             self.logger.info("%s: summary: %s; bookmark %s", self.name, self.stats.describe(), self.bookmark_text())
-            undeclared = undeclared_columns_message(self.name, self.undeclared_columns())
-            if undeclared:
-                self.logger.info("%s", undeclared)
+            columns = self.undeclared_columns()
+            block = undeclared_columns_message(self.name, columns)
+            if block is None:
+                return
+            if set(columns) & self.newly_typed_columns():
+                self.logger.info("%s", block)
+            else:  # as an earlier run's STATE had them: that run said the block, said again at DEBUG only
+                self.logger.info("%s: %d column(s) typed from the data are not in the catalog; their types are kept in "
+                                 "STATE (the block that pins them: at DEBUG)", self.name, len(columns))
+                self.logger.debug("%s", block)
 
     def undeclared_columns(self) -> t.Mapping[str, t.Any]:
         """The columns this run typed from the data that neither the tap nor the catalog declares."""
         return {}
+
+    def newly_typed_columns(self) -> set[str]:
+        """The columns this run typed otherwise than an earlier run's STATE had them (or had not)."""
+        return set()
 
     # -- settings ---------------------------------------------------------------
 

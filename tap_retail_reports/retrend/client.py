@@ -276,6 +276,9 @@ class RetrendStream(RetrendSessionStream):
     def undeclared_columns(self) -> dict[str, ColumnType]:
         return self.columns.undeclared()
 
+    def newly_typed_columns(self) -> set[str]:
+        return self.columns.new
+
     def stamp(self, row: dict, store: int, duration: str, start: dt.date, *, completed: bool) -> dict:
         """Give a row its key as requested; a vendor value that disagrees is kept as `vendor_<field>`."""
         for field, value in (("store_num", store), ("duration", duration), ("start_date", start.isoformat())):

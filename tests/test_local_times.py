@@ -56,3 +56,32 @@ def test_texts_shaped_like_a_naive_time_that_are_none_do_not_fit() -> None:
     assert convert("2026-10-05 10:00:60").__class__ is Misfit
     assert convert("2026-10-05 10:00:07.250") == "2026-10-05T04:30:07.250Z"  # a fraction: converted on its own
     assert convert("2026-10-05T10:00:07+05:30") == "2026-10-05T10:00:07+05:30"  # has an offset: kept
+
+
+def odd_texts() -> list[str]:
+    """Date-times in the other forms files write them, and texts close to them that are none."""
+    texts = []
+    for date in ("10/05/2026", "05.10.2026", "2026/10/05", "2026-10-05", "3/8/2026", "2026-03-08"):
+        for clock in ("1:45", "01:45:07", "1:45:07 PM", "12:00:59 am", "13:45:07 PM", "1:45:7 PM", "1:45:07:30",
+                      "1:45:07.250", "1:45:60", "1:61:07", "23:59:59", "1:45:07PM", "02:30:00"):
+            for rest in ("", " +05:30", "+0530", "Z", " -08:00", " +25:00", ":", " x", " 7"):
+                for between in (" ", "T"):
+                    texts.append(f"{date}{between}{clock}{rest}")
+    return texts
+
+
+@pytest.mark.parametrize("name", ["America/Los_Angeles", "Asia/Kolkata"])
+def test_any_date_time_text_converted_per_minute_is_the_text_converted_on_its_own(name: str) -> None:
+    """The per-minute split (slices at the first colon, checked against `_AT_MINUTE` once per minute) gives
+    what each text's own conversion gives, whichever text of a minute came first; so does `raising`."""
+    convert = as_iso_datetime(ZoneInfo(name))
+    texts = odd_texts()
+    for text in texts + texts[::-1]:
+        expected = convert.one_by_one(text)
+        got = convert(text)
+        assert (got.__class__, getattr(got, "value", got)) == (expected.__class__, getattr(expected, "value", expected)), text
+        if expected.__class__ is Misfit:
+            with pytest.raises(KeyError):
+                convert.raising(text)
+        else:
+            assert convert.raising(text) == expected, text

@@ -219,8 +219,8 @@ def layout_record(width: int, columns: list[tuple[int, str, Converter | None]], 
     This runs for every row: a display builds the record in one step, with no per-column loop. Numbers
     written as JSON writes them (all of a row's, checked in one match) go out as written (`msgspec.Raw`,
     the text a Decimal of them writes); a row with a blank or otherwise written number reads them
-    through a Memo as `as_number` does. Other typed values go through their column's Memo, or a
-    (date-times: whole values, and minutes in the converter). A value that does not fit raises: `slowly`
+    through a Memo as `as_number` does. Other typed values go through their column's Memo (date-times:
+    their converter's minutes, see `_fast`). A value that does not fit raises: `slowly`
     then takes the row.
     Names reach the code only as `repr` literals."""
     env: dict[str, t.Any] = {"Raw": Raw, "ragged": ragged, "slowly": slowly, "join": "\x00".join,
@@ -300,8 +300,9 @@ def _getter(positions: list[int]) -> Pick:
 
 def _fast(convert: Converter) -> t.Callable[[t.Any], t.Any]:
     """What the fast loop calls for one column's value: its Memo's lookup (it raises where `convert`
-    gives a Misfit). A date-time's converter remembers minutes itself; its Memo, whole values."""
-    return Memo(convert).__getitem__
+    gives a Misfit). A date-time's converter remembers minutes itself and is called as it is (times to
+    the second rarely repeat: a Memo of whole values would only fill and clear)."""
+    return getattr(convert, "raising", None) or Memo(convert).__getitem__
 
 
 def write_file(lines: RecordLines, table_layouts: t.Iterable[TableLayout],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import typing as t
 import zipfile
 from dataclasses import dataclass
@@ -101,7 +102,12 @@ def _decoded_lines(stream: t.IO[bytes], *, bom: bool = True) -> t.Iterator[str]:
 
 def _decoded_blocks(stream: t.IO[bytes]) -> t.Iterator[str]:
     """The lines of `_decoded_lines`, decoded a block of whole lines at a time (quicker): a block that
-    is not all UTF-8 is decoded line by line, as `_decoded_lines` does."""
+    is not all UTF-8 is decoded line by line, as `_decoded_lines` does. The lines of a block are iterated
+    in C (a chain of StringIOs), not resumed here once per line."""
+    return itertools.chain.from_iterable(_decoded_block_lines(stream))
+
+
+def _decoded_block_lines(stream: t.IO[bytes]) -> t.Iterator[t.Iterable[str]]:
     first = True
     while block := stream.read(CHUNK):
         block += stream.readline()  # end on a line boundary: b"\n" is never inside a UTF-8 character
@@ -111,6 +117,6 @@ def _decoded_blocks(stream: t.IO[bytes]) -> t.Iterator[str]:
         try:
             text = block.decode("utf-8")
         except UnicodeDecodeError:
-            yield from _decoded_lines(io.BytesIO(block), bom=False)
+            yield _decoded_lines(io.BytesIO(block), bom=False)
             continue
-        yield from io.StringIO(text, newline="\n")  # lines end at \n only, kept whole, as `for line in stream`
+        yield io.StringIO(text, newline="\n")  # lines end at \n only, kept whole, as `for line in stream`

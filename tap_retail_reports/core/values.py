@@ -222,37 +222,83 @@ def time_of(found: re.Match[str]) -> dt.time | None:
 # A date-time split at its minute: what comes before its seconds, its seconds (when it has them), the rest
 # (AM/PM, an offset). The first "H:MM" is its time: a date has no colon, an offset comes after.
 _AT_MINUTE = re.compile(r"(.*?[0-9]:[0-5][0-9])(:[0-5][0-9])?(\D*|\s*[AaPp][Mm]\s*[+-]?[0-9:]*|\s*[+-][0-9:]+)")
+SECONDS = frozenset(f"{second:02d}" for second in range(60))
 MINUTES_REMEMBERED = 100_000  # distinct minutes per column converter (about 70 days): memory stays flat
 
 
 def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter:
     """Date-times in the forms above as ISO UTC: a time without an offset is read in `zone` (no zone:
     it does not fit, never silently UTC), day and month in `order`. A file's values are converted once per
-    minute, not per value (`minute_in_utc`), which is what keeps a large file quick."""
-    minutes: dict[str, str | None] = {}
+    minute, not per value (`minute_in_utc`), which is what keeps a large file quick.
+
+    The converter's `raising` is the same conversion raising KeyError where it would give a Misfit (what
+    the fast record path calls, core/fast_records.py); its `one_by_one`, each value converted on its own."""
+    minutes: dict[str, str | None] = {}  # "<date> H:MM<rest>" -> its minute in UTC, or None: not by minute
 
     def minute_in_utc(before: str, after: str) -> str | None:
         """"YYYY-MM-DDTHH:MM" in UTC for a date-time's minute (`before` its seconds, `after` them), or None
-        when its first and last second do not land in one UTC minute (a change of offset inside it)."""
-        first = convert_slowly(f"{before}:00{after}")
-        if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
+        when its first and last second do not land in one UTC minute (a change of offset inside it, an
+        offset with seconds). Parsed once: the offset at its first and last second compared."""
+        text = f"{before}:00{after}"
+        moment = None if _ISO_DATETIME.fullmatch(text) else read_date_time(text.strip(), order)
+        if moment is None:  # ISO already, or a form only `convert_slowly` reads: its text at :00 and :59
+            first = convert_slowly(text)
+            if first.__class__ is not str or not first.endswith(":00Z") or len(first) != 20:
+                return None
+            return first[:16] if convert_slowly(f"{before}:59{after}") == first[:17] + "59Z" else None
+        if moment.tzinfo is None:
+            if zone is None:
+                return None
+            last = moment.replace(second=59, tzinfo=zone)
+            moment = moment.replace(tzinfo=zone)
+            if moment.utcoffset() != last.utcoffset():
+                return None
+        utc = moment.astimezone(UTC)
+        if utc.second or utc.microsecond or utc.year < 1000:
             return None
-        return first[:16] if convert_slowly(f"{before}:59{after}") == first[:17] + "59Z" else None
+        return utc.replace(tzinfo=None).isoformat()[:16]
 
-    def convert(value: t.Any) -> t.Any:
-        if value.__class__ is str and not _ISO_DATETIME.fullmatch(value):
-            split = _AT_MINUTE.fullmatch(value)
-            if split is not None:
-                before, seconds, after = split.groups()
-                key = before + after
-                utc = minutes.get(key, minutes)
-                if utc is minutes:
-                    if len(minutes) >= MINUTES_REMEMBERED:
-                        minutes.clear()
-                    utc = minutes[key] = minute_in_utc(before, after)
-                if utc is not None:
-                    return f"{utc}{seconds or ':00'}Z"
-        return convert_slowly(value)
+    def learn(value: str, colon: int, key: str) -> str | None:
+        """The UTC minute of `key`, remembered, when `value` splits at its first colon as `_AT_MINUTE` splits
+        it (every value of that key then does, see `convert`); else None, not remembered."""
+        split = _AT_MINUTE.fullmatch(value)
+        if split is None or split[1] != value[:colon + 3] or split[1] + split[3] != key:
+            return None
+        if len(minutes) >= MINUTES_REMEMBERED:
+            minutes.clear()
+        utc = minutes[key] = minute_in_utc(split[1], split[3])
+        return utc
+
+    def by_minute(each: Converter) -> Converter:
+        """The conversion through the minutes remembered, `each` for a value that is not by minute.
+
+        Split at the first colon with slices (a regex per value costs more than the rest of the row):
+        the key is the value without its seconds. The first value of a key is split by `_AT_MINUTE`
+        too, and the key remembered only when both splits agree; a value of that key whose seconds are
+        00-59 is then split alike."""
+
+        def convert(value: t.Any) -> t.Any:
+            if value.__class__ is str:
+                colon = value.find(":")
+                if colon > 0:
+                    if value[colon + 3:colon + 4] == ":":
+                        seconds, key = value[colon + 4:colon + 6], value[:colon + 3] + value[colon + 6:]
+                    else:
+                        seconds, key = "00", value
+                    utc = minutes.get(key, minutes)
+                    if utc is minutes:
+                        utc = learn(value, colon, key)
+                    if utc is not None and seconds in SECONDS:
+                        return f"{utc}:{seconds}Z"
+            return each(value)
+
+        return convert
+
+    def raising_slowly(value: t.Any) -> t.Any:
+        converted = convert_slowly(value)
+        if converted.__class__ is Misfit:
+            raise KeyError(value)
+        return converted
 
     def convert_slowly(value: t.Any) -> t.Any:
         if not isinstance(value, str):
@@ -293,6 +339,9 @@ def as_iso_datetime(zone: dt.tzinfo | None = UTC, order: str = MDY) -> Converter
             return iso(utc)
         return utc.replace(tzinfo=None).isoformat() + "Z"  # iso()'s text, several times quicker than strftime
 
+    convert = by_minute(convert_slowly)
+    convert.raising = by_minute(raising_slowly)  # type: ignore[attr-defined]
+    convert.one_by_one = convert_slowly  # type: ignore[attr-defined]
     return convert
 
 

@@ -559,7 +559,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000,
                         help="transactions of the FoxyCart zip (about 3.3 rows each in its three CSVs) and rows of "
                         "the Flipkart file (default 100,000)")
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="runs of each speed measurement (best kept; a shared machine's speed moves by up to 2x)")
     parser.add_argument("--job-seconds", type=float, default=5.0, help="T, how long each sandbox job takes")
     parser.add_argument("--only", help="comma-separated parts: foxycart, flipkart, flipkart-reading, jobs, requests, "

@@ -116,6 +116,8 @@ def test_a_start_date_in_the_future_says_what_still_loads(sandbox: RunningSandbo
     assert warning.endswith("dated streams read nothing until then; 2 full-table and snapshot "
                             "stream(s) still load: vroom_customer_contacts, vroom_order_statuses"), warning
     assert {stream for stream, rows in run.records.items() if rows} == {"vroom_customer_contacts", "vroom_order_statuses"}
+    assert "vroom_orders: no bookmark; starting at start_date 2099-01-01T00:00:00Z: no window to read" in run.stderr
+    assert "0 window(s)" not in run.stderr
 
 
 def test_an_end_date_before_the_first_window_says_so(sandbox: RunningSandbox, tmp_path: Path) -> None:

@@ -200,17 +200,12 @@ class WindowedStream(WindowBookmarks, ReportStream):
         windows = list(day_windows(start, self.end_date, self.window_days))
         self.stats.add(windows_planned=len(windows))
         where = for_context(context)
-        first = iso(windows[0].start) if windows else "nothing to read"
+        planned = f"{len(windows)} window(s) from {iso(windows[0].start)}" if windows else "no window to read"
         if bookmark is None:
-            self.logger.info(
-                "%s%s: no bookmark; starting at start_date %s: %d window(s) from %s",
-                self.name, where, iso(start), len(windows), first,
-            )
+            self.logger.info("%s%s: no bookmark; starting at start_date %s: %s", self.name, where, iso(start), planned)
         else:
-            self.logger.info(
-                "%s%s: resuming from bookmark %s less %d lookback day(s): %d window(s) from %s",
-                self.name, where, iso(bookmark), self.lookback_days, len(windows), first,
-            )
+            self.logger.info("%s%s: resuming from bookmark %s less %d lookback day(s): %s",
+                             self.name, where, iso(bookmark), self.lookback_days, planned)
         return windows
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:

@@ -157,6 +157,18 @@ def test_flipkart_every_report_type_arrives_complete(fresh_sandbox: RunningSandb
     assert months == {"September"}, months  # October's is available only after 7 November
 
 
+def test_a_mir_ledger_with_no_completed_month_says_when_the_next_one_is_available(sandbox: RunningSandbox,
+                                                                                   fast: dict) -> None:
+    """Inside a month (or before the 7th of the next), flipkart_mir_ledger has no month to ask for: each
+    warehouse's plan line says which month comes next and from when, instead of a bare "0 report job(s)"."""
+    cfg = config(sandbox, ("flipkart",), "2026-10-03T00:00:00Z", "2026-10-06T00:00:00Z")
+    run = run_tap(cfg, catalog=catalog_selecting(cfg, ["flipkart_mir_ledger"]), env=fast).ok()
+    assert not run.records.get("flipkart_mir_ledger")
+    for warehouse in FLIPKART_WAREHOUSE_IDS:
+        [line] = [line for line in run.stderr.splitlines() if f"flipkart_mir_ledger for warehouse_id {warehouse}:" in line]
+        assert line.endswith("; October 2026 is available after 2026-11-07 in India"), line
+
+
 WAREHOUSE_PARTITIONED = ("stock_ledger", "mir_ledger", "current_inventory_report", "stranded_inventory_report",
                          "unsellable_inventory_report")
 

@@ -57,6 +57,9 @@ MEASURE = [sys.executable, str(ROOT / "scripts" / "measure_run.py")]
 BARE_CSV = [sys.executable, str(ROOT / "scripts" / "bare_csv_to_jsonl.py")]
 ASYNC = "tap_retail_reports.core.async_stream:AsyncReportStream"
 FAST_POLLS = {f"{ASYNC}.poll_first_seconds": 0.2, f"{ASYNC}.poll_cap_seconds": 1.0}
+# Instructions counted by valgrind (when installed): the same on every run, where this machine's speed is not.
+COUNT_INSTRUCTIONS = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+SMALL_FILE_ROWS = 1_000  # the run subtracted from a file's, so that start-up, token, job and download cancel out
 FOXY_DAY = ("2026-10-05T07:00:00Z", "2026-10-06T07:00:00Z")  # one local day in America/Los_Angeles
 FOXY_LOCAL = ("2026-10-05 00:00:00", "2026-10-05 23:59:59")
 FLIPKART_DAY = ("2026-10-04T18:30:00Z", "2026-10-05T18:30:00Z")  # one local day in Asia/Kolkata
@@ -271,11 +274,43 @@ class Bench:
         self.row("  the same, first record to last", f"{path_tap.record_path_rate / path_bare.record_path_rate:.2f}",
                  ">= 1.5", f"tap {path_tap.record_path_rate:,.0f}/s, bare {path_bare.record_path_rate:,.0f}/s; "
                  f"peak RSS {tap.max_rss_kb / 1024:.0f} MB{spread(taps, bares)}")
+        if shutil.which("valgrind"):
+            self.instructions_per_row(config, catalog, path, tap.records, reading)
         path.unlink()
         self.knobs("flipkart", rows_per_day=20, processing_seconds=1.0, reset=True,
                    **{knob: getattr(Variant(), knob.removeprefix("csv_")) for knob in reading or {}})
 
-    def flipkart_download(self, report: str, parameters: dict) -> Path:
+    def instructions_per_row(self, config: dict, catalog: dict, path: Path, records: int, reading: dict | None) -> None:
+        """Instructions a row costs the tap and the bare reader on the same file, counted by valgrind: each
+        command's count on the file less its count on a file of SMALL_FILE_ROWS rows (what does not grow with
+        the rows cancels out), over the difference in rows. Noise-free where the records/s ratio is not."""
+        tap_command = [*TAP, "--config", str(self.write("config.json", config)),
+                       "--catalog", str(self.write("catalog.json", catalog))]
+        fast = self.env(FAST_POLLS)
+        tap_big, bare_big = self.instructions(tap_command, fast), self.instructions([*BARE_CSV, str(path)])
+        self.knobs("flipkart", rows_per_day=SMALL_FILE_ROWS, processing_seconds=0, reset=True, **(reading or {}))
+        tap_small = self.instructions(tap_command, fast)
+        made = self.knobs("flipkart")["reports"][-1]
+        small = self.flipkart_download("orders_report", made["parameters"], name="small")
+        small_records = self.measure([*BARE_CSV, str(small)], every_line=True).records
+        bare_small = self.instructions([*BARE_CSV, str(small)])
+        small.unlink()
+        rows = records - small_records
+        tap_row, bare_row = (tap_big - tap_small) / rows, (bare_big - bare_small) / rows
+        self.row("  the same, instructions per row, bare / tap", f"{bare_row / tap_row:.2f}", "-",
+                 f"tap {tap_row:,.0f}, bare {bare_row:,.0f} a row (valgrind's count: {records:,} rows less "
+                 f"{small_records:,}, whole commands)")
+
+    def instructions(self, command: list[str], env: dict | None = None) -> int:
+        """The instructions `command` executes, as valgrind's cachegrind counts them."""
+        done = subprocess.run([*COUNT_INSTRUCTIONS, *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, errors="replace", env={**os.environ, **(env or {})}, check=False)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            raise SystemExit(f"{' '.join(command[-4:])} under valgrind failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        return int(found[1].replace(",", ""))
+
+    def flipkart_download(self, report: str, parameters: dict, name: str | None = None) -> Path:
         """A report's file fetched as a client would: token, create, poll, download."""
         c = sandbox_credentials
         api = f"{self.base}/flipkart"
@@ -289,7 +324,7 @@ class Bench:
             "status"
         ] != "COMPLETED":
             time.sleep(0.2)
-        path = self.folder / f"{report}.download"
+        path = self.folder / f"{name or report}.download"
         with requests.get(detail["location"], stream=True, timeout=(30, 900)) as response:
             response.raise_for_status()
             with open(path, "wb") as sink:

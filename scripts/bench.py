@@ -124,11 +124,13 @@ class Bench:
         return run
 
     def tap(self, config: dict, catalog: dict | None = None, env: dict | None = None, *, check: bool = True) -> Run:
-        config_file = self.write("config.json", config)
-        command = [*TAP, "--config", str(config_file)]
+        return self.measure(self.tap_command(config, catalog), env, check=check)
+
+    def tap_command(self, config: dict, catalog: dict | None = None) -> list[str]:
+        command = [*TAP, "--config", str(self.write("config.json", config))]
         if catalog is not None:
             command += ["--catalog", str(self.write("catalog.json", catalog))]
-        return self.measure(command, env, check=check)
+        return command
 
     def best_of(self, repeat: int, run: t.Callable[[], Run]) -> list[Run]:
         return sorted((run() for _ in range(repeat)), key=lambda r: r.seconds)
@@ -275,23 +277,23 @@ class Bench:
                  ">= 1.5", f"tap {path_tap.record_path_rate:,.0f}/s, bare {path_bare.record_path_rate:,.0f}/s; "
                  f"peak RSS {tap.max_rss_kb / 1024:.0f} MB{spread(taps, bares)}")
         if shutil.which("valgrind"):
-            self.instructions_per_row(config, catalog, path, tap.records, reading)
+            self.instructions_per_row(report, config, catalog, path, tap.records, reading)
         path.unlink()
         self.knobs("flipkart", rows_per_day=20, processing_seconds=1.0, reset=True,
                    **{knob: getattr(Variant(), knob.removeprefix("csv_")) for knob in reading or {}})
 
-    def instructions_per_row(self, config: dict, catalog: dict, path: Path, records: int, reading: dict | None) -> None:
+    def instructions_per_row(self, report: str, config: dict, catalog: dict, path: Path, records: int,
+                             reading: dict | None) -> None:
         """Instructions a row costs the tap and the bare reader on the same file, counted by valgrind: each
         command's count on the file less its count on a file of SMALL_FILE_ROWS rows (what does not grow with
         the rows cancels out), over the difference in rows. Noise-free where the records/s ratio is not."""
-        tap_command = [*TAP, "--config", str(self.write("config.json", config)),
-                       "--catalog", str(self.write("catalog.json", catalog))]
+        tap_command = self.tap_command(config, catalog)
         fast = self.env(FAST_POLLS)
         tap_big, bare_big = self.instructions(tap_command, fast), self.instructions([*BARE_CSV, str(path)])
         self.knobs("flipkart", rows_per_day=SMALL_FILE_ROWS, processing_seconds=0, reset=True, **(reading or {}))
         tap_small = self.instructions(tap_command, fast)
         made = self.knobs("flipkart")["reports"][-1]
-        small = self.flipkart_download("orders_report", made["parameters"], name="small")
+        small = self.flipkart_download(report, made["parameters"], name="small")
         small_records = self.measure([*BARE_CSV, str(small)], every_line=True).records
         bare_small = self.instructions([*BARE_CSV, str(small)])
         small.unlink()

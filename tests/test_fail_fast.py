@@ -151,8 +151,13 @@ def test_a_synchronous_vendor_revoked_mid_backfill_is_one_line_and_no_call_after
     assert "retrying in" not in run.stderr
     log = sandbox_log(fresh_sandbox, settled=True)
     first = next(number for number, entry in enumerate(log) if entry["status"] == 401)
-    # The refusal and the calls already in flight with it (the pace's ceiling at the most), no more.
-    assert len(log) - first <= VroomStream.default_concurrent_windows, log[first:]
+    # The refusal, the calls in flight with it (the pace's ceiling at the most), and at most one more per worker:
+    # the sandbox answers a refusal at once but the tap learns of it when its thread runs, and in between a worker
+    # whose earlier call came back clean may already have sent its next (seen on CI's loaded machine: 9 of 8). A
+    # tap that went on would call every window left (over 100 here).
+    ceiling = VroomStream.default_concurrent_windows
+    assert len(log) - first <= 2 * ceiling, log[first:]
+    assert sum(entry["status"] == 401 for entry in log[first:]) <= ceiling, log[first:]
     assert any(run.records.values()) and run.last_state["bookmarks"]  # what was read before stays read, bookmarked
 
 
